@@ -1,0 +1,50 @@
+# Two commands do all the set-up: `make run` (the platform on its embedded default) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint format check-migrations test-embedded test-services venv
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(PY)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+## make run: install, migrate, create the first admin (once), serve HTTP + WebSocket on $(HOST):$(PORT).
+run: $(VENV)/.installed
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v0
+	$(PY) manage.py bootstrap_admin
+	@echo "Serving on http://$(HOST):$(PORT)/ (admin at /admin/, API docs at /api/docs/)"
+	exec $(VENV)/bin/daphne -b $(HOST) -p $(PORT) --proxy-headers dataplatform.asgi:application
+
+## make test: install dev tools, lint, check migrations, run the suite on the embedded default, then on
+## PostgreSQL + Redis where reachable (required when PLATFORM_REQUIRE_SERVICES=1, as in CI).
+test: $(VENV)/.installed-dev lint check-migrations test-embedded test-services
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+check-migrations: $(VENV)/.installed-dev
+	DJANGO_SETTINGS_MODULE=dataplatform.settings.test $(PY) manage.py makemigrations --check --dry-run
+
+test-embedded: $(VENV)/.installed-dev
+	env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-services: $(VENV)/.installed-dev
+	$(PY) scripts/test_services.py $(PYTEST_ARGS)

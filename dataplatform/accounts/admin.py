@@ -1,0 +1,114 @@
+"""Admin for users (active, admin flag, password reset) and API tokens; the admin login is throttled too."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
+
+from dataplatform.accounts import services
+from dataplatform.accounts.models import ApiToken, User, hash_token_code
+from dataplatform.api.exceptions import AuthenticationError, ThrottledError
+from dataplatform.api.request import client_ip
+
+
+class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
+    """The admin login form, checked by the same service (and failure throttle) as every API login."""
+
+    def clean(self):
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if username is not None and password:
+            try:
+                user = services.user_authenticate(
+                    username=username, password=password, client_ip=client_ip(self.request)
+                )
+            except ThrottledError as exc:
+                raise ValidationError(exc.message, code="throttled") from None
+            except AuthenticationError:
+                raise self.get_invalid_login_error() from None
+            user.backend = "django.contrib.auth.backends.ModelBackend"
+            self.user_cache = user
+            self.confirm_login_allowed(user)
+        return self.cleaned_data
+
+
+admin.site.login_form = ThrottledAdminAuthenticationForm
+admin.site.site_header = "Data platform administration"
+admin.site.site_title = "Data platform admin"
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = ("username", "is_active", "is_superuser", "is_staff", "date_joined", "last_login")
+    list_filter = ("is_active", "is_superuser", "is_staff")
+    search_fields = ("username", "email", "first_name", "last_name")
+    fieldsets = (
+        *DjangoUserAdmin.fieldsets,
+        ("OpenPAI", {"fields": ("virtual_clusters",)}),
+    )
+
+
+class ApiTokenAddForm(forms.ModelForm):
+    code = forms.CharField(
+        required=False,
+        min_length=16,
+        max_length=256,
+        help_text="Leave empty to generate one. The code is shown once, after saving; only its hash is kept.",
+    )
+
+    class Meta:
+        model = ApiToken
+        fields = ("name", "code", "legal_users", "legal_hosts", "is_admin_token", "expires_at")
+
+    def clean_code(self) -> str:
+        code = self.cleaned_data.get("code") or ""
+        if code and ApiToken.objects.filter(key_hash=hash_token_code(code)).exists():
+            raise ValidationError("A token with this code already exists.")
+        return code
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ("name", "key_prefix", "legal_users", "legal_hosts", "is_admin_token", "is_active", "expires_at",
+                    "last_used_at")  # fmt: skip
+    list_filter = ("is_active", "is_admin_token")
+    search_fields = ("name", "legal_users", "key_prefix")
+    readonly_fields = ("key_prefix", "created_by", "created_at", "last_used_at")
+    list_select_related = ("created_by",)
+    fields = ("name", "key_prefix", "legal_users", "legal_hosts", "is_admin_token", "is_active", "expires_at",
+              "created_by", "created_at", "last_used_at")  # fmt: skip
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiTokenAddForm
+            kwargs["fields"] = ApiTokenAddForm.Meta.fields
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return ApiTokenAddForm.Meta.fields if obj is None else self.fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        token, code = services.api_token_create(
+            name=form.cleaned_data["name"],
+            code=form.cleaned_data.get("code") or "",
+            legal_users=form.cleaned_data["legal_users"],
+            legal_hosts=form.cleaned_data["legal_hosts"],
+            is_admin_token=form.cleaned_data["is_admin_token"],
+            expires_at=form.cleaned_data["expires_at"],
+            created_by=request.user,
+        )
+        obj.pk = token.pk
+        obj.refresh_from_db()
+        messages.warning(
+            request,
+            f"Token code for {token.name}: {code} (send it as the Token-Code header; it will not be shown again)",
+        )

@@ -1,0 +1,186 @@
+"""A small validator that checks bodies the way OpenPAI's Joi 13 schemas do, with Joi's messages.
+
+OpenPAI clients see Joi's texts in ``InvalidParametersError`` messages (``child "password" fails because
+["password" length must be at least 6 characters long]``), so the OpenPAI family validates with the same
+rules and words: the first error only (``abortEarly``), strings converted to numbers and booleans where Joi
+converts them, unknown keys refused, defaults filled in.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+_MISSING = object()
+
+
+class JoiError(ValueError):
+    """The value does not match the schema; ``message`` is Joi's text for the first problem."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _fail(label: str, text: str) -> JoiError:
+    return JoiError(f'"{label}" {text}')
+
+
+@dataclass
+class Schema:
+    required: bool = False
+    default: Any = _MISSING
+    allow_null: bool = False
+
+    def check(self, value: Any, label: str) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+@dataclass
+class String(Schema):
+    min: int | None = None
+    max: int | None = None
+    token: bool = False
+    pattern: str | None = None
+    allow_empty: bool = False
+    valid: tuple[str, ...] | None = None
+
+    def check(self, value: Any, label: str) -> Any:
+        if not isinstance(value, str):
+            raise _fail(label, "must be a string")
+        if value == "":
+            if self.allow_empty:
+                return value
+            raise _fail(label, "is not allowed to be empty")
+        if self.valid is not None and value not in self.valid:
+            raise _fail(label, f"must be one of [{', '.join(self.valid)}]")
+        if self.min is not None and len(value) < self.min:
+            raise _fail(label, f"length must be at least {self.min} characters long")
+        if self.max is not None and len(value) > self.max:
+            raise _fail(label, f"length must be less than or equal to {self.max} characters long")
+        if self.token and not re.fullmatch(r"[A-Za-z0-9_]+", value):
+            raise _fail(label, "must only contain alpha-numeric and underscore characters")
+        if self.pattern is not None and not re.fullmatch(self.pattern, value):
+            raise _fail(label, f'with value "{value}" fails to match the required pattern: /{self.pattern}/')
+        return value
+
+
+@dataclass
+class Number(Schema):
+    integer: bool = False
+    min: float | None = None
+    max: float | None = None
+
+    def check(self, value: Any, label: str) -> Any:
+        if isinstance(value, str):  # Joi converts numeric strings (form bodies are all strings)
+            try:
+                value = float(value) if value.strip() else None
+            except ValueError:
+                value = None
+            if value is None:
+                raise _fail(label, "must be a number")
+            if value.is_integer():
+                value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _fail(label, "must be a number")
+        if self.integer and not float(value).is_integer():
+            raise _fail(label, "must be an integer")
+        if self.min is not None and value < self.min:
+            raise _fail(label, f"must be larger than or equal to {_num(self.min)}")
+        if self.max is not None and value > self.max:
+            raise _fail(label, f"must be less than or equal to {_num(self.max)}")
+        return int(value) if self.integer else value
+
+
+def _num(limit: float) -> str:
+    return str(int(limit)) if float(limit).is_integer() else str(limit)
+
+
+@dataclass
+class Boolean(Schema):
+    def check(self, value: Any, label: str) -> Any:
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        if not isinstance(value, bool):
+            raise _fail(label, "must be a boolean")
+        return value
+
+
+@dataclass
+class Object(Schema):
+    keys: dict[str, Schema] = field(default_factory=dict)
+    unknown: bool = False
+    #: Any other key is refused with this text instead of Joi's "is not allowed" (e.g. an obsolete field).
+    refused: dict[str, str] = field(default_factory=dict)
+    #: Free-form mapping whose values must match this schema (Joi's ``object().pattern(/.*/, schema)``).
+    values: Schema | None = None
+
+    def check(self, value: Any, label: str) -> Any:
+        if not isinstance(value, dict):
+            raise _fail(label, "must be an object")
+        result: dict[str, Any] = {}
+        for name, schema in self.keys.items():
+            result_value = _validate_child(value.get(name, _MISSING), schema, name)
+            if result_value is not _MISSING:
+                result[name] = result_value
+        for name, item in value.items():
+            if name in self.keys:
+                continue
+            if name in self.refused:
+                raise JoiError(f'child "{name}" fails because ["{name}" {self.refused[name]}]')
+            if self.values is not None:
+                result[name] = _validate_child(item, self.values, name)
+            elif self.unknown:
+                result[name] = item
+            else:
+                raise _fail(name, "is not allowed")
+        return result
+
+
+@dataclass
+class Array(Schema):
+    items: Schema | None = None
+    min: int | None = None
+
+    def check(self, value: Any, label: str) -> Any:
+        if not isinstance(value, list):
+            raise _fail(label, "must be an array")
+        if self.min is not None and len(value) < self.min:
+            raise _fail(label, f"must contain at least {self.min} items")
+        if self.items is None:
+            return list(value)
+        result = []
+        for position, item in enumerate(value):
+            try:
+                result.append(self.items.check(item, str(position)))
+            except JoiError as exc:
+                raise _fail(label, f"at position {position} fails because [{exc.message}]") from None
+        return result
+
+
+def _validate_child(value: Any, schema: Schema, name: str) -> Any:
+    """Validate one key of an object; Joi reports a key's problem as ``child "k" fails because [...]``."""
+    try:
+        if value is _MISSING:
+            if schema.required:
+                raise _fail(name, "is required")
+            return schema.default
+        if value is None:
+            if schema.allow_null:
+                return None
+            raise _fail(name, "must be a " + _type_name(schema))
+        return schema.check(value, name)
+    except JoiError as exc:
+        raise JoiError(f'child "{name}" fails because [{exc.message}]') from None
+
+
+def _type_name(schema: Schema) -> str:
+    return {String: "string", Number: "number", Boolean: "boolean", Object: "object", Array: "array"}.get(
+        type(schema), "value"
+    )
+
+
+def validate(value: Any, schema: Object) -> dict[str, Any]:
+    """Return the converted value with defaults, or raise JoiError with Joi's message for the first problem."""
+    return schema.check(value, "value")

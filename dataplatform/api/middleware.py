@@ -1,0 +1,36 @@
+"""Middleware for API paths."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from dataplatform.api.families import family_for_path
+from dataplatform.api.problems import Problem
+from dataplatform.api.request import content_length
+
+
+class RequestBodyLimitMiddleware:
+    """Refuse a request body larger than the view accepts, before anything reads it, in the family's envelope.
+
+    The limit is the view's ``max_body_bytes`` (artifact uploads raise it) or ``MAX_REQUEST_BODY_BYTES``.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        length = content_length(request)
+        if not length:
+            return None
+        view_class = getattr(view_func, "cls", None) or getattr(view_func, "view_class", None)
+        limit = getattr(view_class, "max_body_bytes", None) or settings.MAX_REQUEST_BODY_BYTES
+        if length <= limit:
+            return None
+        family = family_for_path(request.path)
+        if family is None:
+            return None  # HTML pages: Django's own DATA_UPLOAD_MAX_MEMORY_SIZE check applies
+        problem = Problem("too_large", f"Request body of {length} bytes is larger than the {limit} bytes allowed.")
+        return family.render_problem(request, problem)

@@ -1,0 +1,86 @@
+"""``GET /healthz``: 200 once the database and the channel layer answer, 503 otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import connection
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+
+from dataplatform.api.viewsets import PlatformAPIView
+
+logger = logging.getLogger(__name__)
+
+CHANNEL_TIMEOUT = 2.0
+
+
+def check_database() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # any failure means "not healthy"; the reason goes to the body and the log
+        logger.warning("health: database check failed: %s", exc)
+        return f"error: {type(exc).__name__}: {exc}"
+    return "ok"
+
+
+async def _channel_round_trip() -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        raise RuntimeError("no channel layer is configured")
+    channel = await layer.new_channel("healthz.")
+    await layer.send(channel, {"type": "healthz.ping"})
+    message = await layer.receive(channel)
+    if message.get("type") != "healthz.ping":
+        raise RuntimeError(f"unexpected message {message!r}")
+
+
+def check_channel_layer() -> str:
+    async def bounded() -> None:
+        await asyncio.wait_for(_channel_round_trip(), CHANNEL_TIMEOUT)
+
+    try:
+        async_to_sync(bounded)()
+    except Exception as exc:  # timeouts and connection errors alike mean "not healthy"
+        logger.warning("health: channel layer check failed: %r", exc)
+        return f"error: {type(exc).__name__}: {exc}" if str(exc) else f"error: {type(exc).__name__}"
+    return "ok"
+
+
+class HealthView(PlatformAPIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses={
+            (200, "application/json"): inline_serializer(
+                "Health",
+                {
+                    "status": serializers.CharField(),
+                    "profile": serializers.CharField(),
+                    "version": serializers.CharField(),
+                    "checks": serializers.DictField(child=serializers.CharField()),
+                },
+            ),
+        },
+        description="200 when the database and the channel layer answer; 503 with the failing checks otherwise.",
+        auth=[],
+    )
+    def get(self, request):
+        checks = {"database": check_database(), "channel_layer": check_channel_layer()}
+        healthy = all(value == "ok" for value in checks.values())
+        body = {
+            "status": "ok" if healthy else "unavailable",
+            "profile": settings.PLATFORM_PROFILE,
+            "version": settings.PLATFORM_VERSION,
+            "checks": checks,
+        }
+        return Response(body, status=200 if healthy else 503)

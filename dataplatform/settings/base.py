@@ -1,0 +1,268 @@
+"""Settings shared by every profile; with nothing configured this is the embedded default.
+
+Embedded default: SQLite (WAL) under ``DATA_DIR``, the in-memory channel layer, a local-memory cache and the
+in-process job runner. ``DATABASE_URL`` and ``REDIS_URL`` switch the database, the channel layer and the cache
+to PostgreSQL and Redis; ``dataplatform.settings.production`` adds the requirements of the production profile.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from dataplatform.env import env_bool, env_int, env_list, env_path, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+PLATFORM_PROFILE = "embedded"
+PLATFORM_VERSION = "0.1.0"
+
+DATA_DIR = env_path("DATA_DIR", BASE_DIR / "var")
+
+DEBUG = env_bool("DEBUG", False)
+
+
+def _local_secret_key(data_dir: Path) -> str:
+    """Return the secret key kept under DATA_DIR, creating it on first use.
+
+    The embedded default needs no configuration, yet sessions, CSRF tokens and JWTs must survive a restart, so
+    the key is generated once and stored beside the data it protects (mode 0600).
+    """
+    path = data_dir / "secret_key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(path, "x", encoding="ascii") as handle:  # "x": never overwrite a concurrent writer's key
+                handle.write(secrets.token_urlsafe(50))
+            path.chmod(0o600)
+        except FileExistsError:
+            pass
+    key = path.read_text(encoding="ascii").strip()
+    if len(key) < 32:
+        raise ImproperlyConfigured(f"{path} holds a secret key shorter than 32 characters; delete it to regenerate.")
+    return key
+
+
+SECRET_KEY = env_str("SECRET_KEY") or _local_secret_key(DATA_DIR)
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "dataplatform.apps.PlatformConfig",
+    "dataplatform.accounts",
+    "jobs",
+    "artifacts",
+    "featurestore",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "dataplatform.api.middleware.RequestBodyLimitMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "dataplatform.urls"
+WSGI_APPLICATION = "dataplatform.wsgi.application"
+ASGI_APPLICATION = "dataplatform.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL,
+            conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0),
+            conn_health_checks=True,
+        )
+    }
+else:
+    # Concurrent writers (requests, the runner's threads, log appends) need WAL, a busy timeout of seconds and
+    # IMMEDIATE transactions, so that writers queue for the lock instead of failing on a lock upgrade.
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "platform.sqlite3",
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;PRAGMA busy_timeout=20000",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Channel layer and cache ----------------------------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": env_str("CHANNEL_LAYER_PREFIX", "dataplatform"),
+                "capacity": 1000,
+                "expiry": 60,
+            },
+        }
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "dataplatform"),
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "dataplatform"}}
+
+# --- Accounts and sessions ------------------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "/admin/login/"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 6}},
+]
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_FAILURE_VIEW = "dataplatform.api.views.csrf_failure"
+
+# Failed logins allowed per client address and per username inside the window, on every login endpoint.
+LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 10, minimum=1)
+LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 300, minimum=1)
+# Proxies in front of the platform that append to X-Forwarded-For (0: use the socket's peer address).
+NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0)
+
+# JWTs from POST /api/auth and /api/v1/token: the client asks for an expiration (OpenPAI: 60..604800 s, default
+# one day) and the platform caps it here.
+JWT_DEFAULT_EXPIRATION = 86400
+JWT_MAX_EXPIRATION = env_int("JWT_MAX_EXPIRATION", 604800, minimum=60)
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=JWT_DEFAULT_EXPIRATION),
+    "ALGORITHM": "HS256",
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "user_id",
+    "UPDATE_LAST_LOGIN": False,
+    # A password change revokes every token issued before it.
+    "CHECK_REVOKE_TOKEN": True,
+    "REVOKE_TOKEN_CLAIM": "hash_password",
+}
+
+# Linkis: the ticket cookie set by /api/rest_j/v1/user/login, and its idle timeout (Linkis default: 2 h).
+LINKIS_TICKET_COOKIE = "linkis_user_session_ticket_id_v1"
+LINKIS_SESSION_TIMEOUT = env_int("LINKIS_SESSION_TIMEOUT", 7200, minimum=60)
+LINKIS_ENTRANCE_ADDRESS = env_str("LINKIS_ENTRANCE_ADDRESS", "127.0.0.1:8000")
+
+# OpenPAI virtual clusters users can be given (PUT /api/v1/user/:username/virtualClusters).
+OPENPAI_VIRTUAL_CLUSTERS = env_list("OPENPAI_VIRTUAL_CLUSTERS", ["default"])
+
+# --- Requests -------------------------------------------------------------------------------------------------
+# Largest request body any API accepts unless a view sets its own ``max_body_bytes`` (artifact uploads do).
+MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BODY_BYTES", 10 * 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "dataplatform.api.authentication.BearerJWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "dataplatform.api.negotiation.FirstRendererNegotiation",
+    "EXCEPTION_HANDLER": "dataplatform.api.handlers.platform_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Data platform API",
+    "DESCRIPTION": (
+        "Four wire contracts over one platform: Linkis entrance (/api/rest_j/v1), OpenPAI (/api/auth, /api/job, "
+        "/api/v1), CDAP (/v3/namespaces, /namespaces) and OpenMLDB APIServer (/dbs, /refresh)."
+    ),
+    "VERSION": PLATFORM_VERSION,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": None,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "DISABLE_ERRORS_AND_WARNINGS": True,
+}
+
+# --- Static files ---------------------------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Serve straight from the app and library folders when collectstatic has not run (tests, a first start).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Security headers -----------------------------------------------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "daphne": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,36 @@
+"""Project URLs: the admin, the API docs, each family's routes, and a catch-all per family prefix.
+
+The catch-alls come last so that an unknown path under a family's prefix answers in that family's envelope
+(404 with its error body), whatever DEBUG says.
+"""
+
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.generic import TemplateView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.negotiation import DefaultContentNegotiation
+
+from dataplatform.api.views import route_not_found
+from dataplatform.health import HealthView
+
+handler400 = "dataplatform.api.views.handler400"
+handler403 = "dataplatform.api.views.handler403"
+handler404 = "dataplatform.api.views.handler404"
+handler500 = "dataplatform.api.views.handler500"
+
+urlpatterns = [
+    path("", TemplateView.as_view(template_name="index.html"), name="home"),
+    path("healthz", HealthView.as_view(), name="healthz"),
+    path("admin/", admin.site.urls),
+    # The schema keeps DRF's negotiation so that ?format=json and Accept: application/json choose JSON.
+    path("api/schema/", SpectacularAPIView.as_view(content_negotiation_class=DefaultContentNegotiation), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("", include("dataplatform.accounts.urls")),
+    path("", include("jobs.urls")),
+    path("", include("artifacts.urls")),
+    path("", include("featurestore.urls")),
+    # Catch-alls: unknown routes answer in the envelope of the family that owns the prefix.
+    re_path(r"^api(?:/.*)?$", route_not_found),
+    re_path(r"^(?:v3|namespaces)(?:/.*)?$", route_not_found),
+    re_path(r"^(?:dbs|refresh)(?:/.*)?$", route_not_found),
+]

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class FeaturestoreConfig(AppConfig):
+    name = "featurestore"
+    verbose_name = "Feature store"

@@ -1,0 +1,60 @@
+"""Shared fixtures: users, API clients, and the switch that turns service-backed skips into failures."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from tests.accounts.factories import PASSWORD, UserFactory
+
+REQUIRE_SERVICES = os.environ.get("PLATFORM_REQUIRE_SERVICES", "") in ("1", "true", "yes")
+
+
+def need_service(reason: str) -> None:
+    """Skip the test because a backing service is missing, or fail it when services are required (CI)."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason} (PLATFORM_REQUIRE_SERVICES=1)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Login-failure counts live in the cache; every test starts with none."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory(username="alice")
+
+
+@pytest.fixture
+def other_user(db):
+    return UserFactory(username="bob")
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="root", admin=True)
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+def bearer(user, expiration: int = 3600) -> dict[str, str]:
+    """Return the Authorization header of a fresh JWT for the user."""
+    from dataplatform.accounts.services import token_issue
+
+    return {"HTTP_AUTHORIZATION": f"Bearer {token_issue(user=user, expiration=expiration)}"}

@@ -1,0 +1,117 @@
+"""``make run`` from the outside: it sets up, serves /healthz, issues a token for the bootstrap admin, and a
+second run on the same data starts without re-creating anything."""
+
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.live
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(data_dir: Path, port: int, **extra) -> subprocess.Popen:
+    environ = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
+    environ.update(DATA_DIR=str(data_dir), PORT=str(port), **extra)
+    for key in ("ADMIN_USERNAME", "ADMIN_PASSWORD"):
+        if key not in extra:
+            environ.pop(key, None)
+    process = subprocess.Popen(
+        ["make", "--no-print-directory", "run"],
+        cwd=ROOT,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    process.lines = []
+    process.reader = threading.Thread(target=lambda: process.lines.extend(process.stdout), daemon=True)
+    process.reader.start()
+    return process
+
+
+def wait_healthy(process: subprocess.Popen, port: int, timeout: float = 90) -> requests.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            process.reader.join(5)
+            raise AssertionError(f"make run exited with {process.returncode}: {''.join(process.lines)}")
+        try:
+            response = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+            if response.status_code == 200:
+                return response
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError("the platform did not become healthy in time")
+
+
+def stop(process: subprocess.Popen) -> str:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    process.reader.join(10)
+    return "".join(process.lines)
+
+
+def test_make_run_serves_and_is_idempotent(tmp_path):
+    port = free_port()
+    process = start(tmp_path, port, ADMIN_USERNAME="ops", ADMIN_PASSWORD="ops-password")
+    try:
+        health = wait_healthy(process, port)
+        assert health.json()["checks"] == {"database": "ok", "channel_layer": "ok"}
+        assert health.json()["profile"] == "embedded"
+        response = requests.post(
+            f"http://127.0.0.1:{port}/api/auth", json={"username": "ops", "password": "ops-password"}, timeout=10
+        )
+        assert response.status_code == 200 and response.json()["user"] == "ops"
+        token = response.json()["token"]
+    finally:
+        first = stop(process)
+    assert "Created admin account 'ops'" in first
+    assert (tmp_path / "platform.sqlite3").exists()
+
+    process = start(tmp_path, port, ADMIN_USERNAME="ops", ADMIN_PASSWORD="ops-password")
+    try:
+        wait_healthy(process, port)
+        # the secret key survived the restart, so the earlier token still works
+        info = requests.get(
+            f"http://127.0.0.1:{port}/api/rest_j/v1/user/userInfo",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert info.json()["data"]["userName"] == "ops"
+    finally:
+        second = stop(process)
+    assert "Created admin account" not in second and "nothing to do" in second
+
+
+def test_make_run_prints_a_generated_admin_password(tmp_path):
+    port = free_port()
+    process = start(tmp_path, port)
+    try:
+        wait_healthy(process, port)
+        output = "".join(process.lines)
+        password = output.split("Its password is: ")[1].split()[0]
+        response = requests.post(
+            f"http://127.0.0.1:{port}/api/auth", json={"username": "admin", "password": password}, timeout=10
+        )
+        assert response.status_code == 200 and response.json()["user"] == "admin"
+    finally:
+        stop(process)
