@@ -1,5 +1,6 @@
-"""ASGI entry point: HTTP through Django, WebSocket through Channels' router."""
+"""ASGI entry point: HTTP through Django, WebSocket through Channels' router, and the job runner."""
 
+import asyncio
 import os
 
 from django.core.asgi import get_asgi_application
@@ -13,13 +14,38 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 
+from dataplatform.api.websocket import PlatformWebSocketAuthMiddleware, origin_validator  # noqa: E402
+from jobs.events import bind_event_loop  # noqa: E402
 from jobs.routing import websocket_urlpatterns  # noqa: E402
+from jobs.runners import start_runner  # noqa: E402
 
-application = ProtocolTypeRouter(
+router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": origin_validator(
+            AuthMiddlewareStack(PlatformWebSocketAuthMiddleware(URLRouter(websocket_urlpatterns)))
+        ),
     }
 )
+
+
+class _BindEventLoop:
+    """Hand the server's event loop to the job events on the first connection (daphne has no lifespan)."""
+
+    def __init__(self, app):
+        self.app = app
+        self.bound = False
+
+    async def __call__(self, scope, receive, send):
+        if not self.bound:
+            bind_event_loop(asyncio.get_running_loop())
+            self.bound = True
+        return await self.app(scope, receive, send)
+
+
+application = _BindEventLoop(router)
+
+if settings.JOB_RUNNER_AUTOSTART:
+    start_runner()

@@ -1,3 +1,9 @@
 """WebSocket routes of the jobs app."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from jobs.consumers import EntranceConsumer
+
+websocket_urlpatterns = [
+    path("ws/api/entrance/connect", EntranceConsumer.as_asgi()),
+]

@@ -58,3 +58,9 @@ def bearer(user, expiration: int = 3600) -> dict[str, str]:
     from dataplatform.accounts.services import token_issue
 
     return {"HTTP_AUTHORIZATION": f"Bearer {token_issue(user=user, expiration=expiration)}"}
+
+
+@pytest.fixture(autouse=True)
+def _jobs_dir(settings, tmp_path):
+    """Each test gets its own job directories (job ids restart when a test's transaction is rolled back)."""
+    settings.JOBS_DIR = tmp_path / "jobs"

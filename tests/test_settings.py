@@ -100,7 +100,7 @@ def test_embedded_default_settings_values(tmp_path):
     assert result.stdout.split() == [
         "embedded",
         "django.db.backends.sqlite3",
-        "channels.layers.InMemoryChannelLayer",
+        "dataplatform.channels.FastInMemoryChannelLayer",
         "IMMEDIATE",
         "False",
     ]

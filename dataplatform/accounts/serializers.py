@@ -55,10 +55,3 @@ class OpenPAIV1VirtualClustersInputSerializer(serializers.Serializer):
 class LinkisLoginInputSerializer(serializers.Serializer):
     userName = serializers.CharField()  # noqa: N815 - wire name
     password = serializers.CharField()
-
-
-class LinkisEnvelopeSerializer(serializers.Serializer):
-    method = serializers.CharField(allow_null=True)
-    status = serializers.IntegerField(help_text="-1 not logged in, 0 ok, 1 error, 2 validation failed, 3 no access")
-    message = serializers.CharField()
-    data = serializers.DictField()

@@ -17,7 +17,6 @@ from rest_framework.response import Response
 from dataplatform.accounts import services
 from dataplatform.accounts.selectors import user_list
 from dataplatform.accounts.serializers import (
-    LinkisEnvelopeSerializer,
     LinkisLoginInputSerializer,
     OpenPAIAuthInputSerializer,
     OpenPAIAuthRemoveInputSerializer,
@@ -42,6 +41,7 @@ from dataplatform.api.exceptions import (
 )
 from dataplatform.api.request import client_ip
 from dataplatform.api.responses import linkis_response, text_response
+from dataplatform.api.serializers import LinkisEnvelopeSerializer
 from dataplatform.api.viewsets import LinkisAPIView, OpenPAIAPIView, OpenPAIV1APIView
 
 # --- OpenPAI seed: /api/auth ----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ to PostgreSQL and Redis; ``dataplatform.settings.production`` adds the requireme
 
 from __future__ import annotations
 
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -126,6 +127,9 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
             },
+            # A SQLite connection is a file handle: keep it per thread instead of reopening it (and re-running the
+            # PRAGMAs) for every request and every WebSocket catch-up.
+            "CONN_MAX_AGE": None,
         }
     }
 
@@ -153,7 +157,11 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Pushes are notifications (the stores are the truth and clients catch up from their cursor), so a full
+    # channel drops messages; a larger capacity just makes that rarer under bursts.
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "dataplatform.channels.FastInMemoryChannelLayer", "CONFIG": {"capacity": 1000}}
+    }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "dataplatform"}}
 
 # --- Accounts and sessions ------------------------------------------------------------------------------------
@@ -197,6 +205,26 @@ LINKIS_ENTRANCE_ADDRESS = env_str("LINKIS_ENTRANCE_ADDRESS", "127.0.0.1:8000")
 
 # OpenPAI virtual clusters users can be given (PUT /api/v1/user/:username/virtualClusters).
 OPENPAI_VIRTUAL_CLUSTERS = env_list("OPENPAI_VIRTUAL_CLUSTERS", ["default"])
+
+# --- Jobs -----------------------------------------------------------------------------------------------------
+JOBS_DIR = env_path("JOBS_DIR", DATA_DIR / "jobs")
+JOB_RUNNER = env_str("JOB_RUNNER", "local")
+# Start the runner in the server process (asgi.py); tests start their own.
+JOB_RUNNER_AUTOSTART = env_bool("JOB_RUNNER_AUTOSTART", True)
+# Short jobs spend much of their life starting processes and writing logs, so twice the cores keeps them flowing.
+JOB_MAX_RUNNING = env_int("JOB_MAX_RUNNING", 2 * (os.cpu_count() or 1), minimum=1)
+JOB_MAX_RUNNING_PER_USER = env_int("JOB_MAX_RUNNING_PER_USER", JOB_MAX_RUNNING, minimum=1)
+JOB_QUEUE_CAPACITY = env_int("JOB_QUEUE_CAPACITY", 10000, minimum=1)
+JOB_DEFAULT_TIMEOUT = env_int("JOB_DEFAULT_TIMEOUT", 3600, minimum=1)
+JOB_MAX_TIMEOUT = env_int("JOB_MAX_TIMEOUT", 7 * 86400, minimum=1)
+JOB_KILL_GRACE_SECONDS = env_int("JOB_KILL_GRACE_SECONDS", 5, minimum=0)
+JOB_MEMORY_LIMIT_MB = env_int("JOB_MEMORY_LIMIT_MB", 4096, minimum=0)  # 0: unlimited
+JOB_CPU_LIMIT_SECONDS = env_int("JOB_CPU_LIMIT_SECONDS", 0, minimum=0)  # 0: unlimited
+JOB_SPARK_DRIVER_MEMORY = env_str("JOB_SPARK_DRIVER_MEMORY", "1g")
+JOB_MAX_CODE_BYTES = env_int("JOB_MAX_CODE_BYTES", 1024 * 1024, minimum=1)
+JOB_LOG_MAX_LINES = env_int("JOB_LOG_MAX_LINES", 100000, minimum=10)
+JOB_LOG_MAX_LINE_CHARS = env_int("JOB_LOG_MAX_LINE_CHARS", 10000, minimum=80)
+JOB_RESULT_MAX_ROWS = env_int("JOB_RESULT_MAX_ROWS", 100000, minimum=1)
 
 # --- Requests -------------------------------------------------------------------------------------------------
 # Largest request body any API accepts unless a view sets its own ``max_body_bytes`` (artifact uploads do).

@@ -24,3 +24,9 @@ if REDIS_URL:
     _run = os.path.basename(DATA_DIR)
     CACHES["default"]["KEY_PREFIX"] = f"test-{_run}"
     CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"test-{_run}"
+
+# Tests start the job runner themselves (fixture ``runner``); kills need no long grace period.
+JOB_RUNNER_AUTOSTART = False
+JOB_KILL_GRACE_SECONDS = 1
+JOB_MAX_RUNNING = 4
+JOB_MAX_RUNNING_PER_USER = 4

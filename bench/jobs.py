@@ -1,0 +1,293 @@
+"""Benchmark of the job core on the embedded default, against a real server process.
+
+Measures, and prints as JSON:
+1. submit -> Running latency, as a WebSocket client sees it (execute frame sent -> ``Running`` status frame);
+2. one line printed by a job -> received by each of 200 subscribed WebSocket clients (timestamps printed by the
+   job, compared on arrival; same machine clock);
+3. sustained submissions per second over HTTP for ``--duration`` seconds, then waits until every job is final
+   and checks that none was lost;
+4. ``--drain`` jobs queued at once, drained: time until all are ``Succeed``, none lost.
+
+Usage: ``.venv/bin/python bench/jobs.py [--duration 60] [--clients 200] [--drain 1000]``. Every loop is bounded
+in count and time; the server runs in a temporary DATA_DIR and is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+import websockets
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.live import LiveServer  # noqa: E402
+
+E = "/api/rest_j/v1/entrance"
+PREFIX = "/api/rest_j/v1/entrance/"
+FINAL = {"Succeed", "Failed", "Cancelled", "Timeout"}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary_ms(values: list[float]) -> dict:
+    return {
+        "count": len(values),
+        "p50_ms": round(percentile(values, 50) * 1000, 1),
+        "p99_ms": round(percentile(values, 99) * 1000, 1),
+        "max_ms": round(max(values) * 1000, 1),
+        "mean_ms": round(statistics.fmean(values) * 1000, 1),
+    }
+
+
+def execute_frame(code: str, app: str, run_type: str, tag: str) -> str:
+    data = {"executeApplicationName": app, "executionCode": code, "runType": run_type}
+    return json.dumps({"method": PREFIX + "execute", "websocketTag": tag, "data": data})
+
+
+async def submit_to_running(server: LiveServer, token: str, count: int) -> dict:
+    headers = {"Authorization": f"Bearer {token}"}
+    latencies = []
+    async with websockets.connect(f"{server.ws_url}/ws/api/entrance/connect", additional_headers=headers) as ws:
+        for i in range(count):
+            sent = time.perf_counter()
+            await ws.send(execute_frame("true", "shell", "sh", f"s{i}"))
+            deadline = sent + 30
+            exec_id = None
+            while time.perf_counter() < deadline:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                if frame["method"] == PREFIX + "execute":
+                    exec_id = frame["data"]["execID"]
+                elif exec_id and frame["method"] == f"{PREFIX}{exec_id}/status":
+                    if frame["data"]["status"] in ("Running", *FINAL):
+                        latencies.append(time.perf_counter() - sent)
+                        break
+            # let the job finish so the next measurement starts from an idle runner
+            while exec_id:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                if frame["method"] == f"{PREFIX}{exec_id}/status" and frame["data"]["status"] in FINAL:
+                    break
+    return summary_ms(latencies)
+
+
+async def log_fanout(server: LiveServer, token: str, clients: int, lines: int, interval: float) -> dict:
+    headers = {"Authorization": f"Bearer {token}"}
+    # A job that waits until the clients are subscribed, then prints timestamped lines.
+    code = (
+        "import time, os\n"
+        "while not os.path.exists('go'):\n    time.sleep(0.01)\n"
+        f"for i in range({lines}):\n    print(f'T {{time.time():.6f}} {{i}}', flush=True)\n    time.sleep({interval})\n"
+    )
+    body = {"executionContent": {"code": code, "runType": "python"}, "labels": {"engineType": "python-python2"}}
+    response = await asyncio.to_thread(requests.post, f"{server.url}{E}/submit", json=body, headers=headers, timeout=10)
+    data = response.json()["data"]
+    exec_id, task_id = data["execID"], data["taskID"]
+    latencies: list[float] = []
+    received = [0] * clients
+    ready = asyncio.Event()
+    subscribed = 0
+
+    async def client(index: int) -> None:
+        nonlocal subscribed
+        async with websockets.connect(
+            f"{server.ws_url}/ws/api/entrance/connect", additional_headers=headers, max_queue=None
+        ) as ws:
+            await ws.send(json.dumps({"method": f"{PREFIX}{exec_id}/status", "websocketTag": f"c{index}"}))
+            subscribed += 1
+            if subscribed == clients:
+                ready.set()
+            deadline = time.time() + 120
+            while time.time() < deadline:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 60))
+                now = time.time()
+                if frame["method"].endswith("/log"):
+                    for line in frame["data"]["log"][3].split("\n"):
+                        parts = line.split(" INFO T ")
+                        if len(parts) == 2:
+                            latencies.append(now - float(parts[1].split()[0]))
+                            received[index] += 1
+                elif frame["method"].endswith("/status") and frame["data"]["status"] in FINAL:
+                    return
+
+    tasks = [asyncio.create_task(client(i)) for i in range(clients)]
+    await asyncio.wait_for(ready.wait(), 60)
+    await asyncio.sleep(0.5)  # let the last subscriptions settle
+    workdir = server.data_dir / "jobs" / str(task_id)
+    deadline = time.time() + 30
+    while not workdir.exists() and time.time() < deadline:  # noqa: ASYNC110 - polling a file another process makes
+        await asyncio.sleep(0.05)
+    (workdir / "go").write_text("go")
+    await asyncio.wait_for(asyncio.gather(*tasks), 180)
+    result = summary_ms(latencies)
+    result.update(
+        clients=clients,
+        lines_per_client=lines,
+        line_interval_s=interval,
+        all_lines_received=all(n == lines for n in received),
+    )
+    return result
+
+
+def wait_all_final(server: LiveServer, token: str, task_ids: list[int], timeout: float) -> dict[str, int]:
+    """Wait until the user has no unfinished job (one cheap request per poll), then count final statuses."""
+    headers = {"Authorization": f"Bearer {token}"}
+    session = requests.Session()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = session.get(f"{server.url}{E}/operation/metrics/taskinfo", headers=headers, timeout=10).json()
+        if info["data"]["taskNumber"] == 0:
+            break
+        time.sleep(0.25)
+    wanted = set(task_ids)
+    counts: dict[str, int] = {}
+    page = 1
+    while True:
+        data = session.get(
+            f"{server.url}/api/rest_j/v1/jobhistory/list",
+            params={"pageNow": page, "pageSize": 500},
+            headers=headers,
+            timeout=30,
+        ).json()["data"]
+        for task in data["tasks"]:
+            if task["taskID"] in wanted:
+                status = task["status"] if task["status"] in FINAL else "not_final"
+                counts[status] = counts.get(status, 0) + 1
+                wanted.discard(task["taskID"])
+        if not data["tasks"] or page * 500 >= data["totalPage"]:
+            break
+        page += 1
+    if wanted:
+        counts["missing"] = len(wanted)
+    return counts
+
+
+def sustained(server: LiveServer, token: str, duration: float, threads: int) -> dict:
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"executionContent": {"code": "echo ok", "runType": "sh"}, "labels": {"engineType": "shell-1"}}
+    task_ids: list[int] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    stop_at = time.monotonic() + duration
+
+    def worker() -> None:
+        session = requests.Session()
+        while time.monotonic() < stop_at:
+            try:
+                answer = session.post(f"{server.url}{E}/submit", json=body, headers=headers, timeout=30).json()
+            except requests.RequestException as exc:
+                with lock:
+                    errors.append(str(exc))
+                continue
+            with lock:
+                if answer.get("status") == 0:
+                    task_ids.append(answer["data"]["taskID"])
+                else:
+                    errors.append(answer.get("message", "?"))
+
+    started = time.monotonic()
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(duration + 60)
+    elapsed = time.monotonic() - started
+    drain_start = time.monotonic()
+    counts = wait_all_final(server, token, task_ids, timeout=600)
+    return {
+        "duration_s": round(elapsed, 1),
+        "submitted": len(task_ids),
+        "submissions_per_s": round(len(task_ids) / elapsed, 1),
+        "errors": len(errors),
+        "final_statuses": counts,
+        "drain_after_s": round(time.monotonic() - drain_start, 1),
+        "nothing_lost": counts.get("Succeed", 0) == len(task_ids),
+    }
+
+
+def drain(server: LiveServer, token: str, count: int, threads: int = 8) -> dict:
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"executionContent": {"code": "echo drained", "runType": "sh"}, "labels": {"engineType": "shell-1"}}
+    task_ids: list[int] = []
+    lock = threading.Lock()
+    per_thread = count // threads
+
+    def worker(n: int) -> None:
+        session = requests.Session()
+        for _ in range(n):
+            answer = session.post(f"{server.url}{E}/submit", json=body, headers=headers, timeout=30).json()
+            if answer.get("status") == 0:
+                with lock:
+                    task_ids.append(answer["data"]["taskID"])
+
+    started = time.monotonic()
+    pool = [threading.Thread(target=worker, args=(per_thread + (1 if i < count % threads else 0),))
+            for i in range(threads)]  # fmt: skip
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(600)
+    queued_in = time.monotonic() - started
+    counts = wait_all_final(server, token, task_ids, timeout=900)
+    total = time.monotonic() - started
+    return {
+        "jobs": count,
+        "accepted": len(task_ids),
+        "queued_in_s": round(queued_in, 1),
+        "all_final_after_s": round(total, 1),
+        "jobs_per_s": round(len(task_ids) / total, 1),
+        "final_statuses": counts,
+        "nothing_lost": counts.get("Succeed", 0) == count,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--latency-runs", type=int, default=100)
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--lines", type=int, default=40)
+    parser.add_argument("--line-interval", type=float, default=0.25, help="seconds between the job's lines")
+    parser.add_argument(
+        "--only", choices=["latency", "fanout", "sustained", "drain"], action="append", help="run only these parts"
+    )
+    parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--drain", type=int, default=1000)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-jobs-") as data_dir:
+        with LiveServer(Path(data_dir), JOB_QUEUE_CAPACITY="100000", LOG_LEVEL="WARNING") as server:
+            token = server.token()
+            parts = set(args.only or ["latency", "fanout", "sustained", "drain"])
+            results: dict = {"server": {"JOB_MAX_RUNNING": "default (twice the cores)"}}
+            if "latency" in parts:
+                results["submit_to_running"] = asyncio.run(submit_to_running(server, token, args.latency_runs))
+                print(json.dumps({"submit_to_running": results["submit_to_running"]}), flush=True)
+            if "fanout" in parts:
+                results["log_line_to_client"] = asyncio.run(
+                    log_fanout(server, token, args.clients, args.lines, args.line_interval)
+                )
+                print(json.dumps({"log_line_to_client": results["log_line_to_client"]}), flush=True)
+            if "sustained" in parts:
+                results["sustained"] = sustained(server, token, args.duration, args.threads)
+                print(json.dumps({"sustained": results["sustained"]}), flush=True)
+            if "drain" in parts:
+                results["drain"] = drain(server, token, args.drain)
+                print(json.dumps({"drain": results["drain"]}), flush=True)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

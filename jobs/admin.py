@@ -1,0 +1,121 @@
+"""Jobs in the admin: filters by owner, engine, status and dates; the log; result sets; a kill action."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
+
+from dataplatform.api.exceptions import ConflictError, ForbiddenError
+from jobs.engines.resultset import list_resultsets, read_resultset
+from jobs.logstore import log_read
+from jobs.models import Job
+from jobs.services import job_kill
+
+LOG_PREVIEW_LINES = 500
+RESULT_PREVIEW_ROWS = 20
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = ("id", "submit_user", "engine", "run_type", "status", "progress_percent", "source_api",
+                    "created_at", "finished_at")  # fmt: skip
+    list_filter = ("status", "engine", "source_api", "created_at", "submit_user")
+    search_fields = ("=id", "submit_user", "execute_user", "code")
+    date_hierarchy = "created_at"
+    list_select_related = ("owner",)
+    raw_id_fields = ("owner",)
+    actions = ["kill_jobs"]
+    readonly_fields = (
+        "exec_id", "owner", "submit_user", "execute_user", "source_api", "creator", "engine_type", "run_type",
+        "engine", "instance", "status", "progress", "progress_info", "error_code", "error_desc", "exit_code",
+        "timeout_seconds", "queue_timeout_seconds", "params", "source", "labels", "runner", "pid",
+        "kill_requested_at", "kill_requested_by", "created_at", "scheduled_at", "started_at", "finished_at",
+        "log_lines", "log_dropped", "code", "log_preview", "result_sets",
+    )  # fmt: skip
+    fieldsets = (
+        (None, {"fields": ("exec_id", "status", "progress", "owner", "submit_user", "execute_user", "source_api")}),
+        (
+            "Engine",
+            {
+                "fields": (
+                    "engine_type",
+                    "run_type",
+                    "engine",
+                    "creator",
+                    "instance",
+                    "runner",
+                    "pid",
+                    "exit_code",
+                    "timeout_seconds",
+                    "queue_timeout_seconds",
+                )
+            },
+        ),  # fmt: skip
+        (
+            "Outcome",
+            {"fields": ("error_code", "error_desc", "kill_requested_at", "kill_requested_by", "progress_info")},
+        ),  # fmt: skip
+        ("Times", {"fields": ("created_at", "scheduled_at", "started_at", "finished_at")}),
+        ("Code", {"fields": ("code", "params", "source", "labels")}),
+        ("Log", {"fields": ("log_lines", "log_dropped", "log_preview")}),
+        ("Results", {"fields": ("result_sets",)}),
+    )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="progress", ordering="progress")
+    def progress_percent(self, job: Job) -> str:
+        return f"{job.progress * 100:.0f}%"
+
+    @admin.display(description="log")
+    def log_preview(self, job: Job) -> str:
+        start = max(job.log_lines - LOG_PREVIEW_LINES + 1, 1)
+        lines = log_read(job_id=job.pk, from_line=start)
+        header = f"Lines {start}–{job.log_lines} of {job.log_lines}" if job.log_lines else "No log lines yet."
+        return format_html(
+            '<p>{}</p><pre style="max-height:40em;overflow:auto;white-space:pre-wrap">{}</pre>',
+            header,
+            "\n".join(text for _, _, text in lines),
+        )
+
+    @admin.display(description="result sets")
+    def result_sets(self, job: Job) -> str:
+        if not job.result_dir.is_dir():
+            return "None."
+        blocks = []
+        for path in list_resultsets(job.result_dir):
+            result = read_resultset(path, page=1, page_size=RESULT_PREVIEW_ROWS)
+            if result["type"] == "2":
+                header = format_html_join("", "<th>{}</th>", ((column["columnName"],) for column in result["metadata"]))
+            else:
+                header = format_html("<th>{}</th>", "text")
+            rows = format_html_join(
+                "", "<tr>{}</tr>", ((format_html_join("", "<td>{}</td>", ((cell,) for cell in row)),)
+                                    for row in result["fileContent"])
+            )  # fmt: skip
+            blocks.append(
+                format_html(
+                    "<h4>{} ({} lines)</h4><table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>",
+                    path.name,
+                    result["totalLine"],
+                    header,
+                    rows,
+                )  # fmt: skip
+            )
+        return format_html_join("", "{}", ((block,) for block in blocks)) if blocks else "None."
+
+    @admin.action(description="Kill selected jobs")
+    def kill_jobs(self, request, queryset):
+        killed = 0
+        for job in queryset:
+            try:
+                job_kill(job=job, actor=request.user)
+                killed += 1
+            except (ForbiddenError, ConflictError) as exc:
+                self.message_user(request, f"Job {job.pk}: {exc.message}", messages.WARNING)
+        if killed:
+            self.message_user(request, f"Asked to kill {killed} job(s).", messages.SUCCESS)

@@ -1,0 +1,270 @@
+"""Linkis's entrance WebSocket, ``/ws/api/entrance/connect`` (contracts/linkis.md §4).
+
+A client sends frames ``{"method": "/api/rest_j/v1/entrance/execute", "websocketTag": ..., "data": {...}}``
+(also ``.../{execID}/status|log|progress|kill|pause``) and gets envelopes back with the full ``method``. Every
+job the connection submitted or asked about is subscribed: status changes, new log lines and progress are
+pushed (progress under both ``/progress`` and ``/progressWithResource``), as Linkis frames echoing the
+client's ``websocketTag``.
+
+Pushes and HTTP polling read the same store. A log event carries the committed lines and the number of the
+first; the consumer keeps a cursor per job and sends exactly the lines after it, reading the store to fill a
+gap (a dropped channel message, a reconnect asking ``log`` with ``fromLine``) and once more when the job ends,
+so a client never misses or repeats a line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from dataplatform.api.exceptions import ConflictError, ForbiddenError
+from dataplatform.api.families import LINKIS_NOT_LOGGED_IN, linkis_error_info, linkis_error_message
+from jobs import services
+from jobs.events import EVENT_TYPE, job_group
+from jobs.logstore import split_levels
+from jobs.models import TERMINAL, Job
+from jobs.selectors import job_get_for_user
+from jobs.views import log_page, progress_data, spec_from_execute, spec_from_submit
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "/api/rest_j/v1/entrance/"
+
+
+@dataclass
+class Subscription:
+    job_id: int
+    exec_id: str
+    tag: str | None
+    cursor: int  # number of the next log line to send
+
+
+def envelope(method: str | None, status: int, message: str, data: dict) -> dict:
+    return {"method": method, "status": status, "message": message, "data": data}
+
+
+class EntranceConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        """Accept the socket; authentication is checked per frame, as Linkis's gateway does."""
+        self.subscriptions: dict[int, Subscription] = {}
+        await self.accept()
+
+    async def disconnect(self, code) -> None:
+        """Leave every job group this connection joined."""
+        for job_id in list(self.subscriptions):
+            await self.channel_layer.group_discard(job_group(job_id), self.channel_name)
+
+    async def dispatch(self, message) -> None:
+        # Channels closes stale database connections (a thread hop) before every handler; pushes touch no
+        # database on their fast path, so they skip it (that hop is most of the fan-out cost to 200 clients).
+        if message.get("type") == EVENT_TYPE:
+            await self.job_event(message)
+            return
+        await super().dispatch(message)
+
+    @classmethod
+    async def encode_json(cls, content) -> str:
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":"))
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        """Parse a frame; an empty or malformed one gets Linkis's error envelope instead of a closed socket."""
+        if not text_data and not bytes_data:
+            await self.send_json(envelope(None, 1, "Empty message!", {}))
+            return
+        try:
+            frame = json.loads(text_data if text_data is not None else bytes_data.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            await self.send_json(envelope(None, 1, "The WebSocket frame is not a JSON object.", {}))
+            return
+        if not isinstance(frame, dict) or not frame:
+            await self.send_json(envelope(None, 1, "Empty message!", {}))
+            return
+        await self.receive_json(frame)
+
+    async def receive_json(self, content, **kwargs) -> None:
+        method = str(content.get("method") or "")
+        data = content.get("data") if isinstance(content.get("data"), dict) else {}
+        tag = content.get("websocketTag") or data.get("websocketTag")
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.send_json(envelope(method or None, -1, LINKIS_NOT_LOGGED_IN, {"websocketTag": tag}))
+            return
+        path = method[len(PREFIX) :] if method.startswith(PREFIX) else method.removeprefix("/api/entrance/")
+        try:
+            if path in ("execute", "submit"):
+                await self._execute(user, method, path, data, tag)
+                return
+            ident, _, action = path.rpartition("/")
+            if ident and action in ("status", "log", "progress", "progressWithResource", "kill", "pause"):
+                await self._job_action(user, method, ident, action, data, tag)
+                return
+        except Exception:  # one bad frame must not end the connection
+            logger.exception("WebSocket frame %s failed", method)
+            await self.send_json(
+                envelope(method, 1, "operation failed(操作失败)s！the reason(原因)：internal error", {})
+            )
+            return
+        await self.send_json(
+            envelope(method or None, 1, f"Unresolvable webSocket request(无法解析的webSocket请求): {method}",
+                     {"websocketTag": tag})
+        )  # fmt: skip
+
+    # --- requests from the client -----------------------------------------------------------------------------
+    async def _execute(self, user, method: str, path: str, data: dict, tag) -> None:
+        try:
+            spec = spec_from_execute(data) if path == "execute" else spec_from_submit(data)
+            job = await database_sync_to_async(services.job_submit)(owner=user, spec=spec)
+        except services.JobRequestError as exc:
+            await self.send_json(
+                envelope(method, 1, linkis_error_message(exc.err_code, exc.message),
+                         {"errorMsg": linkis_error_info(exc.err_code, exc.message), "websocketTag": tag})
+            )  # fmt: skip
+            return
+        except ForbiddenError as exc:
+            await self.send_json(envelope(method, 1, exc.message, {"websocketTag": tag}))
+            return
+        await self.send_json(
+            envelope(method, 0, "Request execution succeeded(请求执行成功)",
+                     {"execID": job.exec_id, "taskID": job.pk, "websocketTag": tag})
+        )  # fmt: skip
+        subscription = await self._subscribe(job, job.exec_id, tag, from_line=1)
+        await self._send_status(subscription, job.status)
+
+    async def _job_action(self, user, method: str, ident: str, action: str, data: dict, tag) -> None:
+        job = await database_sync_to_async(job_get_for_user)(user=user, ident=ident, task_id=data.get("taskID"))
+        if job is None:
+            await self.send_json(
+                envelope(
+                    method, 1, f"Can't find execID(不能找到execID): {ident}", {"execID": ident, "websocketTag": tag}
+                )
+            )
+            return
+        if action == "kill":
+            try:
+                await database_sync_to_async(services.job_kill)(job=job, actor=user)
+            except (ForbiddenError, ConflictError) as exc:
+                await self.send_json(envelope(method, 1, exc.message, {"execID": ident, "websocketTag": tag}))
+                return
+            await self.send_json(
+                envelope(
+                    method, 0, "Successfully killed the job(成功kill了job)", {"execID": ident, "websocketTag": tag}
+                )
+            )
+            await self._subscribe(job, ident, tag, from_line=None)
+            return
+        if action == "pause":
+            await self.send_json(
+                envelope(method, 0, "success to pause job (成功pause了job)", {"execID": ident, "websocketTag": tag})
+            )
+            return
+        if action == "log":
+            try:
+                from_line = int(data.get("fromLine") or 1)
+            except (TypeError, ValueError):
+                from_line = 1
+            await self._subscribe(job, ident, tag, from_line=from_line)
+            return
+        subscription = await self._subscribe(job, ident, tag, from_line=None)
+        if action == "status":
+            await self._send_status(subscription, job.status, method=method)
+        else:
+            await self._send_progress(subscription, job)
+
+    async def _subscribe(self, job: Job, exec_id: str, tag, *, from_line: int | None) -> Subscription:
+        """Join the job's group, then (when asked) send the log from ``from_line`` and set the cursor after it.
+
+        Joining first means no committed line can fall between the read and the first push; a line both read
+        here and pushed later is recognised by its number and not sent twice.
+        """
+        subscription = self.subscriptions.get(job.pk)
+        if subscription is None:
+            await self.channel_layer.group_add(job_group(job.pk), self.channel_name)
+            subscription = Subscription(job.pk, exec_id, tag, cursor=1)
+            self.subscriptions[job.pk] = subscription
+            if from_line is None:
+                from_line = 1
+        else:
+            subscription.tag = tag or subscription.tag
+        if from_line is not None:
+            subscription.cursor = max(from_line, 1)
+            await self._catch_up(subscription)
+        return subscription
+
+    # --- pushes -----------------------------------------------------------------------------------------------
+    async def job_event(self, event: dict) -> None:
+        """Forward one job event (``status``, ``log`` or ``progress``) to the client as Linkis frames."""
+        subscription = self.subscriptions.get(event.get("job_id"))
+        if subscription is None:
+            return
+        kind = event.get("kind")
+        if kind == "log":
+            first, lines = event["from_line"], event["lines"]
+            if first > subscription.cursor:
+                await self._catch_up(subscription)  # a missed event: the store has those lines and these
+                return
+            fresh = lines[subscription.cursor - first :]
+            if fresh:
+                await self._send_log(subscription, fresh, subscription.cursor + len(fresh))
+        elif kind == "status":
+            status = event.get("status")
+            if status in TERMINAL:
+                await self._catch_up(subscription)
+            await self._send_status(subscription, status)
+            if status in TERMINAL:
+                await self._send_progress_values(subscription, 1.0, [])
+        elif kind == "progress":
+            await self._send_progress_values(subscription, event.get("progress", 0.0), event.get("progress_info", []))
+
+    async def _catch_up(self, subscription: Subscription) -> None:
+        """Send every stored line from the cursor on (in pages), as one or more log frames."""
+        while True:
+            lines, next_line = await database_sync_to_async(_read_log)(subscription.job_id, subscription.cursor)
+            if lines:
+                await self._send_log(subscription, lines, next_line)
+            if len(lines) < CATCH_UP_PAGE:
+                return
+
+    async def _send_log(self, subscription: Subscription, lines, next_line: int) -> None:
+        subscription.cursor = next_line
+        await self.send_json(
+            envelope(
+                f"{PREFIX}{subscription.exec_id}/log", 0, "return log information(返回日志信息)",
+                {"execID": subscription.exec_id, "log": split_levels((level, text) for level, text in lines),
+                 "fromLine": next_line, "websocketTag": subscription.tag, "taskID": subscription.job_id},
+            )
+        )  # fmt: skip
+
+    async def _send_status(self, subscription: Subscription, status, method: str | None = None) -> None:
+        await self.send_json(
+            envelope(
+                method or f"{PREFIX}{subscription.exec_id}/status", 0, "return status information(返回状态信息)",
+                {"execID": subscription.exec_id, "status": status, "websocketTag": subscription.tag,
+                 "taskID": subscription.job_id},
+            )
+        )  # fmt: skip
+
+    async def _send_progress(self, subscription: Subscription, job: Job) -> None:
+        data = progress_data(job, subscription.exec_id)
+        await self._send_progress_values(subscription, data["progress"], data["progressInfo"])
+
+    async def _send_progress_values(self, subscription: Subscription, progress, info) -> None:
+        for name in ("progress", "progressWithResource"):
+            data = {"progress": progress, "progressInfo": info or [], "execID": subscription.exec_id,
+                    "websocketTag": subscription.tag, "taskID": subscription.job_id}  # fmt: skip
+            if name == "progressWithResource":
+                data["yarnResource"] = None
+            await self.send_json(
+                envelope(f"{PREFIX}{subscription.exec_id}/{name}", 0, "return progress information(返回进度信息)", data)
+            )
+
+
+CATCH_UP_PAGE = 2000
+
+
+def _read_log(job_id: int, cursor: int):
+    job = Job(pk=job_id)
+    return log_page(job, cursor, CATCH_UP_PAGE)

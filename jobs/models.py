@@ -1,0 +1,162 @@
+"""Jobs: one row per submission from any API, with Linkis's statuses as the internal truth, and their logs.
+
+A job's status only moves along ``TRANSITIONS`` (forward, plus the retry loop through ``WaitForRetry``), by
+conditional UPDATEs in ``jobs.services``; the four terminal statuses are final. Its log is an append-only,
+line-numbered table (``JobLogLine``) that the HTTP log API, the WebSocket pushes and the admin all read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class JobStatus(models.TextChoices):
+    INITED = "Inited"
+    WAIT_FOR_RETRY = "WaitForRetry"
+    SCHEDULED = "Scheduled"
+    RUNNING = "Running"
+    SUCCEED = "Succeed"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+    TIMEOUT = "Timeout"
+
+
+QUEUED = (JobStatus.INITED, JobStatus.WAIT_FOR_RETRY)
+ACTIVE = (JobStatus.SCHEDULED, JobStatus.RUNNING)
+NON_TERMINAL = (*QUEUED, *ACTIVE)
+TERMINAL = (JobStatus.SUCCEED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.TIMEOUT)
+
+#: target status -> the statuses it may be reached from.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    JobStatus.SCHEDULED: QUEUED,
+    JobStatus.RUNNING: (JobStatus.SCHEDULED,),
+    JobStatus.WAIT_FOR_RETRY: ACTIVE,
+    JobStatus.SUCCEED: (JobStatus.RUNNING,),
+    JobStatus.FAILED: NON_TERMINAL,
+    JobStatus.CANCELLED: NON_TERMINAL,
+    JobStatus.TIMEOUT: NON_TERMINAL,
+}
+
+LINKIS_APPLICATION = "linkis-cg-entrance"
+
+
+class JobQuerySet(models.QuerySet):
+    def for_user(self, user):
+        """Jobs the user may see: their own, or all for an admin."""
+        if getattr(user, "is_admin", False):
+            return self
+        return self.filter(owner_id=user.pk)
+
+
+class Job(models.Model):
+    class SourceApi(models.TextChoices):
+        LINKIS = "linkis"
+        OPENPAI = "openpai"
+        CDAP = "cdap"
+        FEATURESTORE = "featurestore"
+        ADMIN = "admin"
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    submit_user = models.CharField(max_length=150, help_text="Who submitted (Linkis umUser/submitUser).")
+    execute_user = models.CharField(max_length=150, help_text="Whom the job runs for (Linkis executeUser).")
+    source_api = models.CharField(max_length=16, choices=SourceApi.choices, default=SourceApi.LINKIS)
+    creator = models.CharField(max_length=64, default="IDE", help_text="Linkis requestApplicationName.")
+    engine_type = models.CharField(max_length=64, help_text="Requested engine label, e.g. spark-2.4.3.")
+    run_type = models.CharField(max_length=32)
+    engine = models.CharField(max_length=16, help_text="The engine that runs the code.")
+    instance = models.CharField(max_length=128, help_text="Entrance instance (host:port) in the execID.")
+    code = models.TextField(help_text="The code after variable substitution.")
+    params = models.JSONField(default=dict, blank=True)
+    source = models.JSONField(default=dict, blank=True)
+    labels = models.JSONField(default=dict, blank=True)
+
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.INITED)
+    progress = models.FloatField(default=0.0)
+    progress_info = models.JSONField(default=list, blank=True)
+    error_code = models.IntegerField(null=True, blank=True)
+    error_desc = models.TextField(blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
+    queue_timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
+
+    log_lines = models.PositiveIntegerField(default=0, help_text="Number of stored log lines.")
+    log_dropped = models.PositiveIntegerField(default=0, help_text="Lines dropped past the per-job cap.")
+    result_count = models.PositiveIntegerField(default=0)
+
+    runner = models.CharField(max_length=128, blank=True, help_text="host:pid of the runner that claimed the job.")
+    pid = models.IntegerField(null=True, blank=True, help_text="Engine process (and process group) id.")
+    kill_requested_at = models.DateTimeField(null=True, blank=True)
+    kill_requested_by = models.CharField(max_length=150, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = JobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["status", "id"], name="jobs_job_status_id"),
+            models.Index(fields=["owner", "-id"], name="jobs_job_owner_id"),
+            models.Index(fields=["created_at"], name="jobs_job_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(progress__gte=0.0) & models.Q(progress__lte=1.0), name="jobs_job_progress_0_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Job {self.pk} ({self.engine}, {self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def short_exec_id(self) -> str:
+        """Linkis's scheduler event id, made unique by ending in the taskID: ``<creator>_<user>_<engine>_<id>``."""
+        return f"{self.creator}_{self.execute_user}_{self.engine_type.split('-')[0]}_{self.pk}"
+
+    @property
+    def exec_id(self) -> str:
+        """The REST execID: ``exec_id`` + len3(app) + len3(instance) + app + instance + short id."""
+        app, instance = LINKIS_APPLICATION, self.instance
+        return f"exec_id{len(app):03d}{len(instance):03d}{app}{instance}{self.short_exec_id}"
+
+    @property
+    def workdir(self) -> Path:
+        return Path(settings.JOBS_DIR) / str(self.pk)
+
+    @property
+    def result_dir(self) -> Path:
+        return self.workdir / "result"
+
+    @property
+    def log_file(self) -> Path:
+        return self.workdir / "job.log"
+
+
+class JobLogLine(models.Model):
+    """One line of a job's log; ``line_no`` counts from 1 without gaps."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="log_entries")
+    line_no = models.PositiveIntegerField()
+    level = models.CharField(max_length=5)
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["job", "line_no"]
+        constraints = [models.UniqueConstraint(fields=["job", "line_no"], name="jobs_logline_job_line_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}:{self.line_no}"

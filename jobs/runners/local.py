@@ -1,0 +1,549 @@
+"""The local runner: a dispatcher thread and one thread per running job, inside the server process.
+
+- **Queue**: the ``Inited``/``WaitForRetry`` rows, oldest first. The dispatcher claims one with a conditional
+  UPDATE to ``Scheduled`` (so two runners on one database never take the same job), skipping users already at
+  ``JOB_MAX_RUNNING_PER_USER`` while at most ``JOB_MAX_RUNNING`` jobs run. It wakes when notified and polls every
+  second, so jobs queued by other processes start too.
+- **Execution**: each job's engine runs as a child in its own session and process group, in the job's working
+  directory. One thread multiplexes its stdout (INFO lines), stderr (ERROR lines) and control pipe (progress,
+  engine log lines, a structured error), appending log lines in batches every 20 ms.
+- **Ending**: exit 0 is ``Succeed``; a non-zero exit is ``Failed`` with the engine's reason; a kill sends SIGTERM
+  to the whole process group and SIGKILL after ``JOB_KILL_GRACE_SECONDS`` and ends ``Cancelled``; running past
+  the job's timeout ends ``Timeout`` the same way. Processes left in the group after the engine exits are killed:
+  a job's processes never outlive it.
+- **Restart**: on start, jobs that a dead runner on this host left ``Scheduled`` are re-queued (their code never
+  started) and those left ``Running`` fail with a reason, after their leftover process group is killed.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import logging
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from jobs.engines import ENGINE_UNAVAILABLE_EXIT, EngineCommand, engine_unavailable_reason, prepare
+from jobs.engines.resultset import ResultSetWriter, list_resultsets
+from jobs.logstore import LogEntry, log_append, log_dump_to_file
+from jobs.models import ACTIVE, QUEUED, Job, JobStatus
+from jobs.services import (
+    ERR_ENGINE_FAILED,
+    ERR_ENGINE_UNAVAILABLE,
+    ERR_FAILOVER,
+    ERR_INTERNAL,
+    ERR_TIMEOUT,
+    job_report_progress,
+    job_transition,
+)
+
+logger = logging.getLogger(__name__)
+
+FLUSH_INTERVAL = 0.02
+FLUSH_LINES = 500
+KILL_POLL_INTERVAL = 1.0
+PROGRESS_INTERVAL = 0.2
+# Environment a job must not inherit from the platform process.
+_SECRET_ENV = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ADMIN_PASSWORD", "ADMIN_USERNAME")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_engine_process(pid: int) -> bool:
+    """Whether ``pid`` is still one of our engine processes (and not a recycled pid of something else)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"jobs.engines" in cmdline or b"code.sh" in cmdline
+
+
+class LocalRunner:
+    def __init__(self, *, max_running: int, max_per_user: int) -> None:
+        self.max_running = max_running
+        self.max_per_user = max_per_user
+        self.host = socket.gethostname()
+        self.identity = f"{self.host}:{os.getpid()}"
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._running: dict[int, JobExecution] = {}
+        self._kills: set[int] = set()
+        self._dispatcher: threading.Thread | None = None
+        self._last_queue_check = 0.0
+
+    # --- lifecycle --------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        Path(settings.JOBS_DIR).mkdir(parents=True, exist_ok=True)
+        try:
+            self.reconcile()
+        finally:
+            connection.close()
+        self._dispatcher = threading.Thread(target=self._dispatch_loop, name="job-dispatcher", daemon=True)
+        self._dispatcher.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._wake.set()
+        with self._lock:
+            executions = list(self._running.values())
+        for execution in executions:
+            execution.stop_for_shutdown()
+        deadline = time.monotonic() + timeout
+        for execution in executions:
+            execution.thread.join(max(deadline - time.monotonic(), 0.1))
+        if self._dispatcher is not None:
+            self._dispatcher.join(max(deadline - time.monotonic(), 0.1))
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    def kill(self, job_id: int) -> None:
+        with self._lock:
+            self._kills.add(job_id)
+            execution = self._running.get(job_id)
+        if execution is not None:
+            execution.terminate()
+
+    def running_count(self) -> int:
+        with self._lock:
+            return len(self._running)
+
+    def kill_requested(self, job_id: int) -> bool:
+        with self._lock:
+            return job_id in self._kills
+
+    # --- restart reconciliation ---------------------------------------------------------------------------------
+    def reconcile(self) -> None:
+        """Settle jobs that a runner on this host left in flight when it died."""
+        for job in Job.objects.filter(status__in=ACTIVE).only("id", "status", "runner", "pid"):
+            runner_host, _, runner_pid = job.runner.rpartition(":")
+            if runner_host and runner_host != self.host:
+                continue  # another machine's runner answers for it
+            if runner_pid.isdigit() and int(runner_pid) != os.getpid() and _pid_alive(int(runner_pid)):
+                continue  # a live runner on this host holds it
+            if job.status == JobStatus.SCHEDULED and job.pid is None:
+                job_transition(
+                    job_id=job.pk,
+                    to=JobStatus.WAIT_FOR_RETRY,
+                    only_from=(JobStatus.SCHEDULED,),
+                    log="The platform restarted before the job started; it is queued again.",
+                    runner="",
+                )
+                continue
+            if job.pid and _is_engine_process(job.pid):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(job.pid, signal.SIGKILL)
+            job_transition(
+                job_id=job.pk,
+                to=JobStatus.FAILED,
+                log=f"The platform stopped while the job was {job.status}; it was ended. Submit it again.",
+                level="ERROR",
+                error_code=ERR_FAILOVER,
+                error_desc=f"Job {job.pk} failover: the platform stopped while the job was {job.status}.",
+            )
+
+    # --- dispatching ------------------------------------------------------------------------------------------
+    def _dispatch_loop(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+            if self._stopping.is_set():
+                break
+            try:
+                self._expire_queued()
+                self._dispatch_once()
+            except Exception:  # a database hiccup must not kill the dispatcher
+                logger.exception("job dispatcher iteration failed")
+                close_old_connections()
+                time.sleep(0.5)
+        connection.close()
+
+    def _expire_queued(self) -> None:
+        """End queued jobs that waited longer than their ``jobQueuingTimeout``."""
+        now = time.monotonic()
+        if now - self._last_queue_check < 1.0:
+            return
+        self._last_queue_check = now
+        candidates = Job.objects.filter(status__in=QUEUED, queue_timeout_seconds__isnull=False).values_list(
+            "id", "created_at", "queue_timeout_seconds"
+        )
+        current = timezone.now()
+        for job_id, created_at, limit in candidates:
+            if (current - created_at).total_seconds() > limit:
+                job_transition(
+                    job_id=job_id,
+                    to=JobStatus.TIMEOUT,
+                    only_from=QUEUED,
+                    log=f"The job waited in the queue longer than its jobQueuingTimeout of {limit} s.",
+                    level="ERROR",
+                    error_code=ERR_TIMEOUT,
+                    error_desc=f"The job waited in the queue longer than {limit} s.",
+                )
+
+    def _dispatch_once(self) -> None:
+        while not self._stopping.is_set():
+            free = self.max_running - self.running_count()
+            if free <= 0:
+                return
+            candidates = list(
+                Job.objects.filter(status__in=QUEUED).order_by("id").values_list("id", "submit_user")[: free * 8 + 16]
+            )
+            if not candidates:
+                return
+            active = Counter(Job.objects.filter(status__in=ACTIVE).values_list("submit_user", flat=True))
+            started = 0
+            for job_id, user in candidates:
+                if free <= 0:
+                    break
+                if active[user] >= self.max_per_user:
+                    continue
+                claimed = job_transition(
+                    job_id=job_id,
+                    to=JobStatus.SCHEDULED,
+                    runner=self.identity,
+                    scheduled_at=timezone.now(),
+                    pid=None,
+                )
+                if not claimed:
+                    continue  # cancelled meanwhile, or another runner took it
+                active[user] += 1
+                free -= 1
+                started += 1
+                self._start_execution(job_id)
+            if not started:
+                return  # everything queued belongs to users at their limit
+
+    def _start_execution(self, job_id: int) -> None:
+        execution = JobExecution(self, job_id)
+        with self._lock:
+            self._running[job_id] = execution
+        execution.thread.start()
+
+    def _finished(self, job_id: int) -> None:
+        with self._lock:
+            self._running.pop(job_id, None)
+            self._kills.discard(job_id)
+        self._wake.set()
+
+
+class JobExecution:
+    """Run one job's engine process to its end and record what happened."""
+
+    def __init__(self, runner: LocalRunner, job_id: int) -> None:
+        self.runner = runner
+        self.job_id = job_id
+        self.thread = threading.Thread(target=self.run, name=f"job-{job_id}", daemon=True)
+        self.process: subprocess.Popen | None = None
+        self._terminating = False
+        self._shutdown = False
+        self.timed_out = False
+        self.error: tuple[int, str] | None = None
+        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
+        self._pending: list[LogEntry] = []
+        self._progress: tuple[float, list | None] | None = None
+        self._text_result: ResultSetWriter | None = None
+
+    # --- control from other threads ---------------------------------------------------------------------------
+    def terminate(self) -> None:
+        """SIGTERM the job's process group now, SIGKILL it after the grace period."""
+        process = self.process
+        if process is None or self._terminating:
+            return
+        self._terminating = True
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGTERM)
+        timer = threading.Timer(settings.JOB_KILL_GRACE_SECONDS, self._force_kill)
+        timer.daemon = True
+        timer.start()
+
+    def _force_kill(self) -> None:
+        process = self.process
+        if process is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+    def stop_for_shutdown(self) -> None:
+        self._shutdown = True
+        self.terminate()
+
+    # --- the job's life ---------------------------------------------------------------------------------------
+    def run(self) -> None:
+        try:
+            self._run()
+        except Exception as exc:  # never leave a job in a non-final status
+            logger.exception("running job %s failed", self.job_id)
+            self._force_kill()
+            job_transition(
+                job_id=self.job_id,
+                to=JobStatus.FAILED,
+                log=f"The platform failed to run the job: {type(exc).__name__}: {exc}",
+                level="ERROR",
+                error_code=ERR_INTERNAL,
+                error_desc=f"The platform failed to run the job: {type(exc).__name__}: {exc}",
+            )
+        finally:
+            if self._text_result is not None:
+                self._text_result.close()
+            self.runner._finished(self.job_id)
+            connection.close()
+
+    def _kill_requested(self) -> bool:
+        if self.runner.kill_requested(self.job_id):
+            return True
+        return Job.objects.filter(pk=self.job_id, kill_requested_at__isnull=False).exists()
+
+    def _run(self) -> None:
+        job = Job.objects.get(pk=self.job_id)
+        if self._kill_requested():
+            self._finish_cancelled(job)
+            return
+        reason = engine_unavailable_reason(job.engine)
+        if reason:
+            job_transition(
+                job_id=job.pk,
+                to=JobStatus.FAILED,
+                log=reason,
+                level="ERROR",
+                error_code=ERR_ENGINE_UNAVAILABLE,
+                error_desc=reason,
+            )
+            return
+        job.workdir.mkdir(parents=True, exist_ok=True)
+        command = prepare(
+            engine=job.engine,
+            run_type=job.run_type,
+            code=job.code,
+            workdir=job.workdir,
+            job_id=job.pk,
+            memory_mb=settings.JOB_MEMORY_LIMIT_MB,
+            cpu_seconds=settings.JOB_CPU_LIMIT_SECONDS,
+            spark_driver_memory=settings.JOB_SPARK_DRIVER_MEMORY,
+        )
+        control_read, control_write = os.pipe()
+        try:
+            self.process = self._spawn(job, command, control_write)
+        finally:
+            os.close(control_write)
+        started = job_transition(
+            job_id=job.pk,
+            to=JobStatus.RUNNING,
+            only_from=(JobStatus.SCHEDULED,),
+            started_at=timezone.now(),
+            pid=self.process.pid,
+            log=f"Job {job.pk} is running on the {job.engine} engine (process {self.process.pid}).",
+        )
+        if not started or self.runner.kill_requested(job.pk):
+            self.terminate()
+        with open(control_read, "rb", buffering=0) as control:
+            self._pump(job, command, control)
+        self._finish(job)
+
+    def _spawn(self, job: Job, command: EngineCommand, control_fd: int) -> subprocess.Popen:
+        env = {key: value for key, value in os.environ.items() if key not in _SECRET_ENV}
+        env = {key: value for key, value in env.items() if not key.startswith("DJANGO_")}
+        env.update(command.env)
+        env["PLATFORM_CONTROL_FD"] = str(control_fd)
+        env["PLATFORM_RESULT_MAX_ROWS"] = str(settings.JOB_RESULT_MAX_ROWS)
+        return subprocess.Popen(  # noqa: S603 - the argv comes from the engine registry, not from the request
+            command.argv,
+            cwd=job.workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=(control_fd,),
+            start_new_session=True,
+        )
+
+    # --- output -----------------------------------------------------------------------------------------------
+    def _pump(self, job: Job, command: EngineCommand, control) -> None:
+        process = self.process
+        assert process is not None and process.stdout is not None and process.stderr is not None  # noqa: S101
+        selector = selectors.DefaultSelector()
+        buffers: dict[str, bytes] = {"out": b"", "err": b"", "ctl": b""}
+        for stream, kind in ((process.stdout, "out"), (process.stderr, "err"), (control, "ctl")):
+            os.set_blocking(stream.fileno(), False)
+            selector.register(stream, selectors.EVENT_READ, kind)
+        deadline = time.monotonic() + job.timeout_seconds if job.timeout_seconds else None
+        max_line = settings.JOB_LOG_MAX_LINE_CHARS * 4
+        last_flush = last_kill_check = last_progress = time.monotonic()
+        exited_at: float | None = None
+        while selector.get_map():
+            for key, _ in selector.select(FLUSH_INTERVAL if self._pending else 0.25):
+                kind = key.data
+                try:
+                    data = os.read(key.fd, 65536)
+                except BlockingIOError:
+                    continue
+                if not data:
+                    selector.unregister(key.fileobj)
+                    if buffers[kind]:
+                        self._line(job, command, kind, buffers[kind])
+                        buffers[kind] = b""
+                    continue
+                chunk = buffers[kind] + data
+                *lines, rest = chunk.split(b"\n")
+                for line in lines:
+                    self._line(job, command, kind, line)
+                if len(rest) > max_line:  # an endless line without a newline: cut it
+                    self._line(job, command, kind, rest)
+                    rest = b""
+                buffers[kind] = rest
+            now = time.monotonic()
+            if self._pending and (now - last_flush >= FLUSH_INTERVAL or len(self._pending) >= FLUSH_LINES):
+                self._flush(job)
+                last_flush = now
+            if self._progress is not None and now - last_progress >= PROGRESS_INTERVAL:
+                self._flush_progress(job)
+                last_progress = now
+            if deadline is not None and now > deadline and not self.timed_out and not self._terminating:
+                self.timed_out = True
+                self._pending.append(
+                    LogEntry("ERROR", f"The job ran longer than its timeout of {job.timeout_seconds} s; killing it.")
+                )
+                self.terminate()
+            if now - last_kill_check >= KILL_POLL_INTERVAL:
+                last_kill_check = now
+                if not self._terminating and self._kill_requested():
+                    self.terminate()
+            if exited_at is None and process.poll() is not None:
+                exited_at = now
+            elif exited_at is not None and now - exited_at > 1.0 and selector.get_map():
+                # The engine exited but something it started still holds the pipes: end the whole group.
+                self._force_kill()
+                exited_at = now + 3600  # do it once
+        self._flush(job)
+        if self._progress is not None:
+            self._flush_progress(job)
+        process.wait()
+
+    def _line(self, job: Job, command: EngineCommand, kind: str, raw: bytes) -> None:
+        text = raw.decode("utf-8", errors="replace").rstrip("\r")
+        if kind == "out":
+            self._pending.append(LogEntry("INFO", text))
+            if command.tee_stdout_as_text_result:
+                if self._text_result is None:
+                    self._text_result = ResultSetWriter.text(job.result_dir)
+                self._text_result.write_line(text)
+        elif kind == "err":
+            self._pending.append(LogEntry("ERROR", text))
+            if text.strip():
+                self.stderr_tail.append(text.strip())
+        else:
+            self._control(text)
+
+    def _control(self, text: str) -> None:
+        try:
+            message = json.loads(text)
+        except ValueError:
+            return
+        if not isinstance(message, dict):
+            return
+        kind = message.get("type")
+        if kind == "progress":
+            try:
+                progress = float(message.get("progress", 0.0))
+            except (TypeError, ValueError):
+                return
+            info = message.get("progressInfo")
+            self._progress = (progress, info if isinstance(info, list) else None)
+        elif kind == "log":
+            level = str(message.get("level", "INFO")).upper()
+            self._pending.append(
+                LogEntry(level if level in ("INFO", "WARN", "ERROR") else "INFO", str(message.get("text", "")))
+            )
+        elif kind == "error":
+            try:
+                self.error = (int(message.get("code")), str(message.get("desc", "")))
+            except (TypeError, ValueError):
+                pass
+
+    def _flush(self, job: Job) -> None:
+        if self._pending:
+            entries, self._pending = self._pending, []
+            log_append(job_id=job.pk, entries=entries)
+
+    def _flush_progress(self, job: Job) -> None:
+        progress, info = self._progress
+        self._progress = None
+        # 1.0 is reserved for a finished job; a running one reports at most 0.99.
+        job_report_progress(job_id=job.pk, progress=min(progress, 0.99), progress_info=info)
+
+    # --- ending -----------------------------------------------------------------------------------------------
+    def _finish_cancelled(self, job: Job) -> None:
+        self._end(
+            job, JobStatus.CANCELLED, f"Job {job.pk} was kill by user successfully(任务{job.pk}已成功取消)", "INFO"
+        )
+
+    def _finish(self, job: Job) -> None:
+        exit_code = self.process.returncode
+        if self._text_result is not None:
+            self._text_result.close()
+            self._text_result = None
+        if self.timed_out:
+            desc = f"The job ran longer than its timeout of {job.timeout_seconds} s and was killed."
+            self._end(job, JobStatus.TIMEOUT, desc, "ERROR", error_code=ERR_TIMEOUT, error_desc=desc)
+        elif self._shutdown:
+            desc = "The platform shut down while the job was running; it was ended. Submit it again."
+            self._end(job, JobStatus.FAILED, desc, "ERROR", error_code=ERR_FAILOVER, error_desc=desc)
+        elif self._terminating or self._kill_requested():
+            self._finish_cancelled(job)
+        elif exit_code == 0:
+            self._end(job, JobStatus.SUCCEED, f"Job {job.pk} finished successfully on the {job.engine} engine.", "INFO")
+        else:
+            code, desc = self._failure_reason(job, exit_code)
+            self._end(job, JobStatus.FAILED, desc, "ERROR", error_code=code, error_desc=desc)
+
+    def _end(self, job: Job, status: str, line: str, level: str, **fields) -> None:
+        """Write the last log line and the job.log file, then make the status final.
+
+        The file is complete before the status says so: whoever sees a final status can read the whole log.
+        """
+        log_append(job_id=job.pk, entries=[LogEntry(level, line)])
+        log_dump_to_file(job=job)
+        result_count = len(list_resultsets(job.result_dir)) if job.result_dir.exists() else 0
+        exit_code = self.process.returncode if self.process else None
+        job_transition(job_id=job.pk, to=status, exit_code=exit_code, result_count=result_count, **fields)
+
+    def _failure_reason(self, job: Job, exit_code: int) -> tuple[int, str]:
+        if self.error is not None:
+            return self.error
+        summary = self._stderr_summary()
+        if exit_code == ENGINE_UNAVAILABLE_EXIT:
+            return ERR_ENGINE_UNAVAILABLE, summary or f"The {job.engine} engine is not available."
+        if exit_code < 0:
+            name = signal.Signals(-exit_code).name if -exit_code in signal.valid_signals() else str(-exit_code)
+            hint = " (the CPU time limit)" if name == "SIGXCPU" else ""
+            return ERR_ENGINE_FAILED, f"The {job.engine} engine was killed by {name}{hint}."
+        detail = f": {summary}" if summary else ""
+        return ERR_ENGINE_FAILED, f"The {job.engine} engine exited with code {exit_code}{detail}"
+
+    def _stderr_summary(self) -> str:
+        """The stderr line that says what went wrong: the last one naming an error, else the last with words."""
+        meaningful = [line for line in self.stderr_tail if any(c.isalnum() for c in line)]
+        meaningful = [line for line in meaningful if not line.startswith(("Traceback", "File ", "LINE "))]
+        for line in reversed(meaningful):
+            if "error" in line.lower() or "exception" in line.lower():
+                return line
+        return meaningful[-1] if meaningful else ""

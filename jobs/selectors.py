@@ -1,0 +1,150 @@
+"""Read paths of the job core: resolve Linkis ids, list history, find result files."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import django_filters
+from django.conf import settings
+from django.db.models import QuerySet
+
+from jobs.models import ACTIVE, QUEUED, Job
+
+_TRAILING_TASK_ID = re.compile(r"_(\d+)$")
+
+
+def parse_job_ident(ident: str) -> tuple[int | None, str | None]:
+    """Return ``(taskID, short exec id)`` for a REST execID, a deprecated-format execID or a bare taskID.
+
+    REST: ``exec_id`` + len3(app) + len3(instance) + app + instance + short id. Deprecated (WebSocket, Linkis
+    0.x): len2(creator) + len2(app) + len2(instance) + creator + app + instance + short id. The platform's short
+    ids end in ``_<taskID>``.
+    """
+    ident = (ident or "").strip()
+    short: str | None = None
+    if ident.isdigit():
+        return int(ident), None
+    if ident.startswith("exec_id"):
+        rest = ident[7:]
+        if len(rest) > 6 and rest[:6].isdigit():
+            short = rest[6 + int(rest[:3]) + int(rest[3:6]) :]
+    elif len(ident) > 6 and ident[:6].isdigit():
+        short = ident[6 + int(ident[:2]) + int(ident[2:4]) + int(ident[4:6]) :]
+    if short:
+        match = _TRAILING_TASK_ID.search(short)
+        if match:
+            return int(match.group(1)), short
+    return None, None
+
+
+def job_resolve(*, ident: str, task_id: str | int | None = None) -> Job | None:
+    """Return the job an execID (either format) or taskID names, falling back to ``?taskID=``; None if none."""
+    number, short = parse_job_ident(ident)
+    if number is not None:
+        job = Job.objects.filter(pk=number).first()
+        if job is not None and (short is None or job.short_exec_id == short):
+            return job
+    if task_id not in (None, ""):
+        try:
+            return Job.objects.filter(pk=int(task_id)).first()
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def job_visible(*, user, job: Job) -> bool:
+    return bool(getattr(user, "is_admin", False) or job.owner_id == user.pk)
+
+
+def job_get_for_user(*, user, ident: str, task_id: str | int | None = None) -> Job | None:
+    """Return the job if it exists and the user may see it (their own, or any for an admin)."""
+    job = job_resolve(ident=ident, task_id=task_id)
+    if job is None or not job_visible(user=user, job=job):
+        return None
+    return job
+
+
+def job_running_count() -> int:
+    return Job.objects.filter(status__in=ACTIVE).count()
+
+
+def job_task_counts(*, user: str | None, creator: str | None, engine: str | None) -> dict[str, int]:
+    """Counts for Linkis's ``metrics/taskinfo``: unfinished, running and queued jobs matching the filters."""
+    query = Job.objects.filter(status__in=(*QUEUED, *ACTIVE))
+    if user:
+        query = query.filter(execute_user=user)
+    if creator:
+        query = query.filter(creator=creator)
+    if engine:
+        query = query.filter(engine_type__startswith=engine.split("-")[0])
+    running = query.filter(status__in=ACTIVE).count()
+    queued = query.filter(status__in=QUEUED).count()
+    return {"taskNumber": running + queued, "runningNumber": running, "queuedNumber": queued}
+
+
+class JobHistoryFilter(django_filters.FilterSet):
+    """Linkis ``jobhistory/list`` query parameters (dates in epoch milliseconds, ``status`` comma-separated)."""
+
+    startDate = django_filters.NumberFilter(method="filter_start")  # noqa: N815 - wire names
+    endDate = django_filters.NumberFilter(method="filter_end")  # noqa: N815
+    status = django_filters.CharFilter(method="filter_status")
+    taskID = django_filters.NumberFilter(field_name="id")  # noqa: N815
+    executeApplicationName = django_filters.CharFilter(method="filter_engine")  # noqa: N815
+    creator = django_filters.CharFilter(field_name="creator")
+    proxyUser = django_filters.CharFilter(field_name="execute_user")  # noqa: N815
+    runType = django_filters.CharFilter(field_name="run_type")  # noqa: N815
+
+    class Meta:
+        model = Job
+        fields: list[str] = []
+
+    def filter_start(self, queryset, name, value):
+        return queryset.filter(created_at__gte=_from_ms(value))
+
+    def filter_end(self, queryset, name, value):
+        return queryset.filter(created_at__lte=_from_ms(value))
+
+    def filter_status(self, queryset, name, value):
+        statuses = [part.strip() for part in value.split(",") if part.strip()]
+        return queryset.filter(status__in=statuses) if statuses else queryset
+
+    def filter_engine(self, queryset, name, value):
+        return queryset.filter(engine_type__startswith=value.split("-")[0])
+
+
+def _from_ms(value):
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(float(value) / 1000, tz=dt.UTC)
+
+
+def job_history(*, user, filters: dict, admin_view: bool = False) -> QuerySet[Job]:
+    """Jobs for Linkis's history list, newest first; admins see everyone's only when asking for the admin view."""
+    query = Job.objects.all() if admin_view and getattr(user, "is_admin", False) else Job.objects.filter(owner=user)
+    return JobHistoryFilter(filters, queryset=query.order_by("-id")).qs
+
+
+# --- files ----------------------------------------------------------------------------------------------------
+def file_uri(path: Path) -> str:
+    return "file://" + str(path)
+
+
+def job_for_path(*, user, path: str) -> tuple[Job, Path] | None:
+    """Map a ``file://`` path inside a job's working directory to that job, if the user may see it."""
+    raw = urlsplit(path).path if path.startswith("file:") else path
+    if not raw:
+        return None
+    resolved = Path(raw).resolve()
+    root = Path(settings.JOBS_DIR).resolve()
+    try:
+        relative = resolved.relative_to(root)
+    except ValueError:
+        return None
+    if not relative.parts or not relative.parts[0].isdigit():
+        return None
+    job = Job.objects.filter(pk=int(relative.parts[0])).first()
+    if job is None or not job_visible(user=user, job=job):
+        return None
+    return job, resolved

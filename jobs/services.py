@@ -1,0 +1,344 @@
+"""Write paths of the job core: submit, move through statuses, report progress, kill.
+
+Every API (Linkis REST and WebSocket, OpenPAI, CDAP programs, the feature store's offline jobs, the admin)
+submits and kills through these functions, so queue limits, permissions and the status rules hold whatever the
+entry point. A status changes only through ``job_transition``, a conditional UPDATE that succeeds only from an
+allowed previous status; the caller learns whether it won.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from dataplatform.api.exceptions import ConflictError, ForbiddenError, InvalidInputError
+from jobs.engines import engine_unavailable_reason
+from jobs.events import publish_job_event
+from jobs.logstore import LogEntry, log_append
+from jobs.models import ACTIVE, QUEUED, TRANSITIONS, Job, JobStatus
+
+# Linkis error codes (EntranceErrorCodeSummary / EntranceErrorCode) and the platform's own for engines.
+ERR_EXECUTE_USER = 20005
+ERR_CODE_EMPTY = 20007
+ERR_PARAMS_EMPTY = 20008
+ERR_LABEL_INVALID = 20009
+ERR_ONLY_CODE = 20010
+ERR_SUBMIT_FAILED = 30009
+ERR_FAILOVER = 30001
+ERR_ENGINE_FAILED = 40000
+ERR_ENGINE_UNAVAILABLE = 40001
+ERR_TIMEOUT = 40002
+ERR_INTERNAL = 40003
+
+
+class JobRequestError(InvalidInputError):
+    """A submission refused before any job row exists; ``err_code`` is the Linkis error code."""
+
+    def __init__(self, err_code: int, desc: str) -> None:
+        super().__init__(desc, code=str(err_code))
+        self.err_code = err_code
+
+
+class JobQueueFullError(JobRequestError):
+    def __init__(self, waiting: int) -> None:
+        super().__init__(
+            ERR_SUBMIT_FAILED,
+            f"Submitting the query failed(提交查询失败)! The job queue is full ({waiting} jobs waiting); retry later.",
+        )
+
+
+# --- Routing --------------------------------------------------------------------------------------------------
+SQL_RUN_TYPES = {"sql", "hql", "jdbc", "spark-sql", "sparksql", "duckdb"}
+PYTHON_RUN_TYPES = {"python", "py", "python3", "pyspark"}
+SHELL_RUN_TYPES = {"sh", "shell", "bash"}
+DEFAULT_ENGINE_VERSIONS = {
+    "python": "python-python2",
+    "shell": "shell-1",
+    "spark": "spark-2.4.3",
+    "hive": "hive-2.3.3",
+    "jdbc": "jdbc-4",
+    "sql": "sql-1",
+}
+ENGINE_NAMES = sorted(DEFAULT_ENGINE_VERSIONS)
+
+
+@dataclass(frozen=True)
+class Route:
+    engine: str  # python, shell, sql or spark
+    run_type: str  # normalized run type given to the engine
+    note: str  # the first log line: which engine runs the job and why
+
+
+def route(*, engine_type: str, run_type: str) -> Route:
+    """Choose the engine for a Linkis engine label and run type, or raise JobRequestError saying what to change."""
+    name = engine_type.split("-")[0].strip().lower()
+    kind = (run_type or "").strip().lower()
+    if name not in DEFAULT_ENGINE_VERSIONS:
+        raise JobRequestError(
+            ERR_LABEL_INVALID,
+            f"Label params invalid: engineType {engine_type!r} is not supported here; "
+            f"use one of {', '.join(ENGINE_NAMES)} (e.g. python-python2, spark-2.4.3).",
+        )
+    unsupported = JobRequestError(
+        ERR_LABEL_INVALID,
+        f"Label params invalid: runType {run_type!r} is not supported by the {name} engine here; "
+        f"use {_run_types_of(name)}.",
+    )
+    if name == "python":
+        if kind not in PYTHON_RUN_TYPES - {"pyspark"}:
+            raise unsupported
+        return Route("python", "python", f"Engine: python (engineType {engine_type}, runType {run_type}).")
+    if name == "shell":
+        if kind not in SHELL_RUN_TYPES:
+            raise unsupported
+        return Route("shell", "shell", f"Engine: shell (engineType {engine_type}, runType {run_type}).")
+    if name in ("jdbc", "sql"):
+        if kind not in SQL_RUN_TYPES:
+            raise unsupported
+        return Route("sql", "sql", f"Engine: sql (engineType {engine_type}, runType {run_type}).")
+    # spark and hive
+    if kind in SQL_RUN_TYPES:
+        reason = engine_unavailable_reason("spark")
+        if reason is None:
+            return Route("spark", "sql", f"Engine: spark (engineType {engine_type}, runType {run_type}).")
+        return Route(
+            "sql", "sql", f"Engine: sql ({reason} The {name} SQL request of runType {run_type} runs on the sql engine.)"
+        )
+    if name == "spark" and kind in PYTHON_RUN_TYPES:
+        return Route("spark", "python", f"Engine: spark (engineType {engine_type}, runType {run_type}).")
+    raise unsupported
+
+
+def _run_types_of(name: str) -> str:
+    return {
+        "python": "python or py",
+        "shell": "sh or shell",
+        "jdbc": "sql or jdbc",
+        "sql": "sql",
+        "hive": "sql or hql",
+        "spark": "sql, hql, python, py or pyspark",
+    }[name]
+
+
+# --- Variables ------------------------------------------------------------------------------------------------
+_VARIABLE = re.compile(r"\$\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}")
+
+
+def builtin_variables(now: dt.datetime | None = None) -> dict[str, str]:
+    """Linkis's built-in date variables: ``run_date`` is yesterday (yyyyMMdd), as in Linkis."""
+    today = timezone.localtime(now).date()
+    yesterday = today - dt.timedelta(days=1)
+    return {
+        "run_date": yesterday.strftime("%Y%m%d"),
+        "run_date_std": yesterday.isoformat(),
+        "run_today": today.strftime("%Y%m%d"),
+        "run_today_std": today.isoformat(),
+    }
+
+
+def substitute_variables(code: str, variables: dict[str, Any]) -> str:
+    """Replace ``${name}`` for the job's variables and the built-ins; leave other ``${...}`` (shell's) alone."""
+    values = {**builtin_variables(), **{str(k): "" if v is None else str(v) for k, v in variables.items()}}
+    return _VARIABLE.sub(lambda m: values.get(m.group(1), m.group(0)), code)
+
+
+# --- Submission -----------------------------------------------------------------------------------------------
+@dataclass
+class JobSpec:
+    """What any API asks the job core to run."""
+
+    code: str
+    engine_type: str
+    run_type: str
+    creator: str = "IDE"
+    params: dict[str, Any] = field(default_factory=dict)
+    source: dict[str, Any] = field(default_factory=dict)
+    labels: dict[str, Any] = field(default_factory=dict)
+    execute_user: str | None = None
+    source_api: str = Job.SourceApi.LINKIS
+    timeout_seconds: int | None = None
+    queue_timeout_seconds: int | None = None
+
+
+def _positive_seconds(value: Any, label: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        seconds = int(value)
+    except (TypeError, ValueError):
+        raise JobRequestError(
+            ERR_LABEL_INVALID, f"Label params invalid: {label} must be seconds, got {value!r}."
+        ) from None
+    if seconds <= 0:
+        raise JobRequestError(ERR_LABEL_INVALID, f"Label params invalid: {label} must be positive, got {seconds}.")
+    return seconds
+
+
+def job_submit(*, owner, spec: JobSpec, may_act_as_others: bool = False) -> Job:
+    """Validate a submission, store it as an ``Inited`` job with its first log lines, and wake the runner.
+
+    ``spec.execute_user`` may name another user only for admins or when ``may_act_as_others`` (a Linkis admin
+    token). A refused submission raises JobRequestError and leaves no row behind.
+    """
+    if not isinstance(spec.code, str) or not spec.code.strip():
+        raise JobRequestError(ERR_CODE_EMPTY, "The param executionCode cannot be empty (参数 executionCode 不能为空)")
+    size = len(spec.code.encode("utf-8"))
+    if size > settings.JOB_MAX_CODE_BYTES:
+        raise JobRequestError(
+            ERR_CODE_EMPTY,
+            f"The param executionCode is {size} bytes, over the limit of {settings.JOB_MAX_CODE_BYTES} bytes.",
+        )
+    if not isinstance(spec.params, dict):
+        raise JobRequestError(ERR_PARAMS_EMPTY, "params must be an object with variable and configuration.")
+    variables = spec.params.get("variable") or {}
+    if not isinstance(variables, dict):
+        raise JobRequestError(ERR_PARAMS_EMPTY, "params.variable must be an object of name: value.")
+    chosen = route(engine_type=spec.engine_type, run_type=spec.run_type)
+    execute_user = spec.execute_user or owner.username
+    if execute_user != owner.username and not (may_act_as_others or getattr(owner, "is_admin", False)):
+        raise ForbiddenError(f"User {owner.username} may not submit jobs as {execute_user}.", code="execute_user")
+    timeout = _positive_seconds(spec.timeout_seconds, "jobRunningTimeout") or settings.JOB_DEFAULT_TIMEOUT
+    timeout = min(timeout, settings.JOB_MAX_TIMEOUT)
+    queue_timeout = _positive_seconds(spec.queue_timeout_seconds, "jobQueuingTimeout")
+    code = substitute_variables(spec.code, variables)
+
+    with transaction.atomic():
+        waiting = Job.objects.filter(status__in=QUEUED).count()
+        if waiting >= settings.JOB_QUEUE_CAPACITY:
+            raise JobQueueFullError(waiting)
+        job = Job(
+            owner=owner,
+            submit_user=owner.username,
+            execute_user=execute_user,
+            source_api=spec.source_api,
+            creator=spec.creator or "IDE",
+            engine_type=spec.engine_type,
+            run_type=spec.run_type,
+            engine=chosen.engine,
+            instance=settings.LINKIS_ENTRANCE_ADDRESS,
+            code=code,
+            params=spec.params,
+            source=spec.source,
+            labels=spec.labels,
+            timeout_seconds=timeout,
+            queue_timeout_seconds=queue_timeout,
+        )
+        job.full_clean(exclude=["owner"])
+        job.save()
+        job_id = job.pk
+        log_append(
+            job_id=job_id,
+            entries=[
+                LogEntry("INFO", chosen.note),
+                LogEntry("INFO", "You have submitted a new job, script code (after variable substitution) is"),
+                LogEntry("INFO", "*" * 36 + "SCRIPT CODE" + "*" * 36, stamped=False),
+                LogEntry("INFO", code, stamped=False),
+                LogEntry("INFO", "*" * 36 + "SCRIPT CODE" + "*" * 36, stamped=False),
+                LogEntry(
+                    "INFO",
+                    f"Your job is accepted,  jobID is {job.exec_id} and taskID is {job_id} in "
+                    f"{job.instance}. Please wait it to be scheduled",
+                ),
+            ],
+        )
+        transaction.on_commit(lambda: _after_submit(job_id))
+    job.refresh_from_db()
+    return job
+
+
+def _after_submit(job_id: int) -> None:
+    from jobs.runners import notify_runner
+
+    publish_job_event(job_id, "status", {"status": JobStatus.INITED})
+    notify_runner()
+
+
+# --- Status ---------------------------------------------------------------------------------------------------
+def job_transition(
+    *,
+    job_id: int,
+    to: str,
+    log: str | None = None,
+    level: str = "INFO",
+    only_from: tuple[str, ...] | None = None,
+    **fields: Any,
+) -> bool:
+    """Move a job to ``to`` if its current status allows it; return whether this call made the change.
+
+    ``only_from`` narrows the allowed previous statuses further. Terminal statuses are final: a kill after
+    ``Succeed`` keeps ``Succeed``. Reaching a terminal status sets ``finished_at`` and progress 1.0.
+    Subscribers hear of the change after commit.
+    """
+    allowed = tuple(s for s in TRANSITIONS.get(to, ()) if only_from is None or s in only_from)
+    now = timezone.now()
+    updates: dict[str, Any] = {"status": to, "updated_at": now, **fields}
+    if to in (JobStatus.SUCCEED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.TIMEOUT):
+        updates.setdefault("finished_at", now)
+        updates.setdefault("progress", 1.0)
+    with transaction.atomic():
+        changed = Job.objects.filter(pk=job_id, status__in=allowed).update(**updates) == 1
+        if changed:
+            if log:
+                log_append(job_id=job_id, entries=[LogEntry(level, log)])
+            payload = {"status": str(to)}
+            if "progress" in updates:
+                payload["progress"] = updates["progress"]
+            transaction.on_commit(lambda: publish_job_event(job_id, "status", payload))
+    return changed
+
+
+def job_report_progress(*, job_id: int, progress: float, progress_info: list | None = None) -> bool:
+    """Record a running job's progress (clamped to [0, 1], never backwards) and notify subscribers."""
+    value = min(max(float(progress), 0.0), 1.0)
+    fields: dict[str, Any] = {"progress": value}
+    if progress_info is not None:
+        fields["progress_info"] = progress_info
+    changed = Job.objects.filter(pk=job_id, status__in=ACTIVE, progress__lte=value).update(**fields) == 1
+    if changed:
+        publish_job_event(job_id, "progress", {"progress": value, "progress_info": progress_info or []})
+    return changed
+
+
+def job_kill(*, job: Job, actor) -> Job:
+    """Cancel a queued job at once, or ask the runner to end a running one's process tree.
+
+    Raises ForbiddenError for another user's job (unless admin) and ConflictError for a finished one.
+    """
+    if not (getattr(actor, "is_admin", False) or job.owner_id == actor.pk):
+        raise ForbiddenError(
+            f"You have no permission to kill this job, excecute by user:{job.execute_user}", code="not_owner"
+        )
+    job.refresh_from_db(fields=["status"])
+    if job.is_terminal:
+        raise ConflictError("The job already completed. Do not support kill.", code="completed")
+    now = timezone.now()
+    if job_transition(
+        job_id=job.pk,
+        to=JobStatus.CANCELLED,
+        log=f"Job {job.pk} was kill by user successfully(任务{job.pk}已成功取消)",
+        kill_requested_at=now,
+        kill_requested_by=actor.username,
+        only_from=QUEUED,
+    ):
+        job.refresh_from_db()
+        return job
+    with transaction.atomic():
+        requested = (
+            Job.objects.filter(pk=job.pk, status__in=ACTIVE, kill_requested_at__isnull=True).update(
+                kill_requested_at=now, kill_requested_by=actor.username
+            )
+            == 1
+        )
+        if requested:
+            log_append(job_id=job.pk, entries=[LogEntry("INFO", f"Kill requested by {actor.username}.")])
+    from jobs.runners import kill_on_runner
+
+    transaction.on_commit(lambda: kill_on_runner(job.pk))
+    job.refresh_from_db()
+    return job

@@ -1,0 +1,494 @@
+"""Linkis entrance, job history and filesystem routes (contracts/linkis.md §3), under ``/api/rest_j/v1``.
+
+Views parse Linkis's bodies and query parameters, call the job services and selectors, and answer Linkis
+envelopes. ``method`` is what Linkis's controllers set: ``/api/entrance/<id>/<action>`` for the entrance (note:
+without ``rest_j/v1``), ``/api`` + the path for history and filesystem, and null for errors raised as exceptions.
+"""
+
+from __future__ import annotations
+
+import math
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import ParseError
+
+from dataplatform.accounts.models import ApiToken
+from dataplatform.api.exceptions import ConflictError, ForbiddenError, LinkisError
+from dataplatform.api.responses import linkis_response
+from dataplatform.api.serializers import LinkisEnvelopeSerializer
+from dataplatform.api.viewsets import LinkisAPIView
+from jobs import services
+from jobs.engines.resultset import list_resultsets, read_resultset
+from jobs.logstore import log_read, split_levels
+from jobs.models import Job
+from jobs.selectors import (
+    file_uri,
+    job_for_path,
+    job_get_for_user,
+    job_history,
+    job_resolve,
+    job_running_count,
+    job_task_counts,
+)
+from jobs.serializers import (
+    ExecuteInputSerializer,
+    KillJobsInputSerializer,
+    QueryTaskVOSerializer,
+    SubmitInputSerializer,
+)
+
+LOG_SIZE_DEFAULT = 100
+LOG_SIZE_ALL = 10000
+RESULT_PAGE_MAX = 5000
+HISTORY_PAGE_MAX = 500
+ERR_PATH_PERMISSION = 80010
+ERR_PAGE_SIZE = 80034
+
+ENVELOPE = {200: LinkisEnvelopeSerializer}
+ID_PARAM = OpenApiParameter("id", str, OpenApiParameter.PATH, description="execID (either format) or taskID")
+TASK_ID_PARAM = OpenApiParameter("taskID", int, description="taskID, used when the execID is not found")
+
+
+def _body(request) -> dict:
+    data = request.data
+    if not isinstance(data, dict):
+        raise ParseError("The request body must be a JSON object.")
+    return data
+
+
+def _dict(value, name: str) -> dict:
+    if value in (None, ""):
+        return {}
+    if not isinstance(value, dict):
+        raise services.JobRequestError(services.ERR_PARAMS_EMPTY, f"{name} must be an object.")
+    return value
+
+
+def _may_act_as_others(request) -> bool:
+    return isinstance(request.auth, ApiToken) and request.auth.is_admin_token
+
+
+def _submit(request, build_spec, method: str):
+    try:
+        spec = build_spec(_body(request))
+        job = services.job_submit(owner=request.user, spec=spec, may_act_as_others=_may_act_as_others(request))
+    except services.JobRequestError as exc:
+        raise LinkisError(exc.message, err_code=exc.err_code) from None
+    except ForbiddenError as exc:
+        raise LinkisError(exc.message, status=1) from None
+    return linkis_response(request, {"execID": job.exec_id, "taskID": job.pk}, method=method)
+
+
+def _labels_timeouts(labels: dict) -> dict:
+    return {
+        "timeout_seconds": labels.get("jobRunningTimeout"),
+        "queue_timeout_seconds": labels.get("jobQueuingTimeout"),
+    }
+
+
+def _with_version(name: str) -> str:
+    name = name.strip()
+    if "-" in name:
+        return name
+    return services.DEFAULT_ENGINE_VERSIONS.get(name.lower(), name)
+
+
+class ExecuteView(LinkisAPIView):
+    """``POST /entrance/execute``: the 0.x body."""
+
+    @extend_schema(request=ExecuteInputSerializer, responses=ENVELOPE, summary="Submit code (Linkis 0.x body)")
+    def post(self, request):
+        return _submit(request, spec_from_execute, "/api/entrance/execute")
+
+
+def spec_from_execute(body: dict) -> services.JobSpec:
+    """Build a job spec from Linkis's 0.x ``execute`` body (also sent over the WebSocket)."""
+    source = _dict(body.get("source"), "source")
+    labels = _dict(body.get("labels"), "labels")
+    params = _dict(body.get("params"), "params")
+    code = body.get("executionCode")
+    creator = body.get("requestApplicationName") or "IDE"
+    if not isinstance(code, str) or not code.strip():
+        if source.get("scriptPath"):
+            raise services.JobRequestError(
+                services.ERR_CODE_EMPTY,
+                "The param executionCode cannot be empty (参数 executionCode 不能为空): running a script by its "
+                "scriptPath alone is not supported here; send the code as executionCode.",
+            )
+        raise services.JobRequestError(
+            services.ERR_CODE_EMPTY,
+            "The param executionCode and scriptPath cannot be empty at the same time"
+            "(参数 executionCode 和 scriptPath 不能同时为空)",
+        )
+    application = body.get("executeApplicationName")
+    if not isinstance(application, str) or not application.strip():
+        raise services.JobRequestError(
+            services.ERR_LABEL_INVALID,
+            "Label params invalid: executeApplicationName is required, e.g. python, shell, spark, hive or jdbc.",
+        )
+    return services.JobSpec(
+        code=code,
+        engine_type=_with_version(application),
+        run_type=str(body.get("runType") or "sql"),
+        creator=str(creator),
+        params=params,
+        source=source,
+        labels=labels,
+        **_labels_timeouts(labels),
+    )
+
+
+class SubmitView(LinkisAPIView):
+    """``POST /entrance/submit``: the 1.x body."""
+
+    @extend_schema(request=SubmitInputSerializer, responses=ENVELOPE, summary="Submit code (Linkis 1.x body)")
+    def post(self, request):
+        return _submit(request, spec_from_submit, "/api/entrance/submit")
+
+
+def spec_from_submit(body: dict) -> services.JobSpec:
+    """Build a job spec from Linkis's 1.x ``submit`` body."""
+    labels = body.get("labels")
+    if not labels:
+        raise services.JobRequestError(services.ERR_PARAMS_EMPTY, "params cannot be empty ,  labels is null")
+    labels = _dict(labels, "labels")
+    content = _dict(body.get("executionContent"), "executionContent")
+    if "code" not in content:
+        raise services.JobRequestError(
+            services.ERR_ONLY_CODE, "The param executionCode cannot be empty (参数 executionCode 不能为空)"
+        )
+    engine_type = labels.get("engineType")
+    if not isinstance(engine_type, str) or not engine_type.strip():
+        raise services.JobRequestError(
+            services.ERR_LABEL_INVALID,
+            "Label params invalid You need to specify engineTypeLabel in labels,such as spark-2.4.3",
+        )
+    run_type = content.get("runType") or labels.get("codeType")
+    if not isinstance(run_type, str) or not run_type.strip():
+        raise services.JobRequestError(
+            services.ERR_LABEL_INVALID,
+            "Label params invalid You need to specify runType in execution content, such as sql",
+        )
+    user_creator = labels.get("userCreator")
+    creator = "IDE"
+    if isinstance(user_creator, str) and "-" in user_creator:
+        creator = user_creator.split("-", 1)[1] or "IDE"
+    execute_user = body.get("executeUser")
+    return services.JobSpec(
+        code=content["code"],
+        engine_type=engine_type.strip(),
+        run_type=run_type.strip(),
+        creator=creator,
+        params=_dict(body.get("params"), "params"),
+        source=_dict(body.get("source"), "source"),
+        labels=labels,
+        execute_user=execute_user if isinstance(execute_user, str) and execute_user.strip() else None,
+        **_labels_timeouts(labels),
+    )
+
+
+def _job_or_error(request, ident: str, message: str, action: str) -> Job:
+    job = job_get_for_user(user=request.user, ident=ident, task_id=request.query_params.get("taskID"))
+    if job is None:
+        raise LinkisError(message, method=f"/api/entrance/{ident}/{action}")
+    return job
+
+
+def status_data(job: Job, ident: str) -> dict:
+    """``data`` of a status answer: the id as the client gave it; a bare taskID also gets the real execID."""
+    if ident.isdigit():
+        return {"status": job.status, "execID": job.exec_id, "taskID": job.pk}
+    return {"status": job.status, "execID": ident}
+
+
+def progress_data(job: Job, ident: str, *, with_resource: bool = False) -> dict:
+    info = [entry for entry in (job.progress_info or []) if isinstance(entry, dict) and entry.get("totalTasks", 0) > 0]
+    data = {"progress": 1.0 if job.is_terminal else float(job.progress), "progressInfo": info, "execID": ident}
+    if with_resource:
+        data["yarnResource"] = None
+    return data
+
+
+class StatusView(LinkisAPIView):
+    @extend_schema(parameters=[ID_PARAM, TASK_ID_PARAM], responses=ENVELOPE)
+    def get(self, request, ident: str):
+        job = _job_or_error(
+            request,
+            ident,
+            "ID The corresponding job is empty and cannot obtain the corresponding task status."
+            "(ID 对应的job为空，不能获取相应的任务状态)",
+            "status",
+        )
+        return linkis_response(request, status_data(job, ident), method=f"/api/entrance/{ident}/status")
+
+
+PROGRESS_MISSING = (
+    "The job corresponding to the ID is empty, and the corresponding task progress cannot be obtained."
+    "(ID 对应的job为空，不能获取相应的任务进度)"
+)
+
+
+class ProgressView(LinkisAPIView):
+    @extend_schema(parameters=[ID_PARAM], responses=ENVELOPE)
+    def get(self, request, ident: str):
+        job = _job_or_error(request, ident, PROGRESS_MISSING, "progress")
+        return linkis_response(request, progress_data(job, ident), method=f"/api/entrance/{ident}/progress")
+
+
+class ProgressWithResourceView(LinkisAPIView):
+    @extend_schema(parameters=[ID_PARAM], responses=ENVELOPE)
+    def get(self, request, ident: str):
+        job = _job_or_error(request, ident, PROGRESS_MISSING, "progressWithResource")
+        data = progress_data(job, ident, with_resource=True)
+        return linkis_response(request, data, method=f"/api/entrance/{ident}/progressWithResource")
+
+
+def _int_param(request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise LinkisError(f"{name} must be an integer, got {raw!r}.") from None
+
+
+def log_page(job: Job, from_line: int, size: int) -> tuple[list[tuple[str, str]], int]:
+    """Return (level, text) lines from ``from_line`` and the next cursor: 1-based, ``0`` reads as ``1``.
+
+    Linkis returns ``fromLine + lines read``, so a client starting at 0 sees its last line again on the next
+    call; here the cursor is always the number of the next unread line, whatever the client started from.
+    """
+    start = max(from_line, 1)
+    rows = log_read(job_id=job.pk, from_line=start, size=size)
+    return [(level, text) for _, level, text in rows], start + len(rows)
+
+
+class LogView(LinkisAPIView):
+    @extend_schema(
+        parameters=[
+            ID_PARAM,
+            OpenApiParameter("fromLine", int, description="first line to read, 1-based (default 1)"),
+            OpenApiParameter("size", int, description="lines to read (default 100; negative: all, up to 10000)"),
+            OpenApiParameter("distinctLevel", bool, description="false: one string instead of the 4-array"),
+        ],
+        responses=ENVELOPE,
+    )
+    def get(self, request, ident: str):
+        job = _job_or_error(
+            request,
+            ident,
+            f"Can't find execID(不能找到execID): {ident}Corresponding job, can not get the corresponding log"
+            "(对应的job，不能获得对应的日志)",
+            "log",
+        )
+        from_line = _int_param(request, "fromLine", 1)
+        size = _int_param(request, "size", LOG_SIZE_DEFAULT)
+        size = LOG_SIZE_ALL if size < 0 else min(size, LOG_SIZE_ALL)
+        lines, next_line = log_page(job, from_line, size)
+        if request.query_params.get("distinctLevel") == "false":
+            log = "\n".join(text for _, text in lines)
+        else:
+            log = split_levels(lines)
+        data = {"log": log, "fromLine": next_line, "execID": ident}
+        return linkis_response(request, data, method=f"/api/entrance/{ident}/log")
+
+
+def kill_message(request, ident: str, task_id) -> dict:
+    """Kill one job and return its Linkis envelope (used by kill and, per job, by killJobs)."""
+    method = f"/api/entrance/{ident}/kill"
+    job = job_resolve(ident=ident, task_id=task_id)
+    if job is None:
+        return {"method": method, "status": 1, "message": "Get job by ID error, kill failed.", "data": {}}
+    try:
+        services.job_kill(job=job, actor=request.user)
+    except (ForbiddenError, ConflictError) as exc:
+        return {"method": method, "status": 1, "message": exc.message, "data": {"execID": ident}}
+    return {"method": method, "status": 0, "message": "Successfully killed the job(成功kill了job)",
+            "data": {"execID": ident}}  # fmt: skip
+
+
+class KillView(LinkisAPIView):
+    @extend_schema(parameters=[ID_PARAM, TASK_ID_PARAM], responses=ENVELOPE)
+    def get(self, request, ident: str):
+        envelope = kill_message(request, ident, request.query_params.get("taskID"))
+        return linkis_response(
+            request, envelope["data"], message=envelope["message"], status=envelope["status"],
+            method=envelope["method"],
+        )  # fmt: skip
+
+    @extend_schema(parameters=[ID_PARAM, TASK_ID_PARAM], request=None, responses=ENVELOPE)
+    def post(self, request, ident: str):
+        return self.get(request, ident)
+
+
+class KillJobsView(LinkisAPIView):
+    @extend_schema(request=KillJobsInputSerializer, responses=ENVELOPE)
+    def post(self, request, ident: str):
+        body = _body(request)
+        ids, task_ids = body.get("idList"), body.get("taskIDList")
+        if not isinstance(ids, list) or not isinstance(task_ids, list):
+            raise LinkisError("Request parameter error, please use array(请求参数错误，请使用数组)")
+        if len(ids) != len(task_ids):
+            raise LinkisError(
+                "The length of the ID list does not match the length of the TASKID list"
+                "(id列表的长度与taskId列表的长度不一致)"
+            )
+        messages = [kill_message(request, str(one), task) for one, task in zip(ids, task_ids, strict=True)]
+        return linkis_response(request, {"messages": messages}, message="success")
+
+
+class PauseView(LinkisAPIView):
+    @extend_schema(parameters=[ID_PARAM], responses=ENVELOPE)
+    def get(self, request, ident: str):
+        job = job_get_for_user(user=request.user, ident=ident)
+        method = f"/api/entrance/{ident}/pause"
+        if job is None:
+            raise LinkisError(
+                f"can not find the job of exexID :{ident} can not pause "
+                f"(不能找到execID: {ident}对应的job，不能进行pause)",
+                method=method,
+            )
+        # Linkis answers success and does nothing; so does the platform (a paused process would hold its slot).
+        return linkis_response(
+            request, {"execID": ident}, message="success to pause job (成功pause了job)", method=method
+        )
+
+
+class RunningTaskMetricView(LinkisAPIView):
+    @extend_schema(responses=ENVELOPE)
+    def get(self, request):
+        running = job_running_count()
+        return linkis_response(request, {"runningTaskNumber": running, "isCompleted": running == 0})
+
+
+class TaskInfoMetricView(LinkisAPIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("user", str), OpenApiParameter("creator", str), OpenApiParameter("ecType", str)],
+        responses=ENVELOPE,
+    )
+    def get(self, request):
+        user = request.query_params.get("user") or request.user.username
+        if user != request.user.username and not request.user.is_admin:
+            raise LinkisError(f"Only admins may view the task info of other users (user {user}).")
+        counts = job_task_counts(
+            user=user, creator=request.query_params.get("creator"), engine=request.query_params.get("ecType")
+        )
+        return linkis_response(request, counts)
+
+
+class JobHistoryGetView(LinkisAPIView):
+    @extend_schema(responses=ENVELOPE, summary="One job as Linkis's QueryTaskVO")
+    def get(self, request, task_id: int):
+        job = job_get_for_user(user=request.user, ident=str(task_id))
+        if job is None:
+            raise LinkisError(
+                "The corresponding job was not found, or you have no permission to view it"
+                "(没有找到对应的job，或没有查看该job的权限)"
+            )
+        return linkis_response(request, {"task": QueryTaskVOSerializer(job).data})
+
+
+class JobHistoryListView(LinkisAPIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(name, kind)
+            for name, kind in (
+                ("startDate", int),
+                ("endDate", int),
+                ("status", str),
+                ("pageNow", int),
+                ("pageSize", int),
+                ("taskID", int),
+                ("executeApplicationName", str),
+                ("creator", str),
+                ("proxyUser", str),
+                ("isAdminView", bool),
+                ("runType", str),
+            )
+        ],  # fmt: skip
+        responses=ENVELOPE,
+    )
+    def get(self, request):
+        page = max(_int_param(request, "pageNow", 1), 1)
+        size = min(max(_int_param(request, "pageSize", 20), 1), HISTORY_PAGE_MAX)
+        admin_view = request.query_params.get("isAdminView") == "true"
+        query = job_history(user=request.user, filters=request.query_params, admin_view=admin_view)
+        total = query.count()
+        tasks = QueryTaskVOSerializer(query[(page - 1) * size : page * size], many=True).data
+        return linkis_response(request, {"tasks": tasks, "totalPage": total})
+
+
+def _path_or_error(request):
+    path = request.query_params.get("path") or ""
+    found = job_for_path(user=request.user, path=path)
+    if found is None:
+        raise LinkisError(
+            f"User {request.user.username} has no permission to access path {path or '(empty)'}",
+            err_code=ERR_PATH_PERMISSION,
+        )
+    return found
+
+
+class DirFileTreesView(LinkisAPIView):
+    @extend_schema(parameters=[OpenApiParameter("path", str, required=True)], responses=ENVELOPE)
+    def get(self, request):
+        job, directory = _path_or_error(request)
+        if not directory.is_dir():
+            return linkis_response(request, {"dirFileTrees": None})
+        children = []
+        for path in list_resultsets(directory):
+            stat = path.stat()
+            children.append(
+                {
+                    "name": path.name,
+                    "path": file_uri(path),
+                    "properties": {"size": str(stat.st_size), "modifytime": str(int(stat.st_mtime * 1000))},
+                    "children": None,
+                    "isLeaf": True,
+                    "parentPath": file_uri(directory),
+                }
+            )
+        tree = {
+            "name": directory.name,
+            "path": file_uri(directory),
+            "properties": None,
+            "children": children,
+            "isLeaf": False,
+            "parentPath": None,
+        }
+        return linkis_response(request, {"dirFileTrees": tree})
+
+
+class OpenFileView(LinkisAPIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("path", str, required=True),
+            OpenApiParameter("page", int),
+            OpenApiParameter("pageSize", int),
+            OpenApiParameter("nullValue", str),
+            OpenApiParameter("charset", str),
+        ],
+        responses=ENVELOPE,
+    )
+    def get(self, request):
+        _, path = _path_or_error(request)
+        page = max(_int_param(request, "page", 1), 1)
+        size = _int_param(request, "pageSize", RESULT_PAGE_MAX)
+        if size < 1 or size > RESULT_PAGE_MAX:
+            raise LinkisError(f"pageSize must be between 1 and {RESULT_PAGE_MAX}, got {size}.", err_code=ERR_PAGE_SIZE)
+        if not path.is_file() or not path.name.endswith(".dolphin"):
+            raise LinkisError(f"No result set at {request.query_params.get('path')}.")
+        result = read_resultset(
+            path, page=page, page_size=size, null_value=request.query_params.get("nullValue") or "NULL"
+        )
+        result["totalPage"] = math.ceil(result["totalLine"] / size) if result["totalLine"] else 0
+        return linkis_response(request, result)
+
+
+class OpenLogView(LinkisAPIView):
+    @extend_schema(parameters=[OpenApiParameter("path", str, required=True)], responses=ENVELOPE)
+    def get(self, request):
+        job, _ = _path_or_error(request)
+        lines, _ = log_page(job, 1, None)
+        return linkis_response(request, {"log": split_levels(lines)})

@@ -1,0 +1,216 @@
+"""The entrance WebSocket with Channels' communicator: frames, pushes, reconnect catch-up, kill, errors."""
+
+import asyncio
+import json
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from jobs.events import bind_event_loop
+from jobs.models import Job, JobStatus
+from tests.conftest import bearer
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PATH = "/ws/api/entrance/connect"
+PREFIX = "/api/rest_j/v1/entrance/"
+
+
+@pytest.fixture
+def application():
+    from dataplatform.asgi import application
+
+    return application
+
+
+@pytest.fixture
+async def bound_loop():
+    bind_event_loop(asyncio.get_running_loop())
+    yield
+    bind_event_loop(None)
+
+
+async def connect(application, user=None, headers=None):
+    headers = list(headers or [])
+    if user is not None:
+        token = await database_sync_to_async(bearer)(user)
+        headers.append((b"authorization", token["HTTP_AUTHORIZATION"].encode()))
+    communicator = WebsocketCommunicator(application, PATH, headers=headers)
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def frames_until(communicator, predicate, wait=30.0):
+    """Collect frames until one satisfies ``predicate``; return all of them."""
+    frames = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while True:
+        remaining = deadline - loop.time()
+        assert remaining > 0, f"no matching frame in {wait} s; got {[f['method'] for f in frames]}"
+        frame = await communicator.receive_json_from(timeout=remaining)
+        frames.append(frame)
+        if predicate(frame):
+            return frames
+
+
+def execute_frame(code, tag="tab-1", app="python", run_type="python"):
+    return {
+        "method": PREFIX + "execute",
+        "websocketTag": tag,
+        "data": {"executeApplicationName": app, "executionCode": code, "runType": run_type, "params": {}},
+    }
+
+
+def is_final_status(frame):
+    return frame["method"].endswith("/status") and frame["data"]["status"] in ("Succeed", "Failed", "Cancelled")
+
+
+def pushed_lines(frames, exec_id):
+    lines = []
+    for frame in frames:
+        if frame["method"] == f"{PREFIX}{exec_id}/log" and frame["data"]["log"][3]:
+            lines.extend(frame["data"]["log"][3].split("\n"))
+    return lines
+
+
+async def stored_lines(job_id):
+    from jobs.logstore import log_read
+
+    rows = await database_sync_to_async(log_read)(job_id=job_id)
+    return [text for _, _, text in rows]
+
+
+async def test_unauthenticated_frames_get_minus_1(application, db):
+    communicator = await connect(application)
+    await communicator.send_json_to(execute_frame("print(1)", tag="t9"))
+    frame = await communicator.receive_json_from()
+    assert frame["status"] == -1 and frame["data"] == {"websocketTag": "t9"}
+    assert frame["message"].startswith("You are not logged in")
+    await communicator.disconnect()
+
+
+async def test_bad_frames_get_errors_and_keep_the_socket(application, user):
+    communicator = await connect(application, user)
+    await communicator.send_to(text_data="{}")
+    assert (await communicator.receive_json_from())["message"] == "Empty message!"
+    await communicator.send_to(text_data="not json")
+    assert (await communicator.receive_json_from())["status"] == 1
+    await communicator.send_json_to({"method": "/api/rest_j/v1/entrance/nope", "websocketTag": "x"})
+    frame = await communicator.receive_json_from()
+    assert frame["status"] == 1 and frame["message"].startswith("Unresolvable webSocket request")
+    await communicator.send_json_to(execute_frame("", tag="x"))
+    frame = await communicator.receive_json_from()
+    assert frame["status"] == 1 and frame["data"]["errorMsg"]["errCode"] == 20007
+    await communicator.disconnect()
+
+
+async def test_execute_over_socket_pushes_status_log_and_progress(application, user, runner, bound_loop):
+    communicator = await connect(application, user)
+    code = "import time\nfor i in range(5):\n    print(f'line {i}', flush=True)\n    time.sleep(0.05)\nprogress(0.5)"
+    await communicator.send_json_to(execute_frame(code))
+    ack = await communicator.receive_json_from(timeout=10)
+    assert ack["method"] == PREFIX + "execute" and ack["status"] == 0
+    assert ack["message"] == "Request execution succeeded(请求执行成功)" and ack["data"]["websocketTag"] == "tab-1"
+    exec_id, task_id = ack["data"]["execID"], ack["data"]["taskID"]
+    assert exec_id.startswith("exec_id") and isinstance(task_id, int)
+    frames = await frames_until(communicator, is_final_status)
+    statuses = [f["data"]["status"] for f in frames if f["method"] == f"{PREFIX}{exec_id}/status"]
+    order = ["Inited", "Scheduled", "Running", "Succeed"]
+    ranks = [order.index(status) for status in statuses]
+    assert ranks == sorted(ranks) and statuses[-1] == "Succeed"  # the current status first, then each change
+    assert all(f["data"]["websocketTag"] == "tab-1" and f["data"]["taskID"] == task_id for f in frames)
+    assert pushed_lines(frames, exec_id) == await stored_lines(task_id)  # every line once, in order
+    assert not any(f["method"].endswith("/log") and not any(f["data"]["log"]) for f in frames)  # no empty frames
+    await asyncio.sleep(0.2)
+    trailing = []
+    while not await communicator.receive_nothing(timeout=0.3):
+        trailing.append(await communicator.receive_json_from())
+    methods = {f["method"] for f in frames + trailing}
+    assert f"{PREFIX}{exec_id}/progress" in methods and f"{PREFIX}{exec_id}/progressWithResource" in methods
+    final = [f for f in frames + trailing if f["method"].endswith("/progress")][-1]
+    assert final["data"]["progress"] == 1.0
+    await communicator.disconnect()
+
+
+async def test_reconnect_catches_up_from_the_cursor(application, user, runner, bound_loop):
+    first = await connect(application, user)
+    code = "import time\nfor i in range(30):\n    print(f'n{i}', flush=True)\n    time.sleep(0.02)"
+    await first.send_json_to(execute_frame(code, tag="a"))
+    ack = await first.receive_json_from(timeout=10)
+    exec_id, task_id = ack["data"]["execID"], ack["data"]["taskID"]
+    frames = await frames_until(first, lambda f: f["method"].endswith("/log") and "n3" in f["data"]["log"][3])
+    received = pushed_lines(frames, exec_id)
+    cursor = frames[-1]["data"]["fromLine"]
+    await first.disconnect()  # the socket drops mid-job
+
+    second = await connect(application, user)
+    await second.send_json_to({"method": f"{PREFIX}{exec_id}/log", "websocketTag": "b", "data": {"fromLine": cursor}})
+    await second.send_json_to({"method": f"{PREFIX}{exec_id}/status", "websocketTag": "b"})
+    frames = await frames_until(second, is_final_status)
+    received += pushed_lines(frames, exec_id)
+    assert received == await stored_lines(task_id)
+    assert any(line.endswith(" INFO n29") for line in received)
+    await second.disconnect()
+
+
+async def test_kill_over_socket(application, user, runner, bound_loop):
+    communicator = await connect(application, user)
+    await communicator.send_json_to(execute_frame("sleep 60", app="shell", run_type="sh"))
+    ack = await communicator.receive_json_from(timeout=10)
+    exec_id = ack["data"]["execID"]
+    await frames_until(communicator, lambda f: f["method"].endswith("/status") and f["data"]["status"] == "Running")
+    await communicator.send_json_to({"method": f"{PREFIX}{exec_id}/kill", "websocketTag": "tab-1"})
+    frames = await frames_until(communicator, is_final_status, wait=15)
+    kill_answer = next(f for f in frames if f["method"] == f"{PREFIX}{exec_id}/kill")
+    assert kill_answer["status"] == 0 and kill_answer["message"] == "Successfully killed the job(成功kill了job)"
+    assert frames[-1]["data"]["status"] == "Cancelled"
+    job = await database_sync_to_async(Job.objects.get)(pk=ack["data"]["taskID"])
+    assert job.status == JobStatus.CANCELLED
+    await communicator.disconnect()
+
+
+async def test_other_users_jobs_are_invisible(application, user, other_user, runner):
+    from jobs.services import JobSpec, job_submit
+
+    job = await database_sync_to_async(job_submit)(
+        owner=user, spec=JobSpec(code="print(1)", engine_type="python", run_type="python")
+    )
+    communicator = await connect(application, other_user)
+    for action in ("status", "log", "kill"):
+        await communicator.send_json_to({"method": f"{PREFIX}{job.exec_id}/{action}", "websocketTag": "z"})
+        frame = await communicator.receive_json_from()
+        assert frame["status"] == 1 and frame["message"].startswith("Can't find execID")
+    await communicator.disconnect()
+
+
+async def test_foreign_origin_is_refused_and_missing_origin_allowed(application, user):
+    communicator = WebsocketCommunicator(application, PATH, headers=[(b"origin", b"https://evil.example")])
+    connected, _ = await communicator.connect()
+    assert not connected
+    communicator = WebsocketCommunicator(application, PATH, headers=[(b"origin", b"http://localhost:8000")])
+    connected, _ = await communicator.connect()
+    assert connected
+    await communicator.disconnect()
+
+
+async def test_ticket_cookie_authenticates_the_socket(application, user):
+    from dataplatform.accounts.services import linkis_ticket_create
+
+    ticket = await database_sync_to_async(linkis_ticket_create)(user=user)
+    communicator = await connect(
+        application, headers=[(b"cookie", f"linkis_user_session_ticket_id_v1={ticket}".encode())]
+    )
+    await communicator.send_json_to({"method": f"{PREFIX}999/status", "websocketTag": "q"})
+    frame = await communicator.receive_json_from()
+    assert frame["status"] == 1  # authenticated (not -1), the job just does not exist
+    await communicator.disconnect()
+
+
+def test_frames_are_utf8_json():
+    from jobs.consumers import EntranceConsumer
+
+    text = asyncio.run(EntranceConsumer.encode_json({"message": "成功"}))
+    assert json.loads(text) == {"message": "成功"} and "成功" in text

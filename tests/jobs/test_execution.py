@@ -1,0 +1,234 @@
+"""Jobs really run: the local runner, the engines, kill, timeout, limits, results and restart, through the API."""
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from jobs.models import Job, JobStatus
+from tests.conftest import bearer
+from tests.jobs.conftest import log_text, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+E = "/api/rest_j/v1/entrance"
+FS = "/api/rest_j/v1/filesystem"
+
+
+def submit(client, user, code, engine="python-python2", run_type="python", labels=None, **extra):
+    body = {
+        "executionContent": {"code": code, "runType": run_type},
+        "labels": {"engineType": engine, **(labels or {})},
+        **extra,
+    }
+    response = client.post(f"{E}/submit", body, content_type="application/json", **bearer(user))
+    assert response.json()["status"] == 0, response.json()
+    return response.json()["data"]
+
+
+def results(client, user, job):
+    tree = client.get(f"{FS}/getDirFileTrees?path=file://{job.result_dir}", **bearer(user)).json()["data"]
+    opened = []
+    for child in (tree["dirFileTrees"] or {"children": []})["children"]:
+        opened.append(client.get(f"{FS}/openFile?path={child['path']}", **bearer(user)).json()["data"])
+    return tree, opened
+
+
+def test_python_job_runs_to_succeed_with_log_and_history(client, user, runner):
+    data = submit(client, user, "print('hello from python')\nprint(6 * 7)")
+    job = wait_for(data["taskID"])
+    assert job.status == JobStatus.SUCCEED and job.progress == 1.0 and job.exit_code == 0
+    assert job.started_at and job.finished_at and job.scheduled_at
+    log = client.get(f"{E}/{data['execID']}/log?fromLine=1&size=-1", **bearer(user)).json()["data"]["log"]
+    info_lines = log[2].split("\n")
+    assert any(line.endswith(" INFO hello from python") for line in info_lines)
+    assert any(line.endswith(" INFO 42") for line in info_lines)
+    assert log[3].split("\n")[0].endswith("INFO Engine: python (engineType python-python2, runType python).")
+    status = client.get(f"{E}/{data['execID']}/status", **bearer(user)).json()["data"]["status"]
+    assert status == "Succeed"
+    task = client.get(f"/api/rest_j/v1/jobhistory/{job.pk}/get", **bearer(user)).json()["data"]["task"]
+    assert task["status"] == "Succeed" and task["progress"] == "1.0" and task["costTime"] >= 0
+    assert Path(job.log_file).read_text().count("\n") == job.log_lines
+    tree, opened = results(client, user, job)
+    assert tree["dirFileTrees"] is None or tree["dirFileTrees"]["children"] == []  # print is log only
+
+
+def test_python_show_makes_a_table_result_set(client, user, runner):
+    code = "rows = [{'name': 'a', 'n': 1}, {'name': 'b', 'n': None}]\nshow(rows)"
+    job = wait_for(submit(client, user, code)["taskID"])
+    assert job.status == JobStatus.SUCCEED, log_text(job.pk)
+    tree, opened = results(client, user, job)
+    assert [child["name"] for child in tree["dirFileTrees"]["children"]] == ["_0.dolphin"]
+    result = opened[0]
+    assert result["type"] == "2" and result["totalLine"] == 2 and result["page"] == 1
+    assert [column["columnName"] for column in result["metadata"]] == ["name", "n"]
+    assert result["fileContent"] == [["a", "1"], ["b", "NULL"]]
+
+
+def test_shell_stdout_is_log_and_text_result(client, user, runner):
+    job = wait_for(submit(client, user, "echo one\necho two >&2\necho three", "shell-1", "sh")["taskID"])
+    assert job.status == JobStatus.SUCCEED
+    log = log_text(job.pk)
+    assert " INFO one" in log and " ERROR two" in log
+    _, opened = results(client, user, job)
+    assert opened[0]["type"] == "1" and opened[0]["fileContent"] == [["one"], ["three"]]
+
+
+def test_sql_job_makes_table_results(client, user, runner):
+    code = "create table t as select range as id from range(3);\nselect id, id * 2 as twice from t order by id;"
+    job = wait_for(submit(client, user, code, "jdbc-4", "sql")["taskID"])
+    assert job.status == JobStatus.SUCCEED, log_text(job.pk)
+    _, opened = results(client, user, job)
+    assert opened[-1]["fileContent"] == [["0", "0"], ["1", "2"], ["2", "4"]]
+    assert [column["dataType"] for column in opened[-1]["metadata"]] == ["bigint", "bigint"]
+
+
+def test_failing_job_is_failed_with_error_code_and_reason(client, user, runner):
+    job = wait_for(submit(client, user, "x = 1\nraise ValueError('bad input')")["taskID"])
+    assert job.status == JobStatus.FAILED and job.exit_code == 1
+    assert job.error_code == 40000 and "ValueError: bad input" in job.error_desc
+    task = client.get(f"/api/rest_j/v1/jobhistory/{job.pk}/get", **bearer(user)).json()["data"]["task"]
+    assert task["errCode"] == 40000 and "bad input" in task["errDesc"]
+    assert "ERROR Traceback" in log_text(job.pk)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
+
+
+def test_kill_ends_the_whole_process_tree(client, user, runner, tmp_path):
+    marker = tmp_path / "child.pid"
+    code = f"sleep 300 &\necho $! > {marker}\necho started\nwait"
+    data = submit(client, user, code, "shell-1", "sh")
+    job = wait_for(data["taskID"], {JobStatus.RUNNING})
+    deadline = time.monotonic() + 10
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child = int(marker.read_text().strip())
+    engine_pid = job.pid
+    assert _alive(child) and _alive(engine_pid)
+    body = client.get(f"{E}/{data['execID']}/kill", **bearer(user)).json()
+    assert body["status"] == 0
+    job = wait_for(job.pk, timeout=15)
+    assert job.status == JobStatus.CANCELLED
+    deadline = time.monotonic() + 5
+    while (_alive(child) or _alive(engine_pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child) and not _alive(engine_pid)
+    assert "was kill by user successfully" in log_text(job.pk)
+
+
+def test_kill_escalates_to_sigkill_after_grace(client, user, runner, settings):
+    code = (
+        "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "print('ignoring', flush=True)\ntime.sleep(300)"
+    )
+    data = submit(client, user, code)
+    job = wait_for(data["taskID"], {JobStatus.RUNNING})
+    deadline = time.monotonic() + 10
+    while " INFO ignoring" not in log_text(job.pk) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    started = time.monotonic()
+    client.get(f"{E}/{data['execID']}/kill", **bearer(user))
+    job = wait_for(job.pk, timeout=15)
+    assert job.status == JobStatus.CANCELLED
+    assert time.monotonic() - started >= settings.JOB_KILL_GRACE_SECONDS * 0.9
+    assert job.exit_code == -signal.SIGKILL
+
+
+def test_timeout_ends_timeout(client, user, runner):
+    data = submit(client, user, "sleep 30", "shell-1", "sh", labels={"jobRunningTimeout": 1})
+    job = wait_for(data["taskID"], timeout=15)
+    assert job.status == JobStatus.TIMEOUT and job.error_code == 40002
+    assert "longer than its timeout of 1 s" in job.error_desc
+
+
+def test_memory_limit_applies(client, user, runner, settings):
+    settings.JOB_MEMORY_LIMIT_MB = 300
+    job = wait_for(submit(client, user, "x = bytearray(800 * 1024 * 1024)\nprint('allocated')")["taskID"])
+    assert job.status == JobStatus.FAILED and "MemoryError" in job.error_desc
+
+
+def test_progress_helper_reaches_the_api(client, user, runner):
+    code = "import time\nprogress(0.5)\nprint('half', flush=True)\ntime.sleep(2)"
+    data = submit(client, user, code)
+    deadline = time.monotonic() + 10
+    seen = 0.0
+    while time.monotonic() < deadline and seen < 0.5:
+        seen = client.get(f"{E}/{data['execID']}/progress", **bearer(user)).json()["data"]["progress"]
+        time.sleep(0.05)
+    assert seen == 0.5
+    assert wait_for(data["taskID"]).progress == 1.0
+
+
+def test_queue_is_fifo_and_respects_the_limits(client, user, other_user, settings):
+    from jobs.runners import start_runner, stop_runner
+    from jobs.runners.local import LocalRunner
+
+    start_runner(LocalRunner(max_running=2, max_per_user=1))
+    try:
+        alice = [submit(client, user, "sleep 1", "shell", "sh")["taskID"] for _ in range(2)]
+        bob = submit(client, other_user, "sleep 1", "shell", "sh")["taskID"]
+        wait_for(alice[0], {JobStatus.RUNNING, JobStatus.SUCCEED})
+        wait_for(bob, {JobStatus.RUNNING, JobStatus.SUCCEED})
+        assert Job.objects.get(pk=alice[1]).status == JobStatus.INITED  # alice is at her limit of one
+        for job_id in (*alice, bob):
+            assert wait_for(job_id, timeout=20).status == JobStatus.SUCCEED
+        first, second = Job.objects.get(pk=alice[0]), Job.objects.get(pk=alice[1])
+        assert second.started_at >= first.finished_at
+    finally:
+        stop_runner()
+
+
+def test_restart_reconciles_jobs_left_in_flight(client, user):
+    from jobs.runners.local import LocalRunner
+    from jobs.services import job_transition
+
+    running = submit(client, user, "print(1)")["taskID"]
+    scheduled = submit(client, user, "print(2)")["taskID"]
+    for job_id in (running, scheduled):
+        job_transition(job_id=job_id, to=JobStatus.SCHEDULED, runner="host-that-died:1")
+    Job.objects.filter(pk__in=(running, scheduled)).update(runner=f"{os.uname().nodename}:999999")
+    job_transition(job_id=running, to=JobStatus.RUNNING, pid=999999)
+    runner = LocalRunner(max_running=2, max_per_user=2)
+    runner.reconcile()
+    job = Job.objects.get(pk=running)
+    assert job.status == JobStatus.FAILED and job.error_code == 30001 and "failover" in job.error_desc
+    assert Job.objects.get(pk=scheduled).status == JobStatus.WAIT_FOR_RETRY
+    from jobs.runners import start_runner, stop_runner
+
+    start_runner(runner)
+    try:
+        assert wait_for(scheduled).status == JobStatus.SUCCEED  # re-queued and run
+    finally:
+        stop_runner()
+
+
+def test_jobs_from_the_queue_run_when_no_one_notifies(client, user, runner):
+    """Another process (a management command, a second web process) may have queued the job."""
+    from jobs.services import JobSpec, job_submit
+
+    job = job_submit(owner=user, spec=JobSpec(code="print(1)", engine_type="python", run_type="python"))
+    assert wait_for(job.pk, timeout=10).status == JobStatus.SUCCEED
+
+
+def test_engine_does_not_see_platform_secrets(client, user, runner, monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "top-secret-value")
+    job = wait_for(submit(client, user, "import os\nprint(os.environ.get('SECRET_KEY', 'absent'))")["taskID"])
+    log = log_text(job.pk)
+    assert " INFO absent" in log and "top-secret-value" not in log
+
+
+def test_spark_job_unavailable_fails_clearly(client, user, runner, monkeypatch):
+    import jobs.runners.local as local
+
+    monkeypatch.setattr(local, "engine_unavailable_reason", lambda engine: "Spark is not available: test says so.")
+    job = wait_for(submit(client, user, "spark.range(1).show()", "spark-2.4.3", "py")["taskID"])
+    assert job.status == JobStatus.FAILED and job.error_code == 40001
+    assert job.error_desc == "Spark is not available: test says so."
