@@ -232,3 +232,19 @@ def test_spark_job_unavailable_fails_clearly(client, user, runner, monkeypatch):
     job = wait_for(submit(client, user, "spark.range(1).show()", "spark-2.4.3", "py")["taskID"])
     assert job.status == JobStatus.FAILED and job.error_code == 40001
     assert job.error_desc == "Spark is not available: test says so."
+
+
+def test_spark_sql_job_runs_with_task_progress(client, user, runner):
+    from jobs.engines import engine_unavailable_reason
+
+    if reason := engine_unavailable_reason("spark"):
+        pytest.skip(reason)
+    code = "select id, id * 2 as twice from range(0, 1000, 1, 4) where id < 3 order by id"
+    data = submit(client, user, code, "spark-2.4.3", "sql")
+    job = wait_for(data["taskID"], timeout=120)
+    assert job.status == JobStatus.SUCCEED, log_text(job.pk)
+    assert log_text(job.pk).split("\n")[0].endswith("INFO Engine: spark (engineType spark-2.4.3, runType sql).")
+    assert job.progress_info and all(entry["totalTasks"] > 0 for entry in job.progress_info)
+    assert sum(entry["succeedTasks"] for entry in job.progress_info) >= 4
+    _, opened = results(client, user, job)
+    assert opened[0]["fileContent"] == [["0", "0"], ["1", "2"], ["2", "4"]]
