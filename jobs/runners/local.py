@@ -103,17 +103,18 @@ class LocalRunner:
         self._dispatcher.start()
 
     def stop(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
         self._stopping.set()
         self._wake.set()
+        # The dispatcher first, so that no job starts after the running ones were collected.
+        if self._dispatcher is not None:
+            self._dispatcher.join(max(deadline - time.monotonic(), 0.1))
         with self._lock:
             executions = list(self._running.values())
         for execution in executions:
             execution.stop_for_shutdown()
-        deadline = time.monotonic() + timeout
         for execution in executions:
             execution.thread.join(max(deadline - time.monotonic(), 0.1))
-        if self._dispatcher is not None:
-            self._dispatcher.join(max(deadline - time.monotonic(), 0.1))
 
     def notify(self) -> None:
         self._wake.set()
@@ -214,7 +215,7 @@ class LocalRunner:
             active = Counter(Job.objects.filter(status__in=ACTIVE).values_list("submit_user", flat=True))
             started = 0
             for job_id, user in candidates:
-                if free <= 0:
+                if free <= 0 or self._stopping.is_set():
                     break
                 if active[user] >= self.max_per_user:
                     continue
@@ -353,7 +354,7 @@ class JobExecution:
             pid=self.process.pid,
             log=f"Job {job.pk} is running on the {job.engine} engine (process {self.process.pid}).",
         )
-        if not started or self.runner.kill_requested(job.pk):
+        if not started or self._shutdown or self.runner.kill_requested(job.pk):
             self.terminate()
         with open(control_read, "rb", buffering=0) as control:
             self._pump(job, command, control)
