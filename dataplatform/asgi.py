@@ -48,4 +48,7 @@ class _BindEventLoop:
 application = _BindEventLoop(router)
 
 if settings.JOB_RUNNER_AUTOSTART:
+    from featurestore.maintenance import start_ttl_expiry  # noqa: E402
+
     start_runner()
+    start_ttl_expiry()

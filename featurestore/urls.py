@@ -1,3 +1,16 @@
-"""HTTP routes of this app, included by the project under its API family's prefix."""
+"""OpenMLDB APIServer routes. ``OpenMLDBPathMiddleware`` first drops empty path segments, as brpc does."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from featurestore import views
+
+urlpatterns = [
+    path("dbs", views.DatabasesView.as_view(), name="openmldb-dbs"),
+    path("dbs/<str:db>", views.QueryView.as_view(), name="openmldb-query"),
+    path("dbs/<str:db>/tables", views.TablesView.as_view(), name="openmldb-tables"),
+    path("dbs/<str:db>/tables/<str:table>", views.TableView.as_view(), name="openmldb-table"),
+    path("dbs/<str:db>/deployments", views.DeploymentListView.as_view(), name="openmldb-deployments"),
+    path("dbs/<str:db>/deployments/<str:name>", views.DeploymentView.as_view(), name="openmldb-deployment"),
+    path("dbs/<str:db>/procedures/<str:name>", views.ProcedureView.as_view(), name="openmldb-procedure"),
+    path("refresh", views.RefreshView.as_view(), name="openmldb-refresh"),
+]

@@ -34,3 +34,21 @@ class RequestBodyLimitMiddleware:
             return None  # HTML pages: Django's own DATA_UPLOAD_MAX_MEMORY_SIZE check applies
         problem = Problem("too_large", f"Request body of {length} bytes is larger than the {limit} bytes allowed.")
         return family.render_problem(request, problem)
+
+
+class OpenMLDBPathMiddleware:
+    """Drop empty segments from OpenMLDB paths (``/dbs//d/`` is ``/dbs/d``), as the APIServer's brpc router does.
+
+    Django would otherwise answer ``/dbs/`` with an APPEND_SLASH redirect or a 404 where OpenMLDB serves the route.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        path = request.path_info
+        if path.startswith(("/dbs", "/refresh")) and ("//" in path or (path.endswith("/") and len(path) > 1)):
+            normalized = "/" + "/".join(part for part in path.split("/") if part)
+            request.path_info = normalized
+            request.path = request.path[: len(request.path) - len(path)] + normalized
+        return self.get_response(request)

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "dataplatform.api.middleware.OpenMLDBPathMiddleware",
     "dataplatform.api.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -225,6 +226,12 @@ JOB_MAX_CODE_BYTES = env_int("JOB_MAX_CODE_BYTES", 1024 * 1024, minimum=1)
 JOB_LOG_MAX_LINES = env_int("JOB_LOG_MAX_LINES", 100000, minimum=10)
 JOB_LOG_MAX_LINE_CHARS = env_int("JOB_LOG_MAX_LINE_CHARS", 10000, minimum=80)
 JOB_RESULT_MAX_ROWS = env_int("JOB_RESULT_MAX_ROWS", 100000, minimum=1)
+
+# --- Feature store -----------------------------------------------------------------------------------------------
+# OpenMLDB's APIServer has no authentication and its clients send none; the production profile turns this off.
+OPENMLDB_ALLOW_ANONYMOUS = env_bool("OPENMLDB_ALLOW_ANONYMOUS", True)
+# How often the server deletes rows that every index's TTL has expired (seconds; 0: never).
+FEATURESTORE_TTL_INTERVAL = env_int("FEATURESTORE_TTL_INTERVAL", 600, minimum=0)
 
 # --- Requests -------------------------------------------------------------------------------------------------
 # Largest request body any API accepts unless a view sets its own ``max_body_bytes`` (artifact uploads do).

@@ -1,0 +1,164 @@
+"""The feature store in the admin: databases, tables (schema, indexes, row counts, sample rows), deployments
+(SQL, schemas) with a form that sends a request row and shows the computed features."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.contrib import admin
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from featurestore import services, storage
+from featurestore.jsonx import ConversionError, JsonError, coerce, loads, output_value
+from featurestore.models import Database, Deployment, FeatureTable
+
+SAMPLE_ROWS = 20
+
+
+@admin.register(Database)
+class DatabaseAdmin(admin.ModelAdmin):
+    list_display = ("name", "table_count", "created_at")
+    search_fields = ("name",)
+    readonly_fields = ("name", "created_at")
+
+    @admin.display(description="tables")
+    def table_count(self, database: Database) -> int:
+        return database.tables.count()
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+def _table(headers, rows) -> str:
+    head = format_html_join("", "<th>{}</th>", ((header,) for header in headers))
+    body = format_html_join(
+        "", "<tr>{}</tr>", ((format_html_join("", "<td>{}</td>", ((cell,) for cell in row)),) for row in rows)
+    )
+    return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
+
+
+@admin.register(FeatureTable)
+class FeatureTableAdmin(admin.ModelAdmin):
+    list_display = ("name", "database", "column_count", "index_count", "row_count", "created_at")
+    list_filter = ("database",)
+    search_fields = ("name",)
+    list_select_related = ("database",)
+    fields = ("database", "name", "storage_table", "schema", "index_table", "row_count", "sample_rows", "created_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="columns")
+    def column_count(self, table: FeatureTable) -> int:
+        return len(table.columns)
+
+    @admin.display(description="indexes")
+    def index_count(self, table: FeatureTable) -> int:
+        return len(table.indexes)
+
+    @admin.display(description="rows")
+    def row_count(self, table: FeatureTable) -> int:
+        return storage.count_rows(table)
+
+    @admin.display(description="schema")
+    def schema(self, table: FeatureTable) -> str:
+        rows = [
+            (c["name"], c["type"], "NOT NULL" if c.get("not_null") else "", c.get("default")) for c in table.columns
+        ]
+        return _table(("column", "type", "null", "default"), rows)
+
+    @admin.display(description="indexes")
+    def index_table(self, table: FeatureTable) -> str:
+        rows = [
+            (i["name"], ", ".join(i["keys"]), i.get("ts") or "", i.get("ttl_type"), i.get("abs_ttl"), i.get("lat_ttl"))
+            for i in table.indexes
+        ]
+        return _table(("index", "key", "ts", "ttl type", "abs ttl (min)", "lat ttl (rows)"), rows)
+
+    @admin.display(description=f"newest {SAMPLE_ROWS} rows")
+    def sample_rows(self, table: FeatureTable) -> str:
+        rows = storage.select_all(table, limit=SAMPLE_ROWS, newest_first=True)
+        types = [column["type"] for column in table.columns]
+        shown = [[output_value(value, kind) for value, kind in zip(row[1:], types, strict=True)] for row in rows]
+        return _table(table.column_names, shown)
+
+
+class CallForm(forms.Form):
+    row = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 100}),
+        help_text="A JSON array in the input schema's order, or an object keyed by column name.",
+    )
+
+
+@admin.register(Deployment)
+class DeploymentAdmin(admin.ModelAdmin):
+    list_display = ("name", "database", "status", "created_by", "created_at", "call_link")
+    list_filter = ("database", "status")
+    search_fields = ("name", "sql")
+    list_select_related = ("database", "created_by")
+    fields = ("database", "name", "status", "sql", "options", "input_schema", "output_schema", "tables",
+              "created_by", "created_at")  # fmt: skip
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="call")
+    def call_link(self, deployment: Deployment) -> str:
+        url = reverse("admin:featurestore_deployment_call", args=[deployment.pk])
+        return format_html('<a href="{}">Send a row</a>', url)
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/call/", self.admin_site.admin_view(self.call_view), name="featurestore_deployment_call"),
+            *super().get_urls(),
+        ]
+
+    def call_view(self, request, pk: int):
+        deployment = get_object_or_404(Deployment.objects.select_related("database"), pk=pk)
+        schema = [(column["name"], column["type"]) for column in deployment.input_schema]
+        output = error = None
+        form = CallForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                output = self._call(deployment, schema, form.cleaned_data["row"])
+            except (JsonError, ConversionError, ValueError, services.FeatureStoreError) as exc:
+                error = getattr(exc, "msg", None) or str(exc)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Call {deployment}",
+            "deployment": deployment,
+            "form": form,
+            "schema": schema,
+            "output": output,
+            "error": error,
+            "opts": self.model._meta,
+            "example": json.dumps([None for _ in schema]),
+        }
+        return TemplateResponse(request, "admin/featurestore/deployment_call.html", context)
+
+    def _call(self, deployment: Deployment, schema, text: str) -> list[tuple[str, str, object]]:
+        row = loads(text)
+        if isinstance(row, dict):
+            row = [row.get(name) for name, _ in schema]
+        if not isinstance(row, list) or len(row) != len(schema):
+            raise ValueError(f"the row needs {len(schema)} values: {', '.join(name for name, _ in schema)}")
+        values = [coerce(value, kind) for value, (_, kind) in zip(row, schema, strict=True)]
+        found = services.deployment_plan(db=deployment.database.name, name=deployment.name)
+        if found is None:
+            raise ValueError("the deployment no longer exists")
+        _, plan = found
+        result = plan.output_row(values)
+        return [(name, kind, json.dumps(output_value(value, kind), allow_nan=True))
+                for value, (name, kind) in zip(result, plan.output_schema, strict=True)]  # fmt: skip

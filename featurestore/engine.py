@@ -1,0 +1,525 @@
+"""Request mode: a deployed SELECT compiled once into a plan, then run per request row (contracts/openmldb.md §4).
+
+A plan answers one request row with one output row. Each window costs one index range scan of the stored rows
+with the request row's key (``ts <= request ts``, newest first, bounded by the frame) and the aggregates are
+computed in Python over the request row plus those rows; each LAST JOIN costs one index lookup. No general SQL
+query runs per request.
+
+Offline mode runs the same plan for every stored row of the main table, with the scans limited to rows
+inserted before it (``before_id``): each row gets exactly what a request carrying it would have got just before
+it was stored. Sharing the plan is what makes offline and online agree.
+
+Semantics (OpenMLDB's ``RequestUnionRunner``): the request row is the current row and is never stored; stored
+rows with the same ts count as preceding rows (the request row is the newest); ``ROWS n PRECEDING`` is the
+request row plus up to n stored rows; ``ROWS_RANGE x PRECEDING`` keeps stored rows with ts >= request ts - x
+(lower bound inclusive, ``OPEN`` exclusive); ``EXCLUDE CURRENT_ROW`` drops the request row, ``EXCLUDE
+CURRENT_TIME`` drops stored rows with the request's ts; ``MAXSIZE`` caps the rows counted with the request row;
+``UNION`` adds other tables' rows and ``INSTANCE_NOT_IN_WINDOW`` drops the main table's; aggregates see rows
+newest first.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlglot import exp
+
+from featurestore import storage
+from featurestore.expressions import Compiled, ExpressionError, compile_aggregate_args, compile_expression
+from featurestore.functions import AGGREGATES
+from featurestore.models import FeatureTable
+from featurestore.sqlir import Frame, LastJoin, Select, TableRef, WindowDef
+
+
+class EngineError(Exception):
+    """A query the engine cannot plan or run; ``code`` is the OpenMLDB status code to answer with."""
+
+    def __init__(self, msg: str, code: int = -1) -> None:
+        super().__init__(msg)
+        self.msg = msg
+        self.code = code
+
+
+TableLookup = Callable[[str | None, str], FeatureTable]  # (db, name) -> table, raising EngineError
+
+
+@dataclass
+class Ctx:
+    """What the projection closures read: the request (or current) row, joined rows and window results."""
+
+    req: Sequence[Any]
+    request: Sequence[Any] = ()  # the request row as received (subqueries over the request table start from it)
+    joins: list[Sequence[Any] | None] = field(default_factory=list)
+    wins: list[Any] = field(default_factory=list)
+    now_ms: int = 0
+
+
+# --- scopes -----------------------------------------------------------------------------------------------------
+class _RowScope:
+    """Columns of one row schema, read from a tuple at a fixed offset (window rows, join candidates)."""
+
+    def __init__(self, names: Sequence[str], types: Sequence[str], aliases: set[str], offset: int = 0) -> None:
+        self.positions = {name: i for i, name in enumerate(names)}
+        self.types = list(types)
+        self.aliases = aliases
+        self.offset = offset
+
+    def column(self, table, name):
+        if table and table not in self.aliases:
+            raise ExpressionError(f"column {table}.{name} is not in the window's table ({', '.join(self.aliases)})")
+        if name not in self.positions:
+            raise ExpressionError(f"column {name} does not exist")
+        position = self.positions[name] + self.offset
+        return (lambda row: row[position]), self.types[self.positions[name]]
+
+    def window_call(self, node):
+        raise ExpressionError(f"a window function cannot be nested in a window: {node.sql()}")
+
+
+def _req_getter(position: int):
+    return lambda ctx: ctx.req[position]
+
+
+def _join_getter(join: int, position: int):
+    def get(ctx):
+        row = ctx.joins[join]
+        return None if row is None else row[position]
+
+    return get
+
+
+class _QueryScope:
+    """Columns of the request row and of the joined rows; window calls are registered for the plan."""
+
+    def __init__(self, plan: RequestPlan) -> None:
+        self.plan = plan
+
+    def column(self, table, name):
+        return self.plan.resolve_column(table, name)
+
+    def window_call(self, node):
+        return self.plan.register_window_call(node)
+
+
+# --- windows ----------------------------------------------------------------------------------------------------
+@dataclass
+class _Source:
+    table: FeatureTable
+    key_positions: list[int]  # in this table's schema
+    ts_position: int | None
+    mapping: list[int] | None  # this table's column positions in the main schema order (None: same table)
+    index: dict | None  # the OpenMLDB index used (for TTL)
+    codecs: list
+
+
+class WindowPlan:
+    def __init__(self, plan: RequestPlan, window: WindowDef) -> None:
+        self.plan = plan
+        self.name = window.name
+        self.frame: Frame = window.frame
+        main = plan.main
+        if window.order_by is None:
+            raise EngineError(f"window {window.name} needs ORDER BY")
+        partition = [self._main_column(column) for column in window.partition_by]
+        order = self._main_column(window.order_by)
+        self.req_keys = [main.position(name) for name in partition]
+        self.req_ts = main.position(order)
+        self.sources: list[_Source] = []
+        if not self.frame.instance_not_in_window:
+            self.sources.append(plan.make_source(main, partition, order, None))
+        for ref in window.union:
+            if ref.subquery is not None or ref.name is None:
+                raise EngineError("WINDOW UNION of a subquery is not supported; union tables directly")
+            table = plan.lookup(ref.db, ref.name)
+            mapping = []
+            for name in main.column_names:
+                try:
+                    mapping.append(table.position(name))
+                except KeyError:
+                    raise EngineError(
+                        f"union table {table.name} has no column {name} of {main.name}; "
+                        "union tables need the same schema"
+                    ) from None
+            self.sources.append(plan.make_source(table, partition, order, mapping))
+        self.aggregates: list[tuple[Any, list[Compiled]]] = []
+        self.row_scope = _RowScope(main.column_names, plan.main_types, plan.main_aliases | self._union_aliases(window))
+        self._check_frame()
+
+    def _union_aliases(self, window: WindowDef) -> set[str]:
+        return {ref.alias or ref.name for ref in window.union if ref.name}
+
+    def _main_column(self, column: exp.Column) -> str:
+        table = column.table or None
+        if table and table not in self.plan.main_aliases:
+            raise EngineError(f"window {self.name} uses {table}.{column.name}; windows partition the main table")
+        if column.name not in self.plan.main.column_names:
+            raise EngineError(f"window {self.name}: column {column.name} does not exist in {self.plan.main.name}")
+        return column.name
+
+    def _check_frame(self) -> None:
+        frame = self.frame
+        if frame.kind == "rows" and frame.maxsize is not None:
+            raise EngineError("MAXSIZE is only allowed with ROWS_RANGE")
+        ts_type = self.plan.main_types[self.req_ts]
+        if ts_type not in ("timestamp", "int64", "int32", "int16"):
+            raise EngineError(f"window {self.name}: ORDER BY column must be a timestamp or integer, not {ts_type}")
+
+    def add(self, call: exp.Expression) -> int:
+        aggregate, args = compile_aggregate_args(call, self.row_scope)
+        self.aggregates.append((aggregate, args))
+        return len(self.aggregates) - 1
+
+    # -- evaluation --
+    def rows(self, req: Sequence[Any], source_rows: RowSource, now_ms: int) -> list[Sequence[Any]]:
+        """The window's rows, newest first, in the main table's column order.
+
+        ROWS frames count positions (0 = the request row, 1 = the newest stored row...); ROWS_RANGE frames bound
+        the stored rows' ts. The request row is in the window when the frame ends at CURRENT ROW and it is not
+        excluded.
+        """
+        frame = self.frame
+        ts = req[self.req_ts]
+        start, end = frame.start, frame.end
+        include_req = end.kind == "current_row" and not frame.exclude_current_row
+        if ts is None:
+            return [req] if include_req else []
+        keys = [req[i] for i in self.req_keys]
+        upper = ts - 1 if frame.exclude_current_time else ts
+        lower = limit = None
+        skip = 0
+        if frame.kind == "rows":
+            end_pos = 0 if end.kind == "current_row" else end.offset + (1 if end.open else 0)
+            skip = max(end_pos - 1, 0)
+            if start.kind == "preceding":
+                limit = start.offset - (1 if start.open else 0)  # the oldest position, = stored rows to read
+        else:
+            if start.kind == "preceding":
+                lower = ts - start.offset + (1 if start.open else 0)
+            if end.kind == "preceding":
+                upper = min(upper, ts - end.offset - (1 if end.open else 0))
+            if frame.maxsize is not None:
+                limit = frame.maxsize - (1 if include_req else 0)
+        if limit is not None and limit <= skip:
+            stored: list = []
+        else:
+            stored = self._fetch(ts, keys, upper, lower, limit, source_rows, now_ms)[skip:]
+        return [req, *stored] if include_req else stored
+
+    def _fetch(self, ts, keys, upper, lower, limit, source_rows: RowSource, now_ms: int) -> list[Sequence[Any]]:
+        merged: list[tuple] = []
+        for order, source in enumerate(self.sources):
+            rows = source_rows.window(source, ts, keys, upper, lower, limit, now_ms)
+            for row in rows:
+                values = row[1:] if source.mapping is None else tuple(row[1:][i] for i in source.mapping)
+                ts_value = values[self.req_ts]
+                merged.append((ts_value, -order, row[0], values))
+        if len(self.sources) > 1:
+            merged.sort(key=lambda item: (item[0], item[1], item[2]), reverse=True)
+            if limit is not None:
+                merged = merged[:limit]
+        return [item[3] for item in merged]
+
+    def compute(self, rows: Sequence[Sequence[Any]]) -> list[Any]:
+        results = []
+        for aggregate, args in self.aggregates:
+            columns = [[arg.fn(row) for row in rows] for arg in args]
+            results.append(aggregate.compute(columns))
+        return results
+
+
+# --- row sources ------------------------------------------------------------------------------------------------
+class RowSource:
+    """Stored rows for windows and joins: the live tables (request mode), or in offline mode only the rows of
+    the main table inserted before the row being computed (``before_id``)."""
+
+    def __init__(self, before_id: int | None = None, main_table_id: int | None = None) -> None:
+        self.before_id = before_id
+        self.main_table_id = main_table_id
+
+    def _before(self, table: FeatureTable) -> int | None:
+        return self.before_id if table.pk == self.main_table_id else None
+
+    def window(self, source: _Source, ts, keys, upper, lower, limit, now_ms: int) -> list[tuple]:
+        """Stored rows of the key within the bounds, newest first, as the index's TTL leaves them visible.
+
+        TTL (OpenMLDB ``INDEX(... TTL, TTL_TYPE)``): absolute expires rows older than now - ttl; latest keeps the
+        newest N rows of a key (rows newer than the request count too); absorlat expires by either rule and
+        absandlat only by both. Expired rows always form the oldest end of the key's rows.
+        """
+        table, index = source.table, source.index
+        key_pairs = list(zip(source.key_positions, keys, strict=True))
+        before = self._before(table)
+        ttl_type = (index or {}).get("ttl_type") or "absolute"
+        abs_ttl = (index or {}).get("abs_ttl") or 0 if index and index.get("ts") else 0
+        lat_ttl = (index or {}).get("lat_ttl") or 0 if index else 0
+        cutoff = now_ms - abs_ttl * 60_000 if abs_ttl else None
+        uses_abs = cutoff is not None and ttl_type in ("absolute", "absorlat", "absandlat")
+        uses_lat = bool(lat_ttl) and ttl_type in ("latest", "absorlat", "absandlat")
+        newer = 0
+        if uses_lat:
+            newer = len(storage.scan(table, keys=key_pairs, ts=source.ts_position, lower=ts + 1, limit=lat_ttl,
+                                     before_id=before, codecs=source.codecs))  # fmt: skip
+        if ttl_type == "absandlat" and uses_abs and uses_lat:
+            rows = storage.scan(table, keys=key_pairs, ts=source.ts_position, upper=upper, lower=lower,
+                                limit=limit, before_id=before, codecs=source.codecs)  # fmt: skip
+            position = source.ts_position + 1
+            return [row for i, row in enumerate(rows) if row[position] >= cutoff or newer + i < lat_ttl]
+        if uses_abs and ttl_type != "latest":
+            lower = cutoff if lower is None else max(lower, cutoff)
+        if uses_lat and ttl_type != "absolute":
+            alive = max(lat_ttl - newer, 0)
+            limit = alive if limit is None else min(limit, alive)
+            if limit == 0:
+                return []
+        return storage.scan(table, keys=key_pairs, ts=source.ts_position, upper=upper, lower=lower, limit=limit,
+                            before_id=before, codecs=source.codecs)  # fmt: skip
+
+    def join(self, table: FeatureTable, keys, ts_position, limit, codecs) -> list[tuple]:
+        return storage.scan(table, keys=keys, ts=ts_position, limit=limit, before_id=self._before(table), codecs=codecs)
+
+
+# --- joins ------------------------------------------------------------------------------------------------------
+class JoinPlan:
+    """One LAST JOIN: the newest matching right row by the ORDER BY column (or insertion), or NULLs."""
+
+    def __init__(self, plan: RequestPlan, join: LastJoin, number: int) -> None:
+        self.plan = plan
+        self.number = number
+        right = join.right
+        self.subplan: RequestPlan | None = None
+        if right.subquery is not None:
+            sub = right.subquery
+            if sub.source.subquery is None and sub.source.name == plan.main.name and (sub.windows or not sub.where):
+                # a window subquery over the request table: computed for the same request row
+                self.subplan = RequestPlan(sub, plan.lookup, plan.db)
+                self.alias = right.alias
+                self.names = [name for name, _ in self.subplan.output_schema]
+                self.types = [kind for _, kind in self.subplan.output_schema]
+                self.table = None
+            else:
+                raise EngineError(
+                    "LAST JOIN subqueries must be window queries over the request table; join other tables directly"
+                )
+        else:
+            self.table = plan.lookup(right.db, right.name)
+            self.alias = right.alias or right.name
+            self.names = self.table.column_names
+            self.types = [column["type"] for column in self.table.columns]
+            self.codecs = storage.decoders(self.types)
+        plan.join_aliases.append((self.alias, self.names, self.types))
+        self.order_position = None
+        if join.order_by is not None:
+            if join.order_by.name not in self.names:
+                raise EngineError(f"LAST JOIN ORDER BY column {join.order_by.sql()} is not in {self.alias}")
+            self.order_position = self.names.index(join.order_by.name)
+        # Split ON into right-column = left-expression equalities (index keys) and a residual condition.
+        self.keys: list[tuple[int, Compiled]] = []
+        residual = []
+        for term in _conjuncts(join.on):
+            pair = self._key_pair(term)
+            if pair is None:
+                residual.append(term)
+            else:
+                self.keys.append(pair)
+        self.residual = None
+        self.residual_node = None
+        if residual:
+            condition = residual[0]
+            for term in residual[1:]:
+                condition = exp.and_(condition, term)
+            self.residual_node = condition
+        if self.table is not None and self.order_position is None:
+            index = plan.find_index(self.table, sorted(self.names[i] for i, _ in self.keys))
+            if index and index.get("ts"):
+                self.order_position = self.table.position(index["ts"])
+
+    def compile_residual(self) -> None:
+        if self.residual_node is not None:
+            self.residual = compile_expression(self.residual_node, _QueryScope(self.plan)).fn
+
+    def _is_right(self, column: exp.Expression) -> bool:
+        return isinstance(column, exp.Column) and (column.table == self.alias) and column.name in self.names
+
+    def _key_pair(self, term: exp.Expression) -> tuple[int, Compiled] | None:
+        if not isinstance(term, exp.EQ):
+            return None
+        left, right = term.this, term.expression
+        for mine, other in ((left, right), (right, left)):
+            if self._is_right(mine) and not any(self._is_right(c) for c in other.find_all(exp.Column)):
+                compiled = compile_expression(other, _QueryScope(self.plan))
+                return self.names.index(mine.name), compiled
+        return None
+
+    def lookup(self, ctx: Ctx, source: RowSource) -> Sequence[Any] | None:
+        if self.subplan is not None:
+            candidates = [self.subplan.output_row(ctx.request, source, ctx.now_ms)]
+        else:
+            keys = [(position, compiled.fn(ctx)) for position, compiled in self.keys]
+            limit = 1 if self.residual is None else 1000
+            rows = source.join(self.table, keys, self.order_position, limit, self.codecs)
+            candidates = [row[1:] for row in rows]
+        for row in candidates:
+            if self.subplan is not None:
+                # keys compare the computed row with the left side
+                if any(row[position] != compiled.fn(ctx) for position, compiled in self.keys):
+                    continue
+            if self.residual is None:
+                return row
+            ctx.joins[self.number] = row
+            if self.residual(ctx):
+                return row
+            ctx.joins[self.number] = None
+        return None
+
+
+def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
+    node = node.unnest() if isinstance(node, exp.Paren) else node
+    if isinstance(node, exp.And):
+        return _conjuncts(node.this) + _conjuncts(node.expression)
+    return [node]
+
+
+# --- the plan ---------------------------------------------------------------------------------------------------
+class RequestPlan:
+    """A SELECT compiled for one main table; ``output_row`` answers a request row."""
+
+    def __init__(self, select: Select, lookup: TableLookup, db: str) -> None:
+        self.select = select
+        self.lookup = lookup
+        self.db = db
+        source = select.source
+        self.inner: RequestPlan | None = None
+        if source.subquery is not None:
+            self.inner = RequestPlan(source.subquery, lookup, db)
+            self.main = self.inner.main
+            self.main_alias = source.alias
+            self.row_names = [name for name, _ in self.inner.output_schema]
+            self.row_types = [kind for _, kind in self.inner.output_schema]
+            if select.windows:
+                raise EngineError("windows over a subquery are not supported; put the window in the subquery")
+        else:
+            self.main = lookup(source.db, source.name)
+            self.main_alias = source.alias or source.name
+            self.row_names = self.main.column_names
+            self.row_types = [column["type"] for column in self.main.columns]
+        self.main_types = [column["type"] for column in self.main.columns]
+        self.main_aliases = {self.main.name, self.main_alias} if source.subquery is None else {self.main_alias}
+        self.join_aliases: list[tuple[str, list[str], list[str]]] = []
+        self.windows: dict[str, WindowPlan] = {}
+        self.window_calls: list[tuple[WindowPlan, int]] = []
+        self.joins = [JoinPlan(self, join, i) for i, join in enumerate(select.joins)]
+        for join in self.joins:
+            join.compile_residual()
+        if select.where is not None:
+            raise EngineError("WHERE is not supported in request mode (a request row always gives one output row)")
+        if select.group_by or select.having is not None:
+            raise EngineError("GROUP BY is not supported in request mode; use a window")
+        self.projections: list[tuple[str, Callable, str]] = []
+        scope = _QueryScope(self)
+        for projection in select.projections:
+            for name, fn, kind in self._expand(projection, scope):
+                self.projections.append((name, fn, kind))
+        self.output_schema = [(name, kind) for name, _, kind in self.projections]
+        self._fns = [fn for _, fn, _ in self.projections]
+
+    # -- planning helpers --
+    @property
+    def input_schema(self) -> list[tuple[str, str]]:
+        if self.inner is not None:
+            return self.inner.input_schema
+        return [(column["name"], column["type"]) for column in self.main.columns]
+
+    def find_index(self, table: FeatureTable, keys: list[str], ts: str | None = None) -> dict | None:
+        best = None
+        for index in table.indexes:
+            if sorted(index["keys"]) != sorted(keys):
+                continue
+            if ts is not None and index.get("ts") != ts:
+                continue
+            best = index
+            break
+        return best
+
+    def make_source(self, table: FeatureTable, partition: list[str], order: str, mapping) -> _Source:
+        index = self.find_index(table, partition, order)
+        return _Source(
+            table=table,
+            key_positions=[table.position(name) for name in partition],
+            ts_position=table.position(order),
+            mapping=mapping,
+            index=index,
+            codecs=storage.decoders([column["type"] for column in table.columns]),
+        )
+
+    def resolve_column(self, table: str | None, name: str):
+        if table is None or table in self.main_aliases:
+            if name in self.row_names:
+                position = self.row_names.index(name)
+                return _req_getter(position), self.row_types[position]
+            if table is not None:
+                raise ExpressionError(f"column {table}.{name} does not exist")
+        matches = []
+        for number, (alias, names, types) in enumerate(self.join_aliases):
+            if (table is None or table == alias) and name in names:
+                matches.append((number, names.index(name), types[names.index(name)]))
+        if not matches:
+            where = f"{table}.{name}" if table else name
+            raise ExpressionError(f"column {where} does not exist")
+        if len(matches) > 1 and table is None:
+            raise ExpressionError(f"column {name} is ambiguous; qualify it with a table name")
+        number, position, kind = matches[0]
+        return _join_getter(number, position), kind
+
+    def register_window_call(self, node: exp.Window):
+        name = node.text("alias")
+        window_def = self.select.windows.get(name)
+        if window_def is None:
+            raise ExpressionError(f"window {name} is not defined")
+        if name not in self.windows:
+            self.windows[name] = WindowPlan(self, window_def)
+        window = self.windows[name]
+        slot = len(self.window_calls)
+        self.window_calls.append((window, window.add(node.this)))
+        aggregate_type = window.aggregates[-1][0].result_type([arg.type for arg in window.aggregates[-1][1]])
+        return (lambda ctx: ctx.wins[slot]), aggregate_type
+
+    def _expand(self, projection, scope):
+        node = projection.expression
+        if isinstance(node, exp.Star) or (isinstance(node, exp.Column) and isinstance(node.this, exp.Star)):
+            table = node.table if isinstance(node, exp.Column) else None
+            out = []
+            if not table or table in self.main_aliases:
+                out += [(name, _req_getter(i), self.row_types[i]) for i, name in enumerate(self.row_names)]
+            for number, (alias, names, types) in enumerate(self.join_aliases):
+                if not table or table == alias:
+                    out += [(name, _join_getter(number, i), types[i]) for i, name in enumerate(names)]
+            return out
+        compiled = compile_expression(node, scope)
+        return [(projection.alias or compiled.name, compiled.fn, compiled.type)]
+
+    # -- running --
+    def output_row(self, request: Sequence[Any], source: RowSource | None = None, now_ms: int | None = None) -> list:
+        """Compute the output row for one request row (engine values in the input schema's order)."""
+        source = source or RowSource(main_table_id=self.main.pk)
+        now = now_ms if now_ms is not None else int(time.time() * 1000)
+        row = request if self.inner is None else self.inner.output_row(request, source, now)
+        ctx = Ctx(req=row, request=request, joins=[None] * len(self.joins), now_ms=now)
+        for join in self.joins:
+            ctx.joins[join.number] = join.lookup(ctx, source)
+        if self.window_calls:
+            computed: dict[str, list[Any]] = {}
+            for name, window in self.windows.items():
+                computed[name] = window.compute(window.rows(request, source, now))
+            ctx.wins = [computed[window.name][index] for window, index in self.window_calls]
+        return [fn(ctx) for fn in self._fns]
+
+
+def is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+__all__ = ["AGGREGATES", "EngineError", "RequestPlan", "RowSource", "TableRef"]

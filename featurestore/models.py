@@ -1,0 +1,79 @@
+"""The feature store's catalog: databases, tables (typed columns, indexes with TTLs) and deployments.
+
+A table's rows live in a physical table of the project's database (``storage_table``), with one composite
+B-tree index per OpenMLDB ``INDEX(KEY=..., TS=...)``; the catalog row records its schema. Column names are
+OpenMLDB's own (any case, any characters); the physical columns are ``c0``, ``c1``... in schema order.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Database(models.Model):
+    name = models.CharField(max_length=128, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FeatureTable(models.Model):
+    database = models.ForeignKey(Database, on_delete=models.CASCADE, related_name="tables")
+    name = models.CharField(max_length=128)
+    #: [{"name", "type", "not_null", "default"}] in schema order; physical column i is ``c<i>``.
+    columns = models.JSONField()
+    #: [{"name", "keys": [...], "ts": str|None, "ttl_type", "abs_ttl" (minutes), "lat_ttl" (rows)}]
+    indexes = models.JSONField(default=list)
+    options = models.JSONField(default=dict, blank=True)
+    storage_table = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["database__name", "name"]
+        constraints = [models.UniqueConstraint(fields=["database", "name"], name="featurestore_table_db_name")]
+
+    def __str__(self) -> str:
+        return f"{self.database.name}.{self.name}"
+
+    @property
+    def column_names(self) -> list[str]:
+        return [column["name"] for column in self.columns]
+
+    def position(self, name: str) -> int:
+        for i, column in enumerate(self.columns):
+            if column["name"] == name:
+                return i
+        raise KeyError(name)
+
+
+class Deployment(models.Model):
+    class Status(models.TextChoices):
+        READY = "ready"
+        FAILED = "failed"
+
+    database = models.ForeignKey(Database, on_delete=models.CASCADE, related_name="deployments")
+    name = models.CharField(max_length=128)
+    sql = models.TextField(help_text="The deployed SELECT, as written.")
+    options = models.JSONField(default=dict, blank=True)
+    input_schema = models.JSONField(default=list)  # [{"name", "type"}]: the main table's schema
+    output_schema = models.JSONField(default=list)  # [{"name", "type"}]
+    tables = models.JSONField(default=list)  # ["db.table", ...] the deployment reads
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.READY)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["database__name", "name"]
+        constraints = [models.UniqueConstraint(fields=["database", "name"], name="featurestore_deployment_db_name")]
+
+    def __str__(self) -> str:
+        return f"{self.database.name}.{self.name}"

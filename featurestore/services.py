@@ -1,0 +1,420 @@
+"""Write paths of the feature store: databases, tables, rows, deployments, TTL expiry; and the plan cache.
+
+Errors carry OpenMLDB's status code (``FeatureStoreError.code``): -1 for the APIServer's own checks, 2000
+(``kCmdError``) for failed DDL and inserts, as upstream answers them.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from featurestore import storage
+from featurestore.engine import EngineError, RequestPlan
+from featurestore.expressions import ExpressionError
+from featurestore.functions import FunctionError
+from featurestore.models import Database, Deployment, FeatureTable
+from featurestore.selectors import database_get, deployment_get, table_get
+from featurestore.sqlir import CreateTable, Deploy, IndexDef, Select
+
+CMD_ERROR = 2000
+
+
+class FeatureStoreError(Exception):
+    def __init__(self, msg: str, code: int = CMD_ERROR) -> None:
+        super().__init__(msg)
+        self.msg = msg
+        self.code = code
+
+
+# --- plan cache -------------------------------------------------------------------------------------------------
+# Deployments compile once per process. Catalog changes made here clear the cache; changes made by another
+# process are seen after POST /refresh, as with OpenMLDB's APIServer.
+_plans: dict[int, tuple[Deployment, RequestPlan]] = {}
+_plans_lock = threading.Lock()
+
+
+def catalog_refresh() -> None:
+    """Forget compiled plans (POST /refresh, or after a catalog change)."""
+    with _plans_lock:
+        _plans.clear()
+
+
+def table_lookup(db: str):
+    """Return a function resolving ``[db.]name`` to a feature table, raising EngineError for unknown ones."""
+
+    def lookup(database: str | None, name: str) -> FeatureTable:
+        table = table_get(db=database or db, name=name)
+        if table is None:
+            raise EngineError(f"table {name} does not exist in {database or db}", code=CMD_ERROR)
+        return table
+
+    return lookup
+
+
+def plan_compile(*, db: str, select: Select) -> RequestPlan:
+    """Compile a SELECT for request mode, translating planning errors into FeatureStoreError."""
+    try:
+        return RequestPlan(select, table_lookup(db), db)
+    except EngineError as exc:
+        raise FeatureStoreError(exc.msg, exc.code) from None
+    except (ExpressionError, FunctionError) as exc:
+        raise FeatureStoreError(str(exc), CMD_ERROR) from None
+
+
+def deployment_plan(*, db: str, name: str) -> tuple[Deployment, RequestPlan] | None:
+    """Return the deployment and its compiled plan (compiled once per process), or None if it does not exist."""
+    cached = None
+    with _plans_lock:
+        for deployment, plan in _plans.values():
+            if deployment.name == name and deployment.database.name == db:
+                cached = (deployment, plan)
+                break
+    if cached is not None:
+        return cached
+    deployment = deployment_get(db=db, name=name)
+    if deployment is None:
+        return None
+    from featurestore.dialect import parse_one
+
+    select = parse_one(deployment.sql)
+    plan = plan_compile(db=db, select=select)
+    with _plans_lock:
+        _plans[deployment.pk] = (deployment, plan)
+    return deployment, plan
+
+
+# --- databases --------------------------------------------------------------------------------------------------
+@transaction.atomic
+def database_create(*, name: str, if_not_exists: bool = False) -> Database:
+    existing = database_get(name=name)
+    if existing is not None:
+        if if_not_exists:
+            return existing
+        raise FeatureStoreError("Create database failed for database already exists")
+    return Database.objects.create(name=name)
+
+
+@transaction.atomic
+def database_drop(*, name: str, if_exists: bool = False) -> None:
+    database = database_get(name=name)
+    if database is None:
+        if if_exists:
+            return
+        raise FeatureStoreError(f"database {name} does not exist")
+    if database.tables.exists() or database.deployments.exists():
+        raise FeatureStoreError(f"database {name} is not empty: drop its deployments and tables first")
+    database.delete()
+    catalog_refresh()
+
+
+# --- tables -----------------------------------------------------------------------------------------------------
+def _index_dict(index: IndexDef, position: int) -> dict:
+    return {
+        "name": index.name or f"INDEX_{position}",
+        "keys": list(index.keys),
+        "ts": index.ts,
+        "ttl_type": index.ttl_type or "absolute",
+        "abs_ttl": index.abs_ttl or 0,
+        "lat_ttl": index.lat_ttl or 0,
+    }
+
+
+@transaction.atomic
+def table_create(*, db: str, statement: CreateTable) -> FeatureTable:
+    """Create a table: its catalog row and its physical table with one B-tree index per OpenMLDB index."""
+    database = database_get(name=statement.db or db)
+    if database is None:
+        raise FeatureStoreError(f"database {statement.db or db} does not exist")
+    if table_get(db=database.name, name=statement.name) is not None:
+        if statement.if_not_exists:
+            return table_get(db=database.name, name=statement.name)
+        raise FeatureStoreError(f"table {statement.name} already exists in {database.name}")
+    names = [column.name for column in statement.columns]
+    if len(set(names)) != len(names):
+        raise FeatureStoreError(f"table {statement.name} has duplicate column names")
+    types = dict(zip(names, (column.type for column in statement.columns), strict=True))
+    indexes = statement.indexes or [IndexDef(keys=[names[0]])]  # OpenMLDB indexes the first column by default
+    for index in indexes:
+        for key in index.keys:
+            if key not in types:
+                raise FeatureStoreError(f"index key {key} is not a column of {statement.name}")
+        if index.ts is not None:
+            if index.ts not in types:
+                raise FeatureStoreError(f"index ts {index.ts} is not a column of {statement.name}")
+            if types[index.ts] not in ("timestamp", "int64"):
+                raise FeatureStoreError(
+                    f"index ts column {index.ts} must be timestamp or bigint, not {types[index.ts]}"
+                )
+    table = FeatureTable(
+        database=database,
+        name=statement.name,
+        columns=[
+            {"name": c.name, "type": c.type, "not_null": c.not_null, "default": _json_default(c.default)}
+            for c in statement.columns
+        ],
+        indexes=[_index_dict(index, i) for i, index in enumerate(indexes)],
+        options=dict(statement.options),
+        storage_table=f"fs_tmp_{time.time_ns()}",
+    )
+    try:
+        with transaction.atomic():
+            table.save()
+    except IntegrityError:
+        raise FeatureStoreError(f"table {statement.name} already exists in {database.name}") from None
+    table.storage_table = storage.physical_name(table.pk)
+    table.save(update_fields=["storage_table"])
+    storage.create_table(table)
+    catalog_refresh()
+    return table
+
+
+def _json_default(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+@transaction.atomic
+def table_drop(*, db: str, name: str, if_exists: bool = False) -> None:
+    table = table_get(db=db, name=name)
+    if table is None:
+        if if_exists:
+            return
+        raise FeatureStoreError(f"table {name} does not exist in {db}")
+    users = [d.name for d in Deployment.objects.filter(database__name=db) if f"{db}.{name}" in d.tables]
+    if users:
+        raise FeatureStoreError(f"table {name} is used by deployment(s) {', '.join(users)}; drop them first")
+    storage.drop_table(table)
+    table.delete()
+    catalog_refresh()
+
+
+def rows_insert(*, table: FeatureTable, rows: Sequence[Sequence[Any]]) -> int:
+    """Insert rows (engine values in schema order) all or nothing; return how many were committed."""
+    with transaction.atomic():
+        storage.insert_rows(table, rows)
+    return len(rows)
+
+
+# --- deployments ------------------------------------------------------------------------------------------------
+def _bias(value: str | None, *, rows: bool) -> int | None:
+    """OPTIONS(ROWS_BIAS / RANGE_BIAS): None = no bias, 0 = infinite (keep everything), else rows or minutes."""
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    if text == "inf":
+        return 0
+    units = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+    multiplier = 1
+    if not rows and text and text[-1] in units:
+        multiplier, text = units[text[-1]], text[:-1]
+    try:
+        number = int(text)
+    except ValueError:
+        raise FeatureStoreError(f"invalid {'ROWS' if rows else 'RANGE'}_BIAS {value!r}") from None
+    return number if rows else math.ceil(number * multiplier / 60_000)
+
+
+def _ttl_components(index: dict | None) -> tuple[int | None, int | None]:
+    """(absolute minutes, latest rows) an index keeps by; None = that dimension does not apply, 0 = unbounded."""
+    if not index:
+        return None, None
+    ttl_type, abs_ttl, lat_ttl = (
+        index.get("ttl_type") or "absolute",
+        index.get("abs_ttl") or 0,
+        index.get("lat_ttl") or 0,
+    )
+    if ttl_type == "absolute":
+        return abs_ttl, None
+    if ttl_type == "latest":
+        return None, lat_ttl
+    if ttl_type == "absorlat":  # expired by either rule: an unbounded dimension simply never triggers
+        return (abs_ttl or None), (lat_ttl or None)
+    return abs_ttl, lat_ttl  # absandlat
+
+
+def _merge_ttl(index: dict | None, abs_need: int | None, lat_need: int | None) -> dict:
+    """Return the index's TTL widened so that every row it or a deployment needs stays (0 = unbounded wins).
+
+    OpenMLDB's DEPLOY takes the larger TTL per dimension. Mixing an absolute and a latest need keeps a row that
+    either keeps (absandlat: expired only when both say so); an unbounded dimension then keeps every row.
+    """
+
+    def bigger(a, b):
+        if a is None or b is None:
+            return b if a is None else a
+        return 0 if a == 0 or b == 0 else max(a, b)
+
+    current = _ttl_components(index)
+    abs_ttl, lat_ttl = bigger(current[0], abs_need), bigger(current[1], lat_need)
+    merged = dict(index or {})
+    if abs_ttl == 0 or lat_ttl == 0 or (abs_ttl is None and lat_ttl is None):
+        merged.update(ttl_type="absolute", abs_ttl=0, lat_ttl=0)
+    elif abs_ttl is not None and lat_ttl is not None:
+        merged.update(ttl_type="absandlat", abs_ttl=abs_ttl, lat_ttl=lat_ttl)
+    elif abs_ttl is not None:
+        merged.update(ttl_type="absolute", abs_ttl=abs_ttl, lat_ttl=0)
+    else:
+        merged.update(ttl_type="latest", abs_ttl=0, lat_ttl=lat_ttl)
+    if index and (abs_need, lat_need) == (None, None):
+        return dict(index)
+    if index and index.get("ttl_type") == "absorlat" and _ttl_components(merged) == current:
+        return dict(index)
+    return merged
+
+
+def _index_needs(plan: RequestPlan, options: dict) -> list[tuple[FeatureTable, list[str], str | None, int | None,
+                                                                   int | None]]:  # fmt: skip
+    """(table, keys, ts, abs minutes, lat rows) for every window source and LAST JOIN of the plan."""
+    rows_bias, range_bias = _bias(options.get("ROWS_BIAS"), rows=True), _bias(options.get("RANGE_BIAS"), rows=False)
+    needs = []
+    for window in plan.windows.values():
+        frame = window.frame
+        abs_need = lat_need = None
+        if frame.kind == "rows":
+            lat_need = 0 if frame.start.kind == "unbounded" else frame.start.offset
+            if rows_bias is not None and lat_need:
+                lat_need = 0 if rows_bias == 0 else lat_need + rows_bias
+        else:
+            abs_need = 0 if frame.start.kind == "unbounded" else max(1, math.ceil(frame.start.offset / 60_000))
+            if range_bias is not None and abs_need:
+                abs_need = 0 if range_bias == 0 else abs_need + range_bias
+        for source in window.sources:
+            keys = [source.table.column_names[i] for i in source.key_positions]
+            ts = source.table.column_names[source.ts_position]
+            needs.append((source.table, keys, ts, abs_need, lat_need))
+    for join in plan.joins:
+        if join.table is not None:
+            keys = [join.names[i] for i, _ in join.keys]
+            ts = join.names[join.order_position] if join.order_position is not None else None
+            needs.append((join.table, keys, ts, None, 1))
+    return needs
+
+
+@transaction.atomic
+def deployment_create(*, db: str, statement: Deploy, user=None) -> Deployment:
+    """Deploy a SELECT: compile it once (refusing what cannot run), add or widen the indexes it needs, store it."""
+    database = database_get(name=statement.db or db)
+    if database is None:
+        raise FeatureStoreError(f"database {statement.db or db} does not exist")
+    if deployment_get(db=database.name, name=statement.name) is not None:
+        if statement.if_not_exists:
+            return deployment_get(db=database.name, name=statement.name)
+        raise FeatureStoreError(f"deployment {statement.name} already exists in {database.name}")
+    plan = plan_compile(db=database.name, select=statement.select)
+    options = {key.upper(): str(value) for key, value in statement.options.items()}
+    if options.get("SKIP_INDEX_CHECK", "").lower() != "true":
+        for table, keys, ts, abs_need, lat_need in _index_needs(plan, options):
+            _ensure_index(table, keys, ts, abs_need, lat_need)
+    tables = sorted({f"{database.name}.{plan.main.name}"} | _tables_of(plan, database.name))
+    deployment = Deployment.objects.create(
+        database=database,
+        name=statement.name,
+        sql=statement.sql,
+        options=options,
+        input_schema=[{"name": name, "type": kind} for name, kind in plan.input_schema],
+        output_schema=[{"name": name, "type": kind} for name, kind in plan.output_schema],
+        tables=tables,
+        created_by=user if getattr(user, "pk", None) else None,
+    )
+    catalog_refresh()
+    return deployment
+
+
+def _tables_of(plan: RequestPlan, db: str) -> set[str]:
+    names = set()
+    for window in plan.windows.values():
+        names |= {f"{source.table.database.name}.{source.table.name}" for source in window.sources}
+    for join in plan.joins:
+        if join.table is not None:
+            names.add(f"{join.table.database.name}.{join.table.name}")
+        elif join.subplan is not None:
+            names |= _tables_of(join.subplan, db)
+    if plan.inner is not None:
+        names |= _tables_of(plan.inner, db)
+    return names
+
+
+def _ensure_index(table: FeatureTable, keys: list[str], ts: str | None, abs_need, lat_need) -> None:
+    table = FeatureTable.objects.select_for_update().get(pk=table.pk)
+    for position, index in enumerate(table.indexes):
+        if sorted(index["keys"]) == sorted(keys) and index.get("ts") == ts:
+            merged = _merge_ttl(index, abs_need, lat_need)
+            if merged != index:
+                table.indexes[position] = merged
+                table.save(update_fields=["indexes"])
+            return
+    index = {"name": f"INDEX_{len(table.indexes)}", "keys": keys, "ts": ts, **_merge_ttl(None, abs_need, lat_need)}
+    table.indexes = [*table.indexes, index]
+    table.save(update_fields=["indexes"])
+    storage.create_index(table, index, len(table.indexes) - 1)
+
+
+@transaction.atomic
+def deployment_drop(*, db: str, name: str, if_exists: bool = False) -> None:
+    deployment = deployment_get(db=db, name=name)
+    if deployment is None:
+        if if_exists:
+            return
+        raise FeatureStoreError(f"deployment {name} does not exist in {db}")
+    deployment.delete()
+    catalog_refresh()
+
+
+# --- TTL expiry -------------------------------------------------------------------------------------------------
+def ttl_expire(*, table: FeatureTable, now_ms: int | None = None) -> int:
+    """Delete the rows every index of the table considers expired; return how many were deleted.
+
+    A row is kept while any index keeps it (OpenMLDB keeps per-index data; here rows are shared).
+    """
+    now = now_ms if now_ms is not None else int(time.time() * 1000)
+    keeps_all = any(
+        not index.get("ts") or not (index.get("abs_ttl") or index.get("lat_ttl")) for index in table.indexes
+    )
+    if keeps_all or not table.indexes:
+        return 0
+    doomed: set[int] | None = None
+    for index in table.indexes:
+        expired = _expired_ids(table, index, now)
+        doomed = expired if doomed is None else doomed & expired
+    with transaction.atomic():
+        deleted = 0
+        ids = sorted(doomed or ())
+        for start in range(0, len(ids), 500):
+            deleted += storage.delete_ids(table, ids[start : start + 500])
+    return deleted
+
+
+def _expired_ids(table: FeatureTable, index: dict, now: int) -> set[int]:
+    ts = table.position(index["ts"])
+    keys = [table.position(key) for key in index["keys"]]
+    ttl_type, abs_ttl, lat_ttl = (
+        index.get("ttl_type") or "absolute",
+        index.get("abs_ttl") or 0,
+        index.get("lat_ttl") or 0,
+    )
+    cutoff = now - abs_ttl * 60_000 if abs_ttl else None
+    groups: dict[tuple, list[tuple[int, int]]] = {}
+    for row in storage.select_all(table):
+        groups.setdefault(tuple(row[1 + k] for k in keys), []).append((row[1 + ts] or 0, row[0]))
+    expired = set()
+    for rows in groups.values():
+        rows.sort(reverse=True)
+        for rank, (ts_value, row_id) in enumerate(rows):
+            old = cutoff is not None and ts_value < cutoff
+            beyond = bool(lat_ttl) and rank >= lat_ttl
+            dead = {
+                "absolute": old,
+                "latest": beyond,
+                "absandlat": old and beyond,
+                "absorlat": old or beyond,
+            }[ttl_type]
+            if dead:
+                expired.add(row_id)
+    return expired

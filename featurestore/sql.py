@@ -1,0 +1,467 @@
+"""Execute OpenMLDB SQL statements against the catalog and storage (``POST /dbs/{db}``, the jobs ``sql`` engine).
+
+Statements are parsed by ``featurestore.dialect`` into ``featurestore.sqlir`` objects and dispatched here: DDL
+and INSERT go through ``featurestore.services``; SELECTs run in one of three ways:
+- ``CONFIG (execute_mode = 'request', values = ...)``: request mode for the given rows (no DEPLOY needed);
+- a SELECT with windows or LAST JOINs: offline mode, each stored row of the main table computed exactly as a
+  request carrying it would have been just before it was stored (the deployment engine, ``before_id``);
+- anything else: a scan of the table with WHERE, projections, GROUP BY aggregates, ORDER BY and LIMIT.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from functools import cmp_to_key
+from typing import Any
+
+from sqlglot import exp
+
+from featurestore import services, storage
+from featurestore.dialect import SqlError, parse
+from featurestore.engine import EngineError, RowSource
+from featurestore.expressions import ExpressionError, compile_aggregate_args, compile_expression, literal_value
+from featurestore.functions import AGGREGATES, FunctionError
+from featurestore.jsonx import ConversionError, coerce
+from featurestore.selectors import database_get, database_list, deployment_list, table_get, table_list
+from featurestore.services import CMD_ERROR, FeatureStoreError
+from featurestore.sqlir import (
+    CreateDatabase,
+    CreateTable,
+    Deploy,
+    Describe,
+    DropDatabase,
+    DropDeployment,
+    DropTable,
+    Insert,
+    Select,
+    SetVariable,
+    Show,
+    UseDatabase,
+)
+
+MODES = ("offsync", "offasync", "online", "onsync")
+
+
+@dataclass
+class Result:
+    """A statement's answer: a result set (``schema`` + ``rows`` of engine values) or none."""
+
+    schema: list[tuple[str, str]] | None = None
+    rows: list[list[Any]] = field(default_factory=list)
+    job: dict | None = None  # offasync: the job that computes the result
+
+
+@dataclass
+class Session:
+    db: str
+    mode: str = "online"
+    user: Any = None
+    params: list[tuple[Any, str]] = field(default_factory=list)
+
+
+def execute(*, db: str, sql: str, mode: str = "online", params: list[tuple[Any, str]] | None = None,
+            user=None) -> Result:  # fmt: skip
+    """Run every statement of ``sql`` in order; return the last statement's result."""
+    try:
+        statements = parse(sql)
+    except SqlError as exc:
+        raise FeatureStoreError(str(exc), CMD_ERROR) from None
+    if not statements:
+        raise FeatureStoreError("no SQL statement to execute", CMD_ERROR)
+    session = Session(db=db, mode=mode, user=user, params=list(params or []))
+    if mode == "offasync" and isinstance(statements[-1], Select):
+        for statement in statements[:-1]:
+            _execute_one(session, statement)
+        return _submit_offline_job(session, sql)
+    result = Result()
+    for statement in statements:
+        result = _execute_one(session, statement)
+    return result
+
+
+def _execute_one(session: Session, statement) -> Result:
+    try:
+        return _dispatch(session, statement)
+    except EngineError as exc:
+        raise FeatureStoreError(exc.msg, exc.code) from None
+    except (ExpressionError, FunctionError, ConversionError) as exc:
+        raise FeatureStoreError(str(exc), CMD_ERROR) from None
+
+
+def _dispatch(session: Session, statement) -> Result:
+    if isinstance(statement, CreateDatabase):
+        services.database_create(name=statement.name, if_not_exists=statement.if_not_exists)
+    elif isinstance(statement, DropDatabase):
+        services.database_drop(name=statement.name, if_exists=statement.if_exists)
+    elif isinstance(statement, UseDatabase):
+        if database_get(name=statement.name) is None:
+            raise FeatureStoreError(f"database {statement.name} does not exist")
+        session.db = statement.name
+    elif isinstance(statement, CreateTable):
+        services.table_create(db=session.db, statement=statement)
+    elif isinstance(statement, DropTable):
+        services.table_drop(db=statement.db or session.db, name=statement.name, if_exists=statement.if_exists)
+    elif isinstance(statement, DropDeployment):
+        services.deployment_drop(db=statement.db or session.db, name=statement.name, if_exists=statement.if_exists)
+    elif isinstance(statement, Deploy):
+        if session.mode not in ("online", "onsync"):
+            raise FeatureStoreError("Can not deploy in offline mode, please set @@SESSION.execute_mode='online'")
+        services.deployment_create(db=session.db, statement=statement, user=session.user)
+    elif isinstance(statement, SetVariable):
+        if statement.name.lower() == "execute_mode":
+            session.mode = "online" if str(statement.value).lower() == "online" else "offsync"
+    elif isinstance(statement, Insert):
+        _insert(session, statement)
+    elif isinstance(statement, Show):
+        return _show(session, statement)
+    elif isinstance(statement, Describe):
+        return _describe(session, statement)
+    elif isinstance(statement, Select):
+        return select(session.db, statement, params=session.params)
+    else:
+        raise FeatureStoreError(f"unsupported statement: {type(statement).__name__}")
+    return Result()
+
+
+# --- INSERT -----------------------------------------------------------------------------------------------------
+def _insert(session: Session, statement: Insert) -> None:
+    db = statement.db or session.db
+    table = table_get(db=db, name=statement.table)
+    if table is None:
+        raise FeatureStoreError(f"fail to get insert info--table with name {statement.table} in db {db} does not exist")
+    names = table.column_names
+    targets = statement.columns or names
+    for name in targets:
+        if name not in names:
+            raise FeatureStoreError(f"column {name} does not exist in {statement.table}")
+    rows = []
+    for number, values in enumerate(statement.rows):
+        if len(values) != len(targets):
+            raise FeatureStoreError(
+                f"row {number}: {len(values)} values for {len(targets)} columns of {statement.table}"
+            )
+        given = {}
+        for name, node in zip(targets, values, strict=True):
+            given[name] = _constant(_bind(node, session.params))
+        row = []
+        for column in table.columns:
+            value = given.get(column["name"], column.get("default"))
+            row.append(_coerce_sql(value, column, number))
+        rows.append(row)
+    services.rows_insert(table=table, rows=rows)
+
+
+def _constant(node: exp.Expression) -> Any:
+    value, _ = literal_value(node)
+    return value
+
+
+def _coerce_sql(value: Any, column: dict, row: int) -> Any:
+    """SQL literals are looser than JSON: strings for dates, ints for floats, timestamps as ints or dates."""
+    kind = column["type"]
+    if value is None:
+        if column.get("not_null"):
+            raise FeatureStoreError(f"row {row}: column {column['name']} is NOT NULL")
+        return None
+    try:
+        if kind in ("float", "double") and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        return coerce(value, kind, not_null=bool(column.get("not_null")))
+    except ConversionError as exc:
+        raise FeatureStoreError(f"row {row}: column {column['name']}: {exc}") from None
+
+
+def _bind(node: exp.Expression, params: list[tuple[Any, str]]) -> exp.Expression:
+    """Replace ``?`` placeholders, in order, by the request's typed parameters."""
+    if not params or not any(isinstance(n, exp.Placeholder) for n in node.walk()):
+        return node
+    values = iter(params)
+
+    def replace(child):
+        if isinstance(child, exp.Placeholder):
+            try:
+                value, _ = next(values)
+            except StopIteration:
+                raise FeatureStoreError("more ? placeholders than input values") from None
+            if value is None:
+                return exp.Null()
+            if isinstance(value, bool):
+                return exp.Boolean(this=value)
+            if isinstance(value, int | float):
+                return exp.Literal.number(value)
+            return exp.Literal.string(str(value))
+        return child
+
+    return node.transform(replace)
+
+
+# --- SHOW / DESC ------------------------------------------------------------------------------------------------
+def _show(session: Session, statement: Show) -> Result:
+    what = statement.what
+    if what == "databases":
+        return Result([("Databases", "string")], [[d.name] for d in database_list()])
+    if what == "tables":
+        db = statement.db or session.db
+        return Result([("Tables", "string")], [[t.name] for t in table_list(db=db)])
+    if what == "deployments":
+        return Result([("DB", "string"), ("Deployment", "string")],
+                      [[d.database.name, d.name] for d in deployment_list(db=statement.db or session.db)])  # fmt: skip
+    if what == "deployment":
+        found = [d for d in deployment_list(db=statement.db or session.db) if d.name == statement.name]
+        if not found:
+            raise FeatureStoreError(f"{statement.name} does not exist in {statement.db or session.db}", -1)
+        deployment = found[0]
+        return Result([("DB", "string"), ("Deployment", "string"), ("SQL", "string")],
+                      [[deployment.database.name, deployment.name, deployment.sql]])  # fmt: skip
+    raise FeatureStoreError(f"unsupported statement: SHOW {what.upper()}")
+
+
+def _describe(session: Session, statement: Describe) -> Result:
+    db = statement.db or session.db
+    table = table_get(db=db, name=statement.table)
+    if table is None:
+        raise FeatureStoreError(f"table {statement.table} does not exist in {db}")
+    rows = [
+        [str(i + 1), column["name"], column["type"], "NO" if column.get("not_null") else "YES"]
+        for i, column in enumerate(table.columns)
+    ]
+    return Result([("#", "string"), ("Field", "string"), ("Type", "string"), ("Null", "string")], rows)
+
+
+# --- SELECT -----------------------------------------------------------------------------------------------------
+def select(db: str, statement: Select, *, params: list[tuple[Any, str]] | None = None,
+           limit_rows: int | None = None) -> Result:  # fmt: skip
+    """Run a SELECT and return its rows (engine values)."""
+    statement = _bind_select(statement, params or [])
+    config = {str(key).lower(): value for key, value in statement.config.items()}
+    if str(config.get("execute_mode", "")).lower() == "request":
+        return _request_select(db, statement, config.get("values"))
+    if statement.windows or statement.joins or statement.source.subquery is not None:
+        return _offline_select(db, statement, limit_rows=limit_rows)
+    return _plain_select(db, statement)
+
+
+def _bind_select(statement: Select, params: list[tuple[Any, str]]) -> Select:
+    if not params:
+        return statement
+    statement.projections = [type(p)(_bind(p.expression, params), p.alias) for p in statement.projections]
+    if statement.where is not None:
+        statement.where = _bind(statement.where, params)
+    return statement
+
+
+def _request_select(db: str, statement: Select, values) -> Result:
+    """Request mode without a deployment (OpenMLDB #3938): compute the output rows for the given input rows."""
+    statement.config = {}
+    plan = services.plan_compile(db=db, select=statement)
+    if values is None:
+        raise FeatureStoreError("CONFIG execute_mode='request' needs values = (...)")
+    rows = values if values and isinstance(values[0], list | tuple) else [values]
+    schema = plan.input_schema
+    output = []
+    for number, row in enumerate(rows):
+        if len(row) != len(schema):
+            raise FeatureStoreError(
+                f"request row {number} has {len(row)} values; {plan.main.name} has {len(schema)} columns"
+            )
+        converted = [
+            _coerce_sql(value, {"name": name, "type": kind}, number)
+            for value, (name, kind) in zip(row, schema, strict=True)
+        ]
+        output.append(plan.output_row(converted))
+    return Result(plan.output_schema, output)
+
+
+def _offline_select(db: str, statement: Select, *, limit_rows: int | None = None) -> Result:
+    """Each stored row of the main table, computed as request mode would have computed it before it was stored."""
+    if statement.where is not None or statement.group_by or statement.order_by:
+        raise FeatureStoreError("WHERE, GROUP BY and ORDER BY are not supported together with windows or LAST JOIN")
+    limit = statement.limit if statement.limit is not None else limit_rows
+    plan = services.plan_compile(db=db, select=statement)
+    now = int(time.time() * 1000)
+    rows = []
+    for stored in storage.select_all(plan.main, limit=limit):
+        source = RowSource(before_id=stored[0], main_table_id=plan.main.pk)
+        rows.append(plan.output_row(stored[1:], source, now))
+    return Result(plan.output_schema, rows)
+
+
+class _TableScope:
+    def __init__(self, table, alias: str) -> None:
+        self.names = table.column_names
+        self.types = [column["type"] for column in table.columns]
+        self.aliases = {table.name, alias}
+        self.aggregates: list[tuple[Any, list]] = []
+
+    def column(self, table, name):
+        if table and table not in self.aliases:
+            raise ExpressionError(f"table {table} is not in the query")
+        if name not in self.names:
+            raise ExpressionError(f"column {name} does not exist")
+        position = self.names.index(name) + 1
+        return (lambda row: row[position]), self.types[position - 1]
+
+    def window_call(self, node):
+        if node.text("alias") != "__group":
+            raise ExpressionError(f"window {node.text('alias')} is not defined")
+        aggregate, args = compile_aggregate_args(node.this, _RowOnly(self))
+        slot = len(self.aggregates)
+        self.aggregates.append((aggregate, args))
+        return (lambda group: group.values[slot]), aggregate.result_type([arg.type for arg in args])
+
+
+class _RowOnly:
+    def __init__(self, scope: _TableScope) -> None:
+        self.scope = scope
+
+    def column(self, table, name):
+        return self.scope.column(table, name)
+
+    def window_call(self, node):
+        raise ExpressionError(f"aggregates cannot be nested: {node.sql()}")
+
+
+@dataclass
+class _Group:
+    """A GROUP BY group as projections see it: its aggregates, and its first row's columns for the rest."""
+
+    first: tuple
+    values: list[Any] = field(default_factory=list)
+
+    def __getitem__(self, position: int) -> Any:
+        return self.first[position]
+
+
+def _function_name(node: exp.Expression) -> str | None:
+    if isinstance(node, exp.Anonymous):
+        return node.name.lower()
+    if isinstance(node, exp.Func):
+        return node.sql_name().lower()
+    return None
+
+
+def _mark_aggregates(node: exp.Expression) -> tuple[exp.Expression, bool]:
+    """Wrap plain aggregate calls (``count(*)``, ``sum(x)`` without OVER) as group windows."""
+    found = False
+
+    def mark(child):
+        nonlocal found
+        if isinstance(child, exp.Window):
+            return child
+        name = _function_name(child)
+        if name and name in AGGREGATES and not isinstance(child.parent, exp.Window):
+            found = True
+            return exp.Window(this=child.copy(), alias=exp.to_identifier("__group"))
+        return child
+
+    return node.transform(mark), found
+
+
+def _plain_select(db: str, statement: Select) -> Result:
+    source = statement.source
+    table = table_get(db=source.db or db, name=source.name)
+    if table is None:
+        raise FeatureStoreError(f"table {source.name} does not exist in {source.db or db}")
+    scope = _TableScope(table, source.alias or source.name)
+    where = compile_expression(statement.where, scope).fn if statement.where is not None else None
+    projections: list[tuple[str, Any, str]] = []
+    grouped = bool(statement.group_by)
+    for projection in statement.projections:
+        node = projection.expression
+        if isinstance(node, exp.Star) or (isinstance(node, exp.Column) and isinstance(node.this, exp.Star)):
+            for i, name in enumerate(scope.names):
+                projections.append((name, (lambda position: lambda row: row[position])(i + 1), scope.types[i]))
+            continue
+        marked, has_aggregate = _mark_aggregates(node)
+        grouped = grouped or has_aggregate
+        compiled = compile_expression(marked, scope)
+        projections.append((projection.alias or compile_expression(node, _Names(scope)).name, compiled.fn,
+                            compiled.type))  # fmt: skip
+    rows = storage.select_all(table)
+    if where is not None:
+        rows = [row for row in rows if where(row) is True]
+    if grouped:
+        keys = [compile_expression(node, _RowOnly(scope)).fn for node in statement.group_by]
+        groups: dict[tuple, list[tuple]] = {}
+        for row in rows:
+            groups.setdefault(tuple(key(row) for key in keys), []).append(row)
+        if not groups and not keys:
+            groups[()] = []
+        output_rows = []
+        for members in groups.values():
+            newest_first = list(reversed(members))
+            group = _Group(first=members[0] if members else ())
+            for aggregate, args in scope.aggregates:
+                group.values.append(aggregate.compute([[arg.fn(row) for row in newest_first] for arg in args]))
+            output_rows.append([fn(group) for _, fn, _ in projections])
+        result_rows = output_rows
+    else:
+        result_rows = [[fn(row) for _, fn, _ in projections] for row in rows]
+    schema = [(name, kind) for name, _, kind in projections]
+    if statement.order_by:
+        result_rows = _order(result_rows, schema, statement.order_by, scope)
+    if statement.limit is not None:
+        result_rows = result_rows[: statement.limit]
+    return Result(schema, result_rows)
+
+
+class _Names:
+    """A scope that only names things (for default output names of aggregate projections)."""
+
+    def __init__(self, scope: _TableScope) -> None:
+        self.scope = scope
+
+    def column(self, table, name):
+        return self.scope.column(table, name)
+
+    def window_call(self, node):
+        return (lambda row: None), "int64"
+
+
+def _order(rows, schema, order_by, scope):
+    names = [name for name, _ in schema]
+    keys = []
+    for node, descending in order_by:
+        if isinstance(node, exp.Column) and node.name in names and not node.table:
+            position = names.index(node.name)
+        elif isinstance(node, exp.Literal) and node.is_int:
+            position = int(node.name) - 1
+        else:
+            raise FeatureStoreError(f"ORDER BY {node.sql()} must name an output column")
+        keys.append((position, descending))
+
+    def compare(a, b):
+        for position, descending in keys:
+            x, y = a[position], b[position]
+            if x == y:
+                continue
+            if x is None or y is None:
+                result = -1 if x is None else 1
+            else:
+                result = -1 if x < y else 1
+            return -result if descending else result
+        return 0
+
+    return sorted(rows, key=cmp_to_key(compare))
+
+
+# --- offasync ---------------------------------------------------------------------------------------------------
+def _submit_offline_job(session: Session, sql: str) -> Result:
+    """Submit the query as a job of the job core (engine ``sql``); its result set is the query's result."""
+    from jobs.services import JobSpec, job_submit
+
+    if session.user is None or not getattr(session.user, "is_authenticated", False):
+        raise FeatureStoreError("offasync needs an authenticated user: the job's owner", -1)
+    job = job_submit(
+        owner=session.user,
+        spec=JobSpec(
+            code=sql,
+            engine_type="sql",
+            run_type="sql",
+            creator="featurestore",
+            params={"variable": {}, "configuration": {"runtime": {"openmldb.db": session.db}}},
+            source_api="featurestore",
+        ),
+    )
+    return Result(job={"job_id": job.pk, "execID": job.exec_id, "state": job.status})

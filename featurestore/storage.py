@@ -1,0 +1,256 @@
+"""Physical storage of feature tables: one real table per feature table, in the project's database.
+
+Each feature table ``T`` is a table ``fs_<id>`` with an insertion-ordered ``_id`` and one column per schema
+column (``c0``, ``c1``...), and one composite B-tree index per OpenMLDB index: ``(key columns..., ts, _id)``.
+A window is then one index range scan: key equality, ``ts <= request ts`` (and a lower bound for ROWS_RANGE),
+newest first, with a LIMIT for ROWS. Only generated identifiers ever appear in the SQL text here; every value
+is a query parameter.
+
+Values are stored as: bool and integers as BIGINT, float and double as double precision, string as TEXT, date
+as its proleptic ordinal (INTEGER), timestamp as BIGINT milliseconds. SQLite cannot store a float NaN (it
+becomes NULL), so on SQLite a NaN is stored as the text ``'NaN'`` in a column without type affinity.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
+from typing import Any
+
+from django.db import connection
+
+from featurestore.models import FeatureTable
+
+SQL_TYPES = {
+    "sqlite": {"int": "BIGINT", "float": "", "text": "TEXT", "id": "INTEGER PRIMARY KEY AUTOINCREMENT"},
+    "postgresql": {"int": "BIGINT", "float": "DOUBLE PRECISION", "text": "TEXT", "id": "BIGSERIAL PRIMARY KEY"},
+}
+_KIND = {
+    "bool": "int",
+    "int16": "int",
+    "int32": "int",
+    "int64": "int",
+    "timestamp": "int",
+    "date": "int",
+    "float": "float",
+    "double": "float",
+    "string": "text",
+}
+
+
+def physical_name(table_id: int) -> str:
+    return f"fs_{table_id}"
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _vendor() -> str:
+    return "postgresql" if connection.vendor == "postgresql" else "sqlite"
+
+
+# --- encoding ---------------------------------------------------------------------------------------------------
+def _encode_float_sqlite(value):
+    if value is not None and math.isnan(value):
+        return "NaN"
+    return value
+
+
+def _decode_float(value):
+    if isinstance(value, str):
+        return float(value)
+    return value
+
+
+def _encode_date(value):
+    return None if value is None else value.toordinal()
+
+
+def _decode_date(value):
+    return None if value is None else dt.date.fromordinal(value)
+
+
+def _encode_bool(value):
+    return None if value is None else int(value)
+
+
+def _decode_bool(value):
+    return None if value is None else bool(value)
+
+
+def encoders(types: Sequence[str]) -> list[Callable[[Any], Any] | None]:
+    """Per column: a function turning an engine value into a stored one (None: store as is)."""
+    sqlite = _vendor() == "sqlite"
+    table = {"date": _encode_date, "bool": _encode_bool}
+    if sqlite:
+        table.update(float=_encode_float_sqlite, double=_encode_float_sqlite)
+    return [table.get(t) for t in types]
+
+
+def decoders(types: Sequence[str]) -> list[Callable[[Any], Any] | None]:
+    table = {"date": _decode_date, "bool": _decode_bool}
+    if _vendor() == "sqlite":
+        table.update(float=_decode_float, double=_decode_float)
+    return [table.get(t) for t in types]
+
+
+def encode_row(row: Sequence[Any], codecs: Sequence[Callable | None]) -> list[Any]:
+    return [value if codec is None or value is None else codec(value) for value, codec in zip(row, codecs, strict=True)]
+
+
+def decode_rows(rows: Iterable[Sequence[Any]], codecs: Sequence[Callable | None]) -> list[tuple]:
+    """Decode fetched rows ``(_id, c0, c1, ...)`` into ``(_id, v0, v1, ...)``."""
+    active = [(i + 1, codec) for i, codec in enumerate(codecs) if codec is not None]
+    if not active:
+        return [tuple(row) for row in rows]
+    decoded = []
+    for row in rows:
+        values = list(row)
+        for i, codec in active:
+            if values[i] is not None:
+                values[i] = codec(values[i])
+        decoded.append(tuple(values))
+    return decoded
+
+
+# --- DDL --------------------------------------------------------------------------------------------------------
+def create_table(table: FeatureTable) -> None:
+    """Create the physical table and one index per OpenMLDB index (inside the caller's transaction)."""
+    types = SQL_TYPES[_vendor()]
+    columns = [f"{_q('_id')} {types['id']}"]
+    for i, column in enumerate(table.columns):
+        columns.append(f"{_q(f'c{i}')} {types[_KIND[column['type']]]}".rstrip())
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE {_q(table.storage_table)} ({', '.join(columns)})")
+    for position, index in enumerate(table.indexes):
+        create_index(table, index, position)
+
+
+def index_columns(table: FeatureTable, index: dict) -> list[str]:
+    names = [f"c{table.position(key)}" for key in index["keys"]]
+    if index.get("ts"):
+        names.append(f"c{table.position(index['ts'])}")
+    return [*names, "_id"]
+
+
+def create_index(table: FeatureTable, index: dict, position: int) -> None:
+    name = f"{table.storage_table}_i{position}"
+    columns = ", ".join(_q(column) for column in index_columns(table, index))
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE INDEX {_q(name)} ON {_q(table.storage_table)} ({columns})")
+
+
+def drop_table(table: FeatureTable) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {_q(table.storage_table)}")
+
+
+# --- DML --------------------------------------------------------------------------------------------------------
+def insert_rows(table: FeatureTable, rows: Sequence[Sequence[Any]]) -> None:
+    """Insert rows (engine values in schema order) in one statement batch."""
+    codecs = encoders([column["type"] for column in table.columns])
+    names = ", ".join(_q(f"c{i}") for i in range(len(table.columns)))
+    marks = ", ".join(["%s"] * len(table.columns))
+    sql = f"INSERT INTO {_q(table.storage_table)} ({names}) VALUES ({marks})"
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [encode_row(row, codecs) for row in rows])
+
+
+def count_rows(table: FeatureTable) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {_q(table.storage_table)}")
+        return cursor.fetchone()[0]
+
+
+def select_all(table: FeatureTable, *, limit: int | None = None, newest_first: bool = False) -> list[tuple]:
+    """All rows as ``(_id, v0, v1, ...)`` in insertion order (or newest first)."""
+    names = ", ".join([_q("_id"), *(_q(f"c{i}") for i in range(len(table.columns)))])
+    order = "DESC" if newest_first else "ASC"
+    sql = f"SELECT {names} FROM {_q(table.storage_table)} ORDER BY {_q('_id')} {order}"
+    params: list[Any] = []
+    if limit is not None:
+        sql += " LIMIT %s"
+        params.append(limit)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return decode_rows(rows, decoders([column["type"] for column in table.columns]))
+
+
+@lru_cache(maxsize=4096)
+def _scan_sql(storage: str, ncols: int, keys: tuple[tuple[int, bool], ...], ts: int | None,
+              upper: bool, lower: bool, before: bool, limit: bool, vendor: str) -> str:  # fmt: skip
+    names = ", ".join([_q("_id"), *(_q(f"c{i}") for i in range(ncols))])
+    where = [f"{_q(f'c{i}')} IS NULL" if is_null else f"{_q(f'c{i}')} = %s" for i, is_null in keys]
+    if ts is not None and upper:
+        where.append(f"{_q(f'c{ts}')} <= %s")
+    if ts is not None and lower:
+        where.append(f"{_q(f'c{ts}')} >= %s")
+    if before:
+        where.append(f"{_q('_id')} < %s")
+    order = f"{_q(f'c{ts}')} DESC, {_q('_id')} DESC" if ts is not None else f"{_q('_id')} DESC"
+    sql = f"SELECT {names} FROM {_q(storage)}"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY {order}"
+    if limit:
+        sql += " LIMIT %s"
+    return sql
+
+
+def scan(
+    table: FeatureTable,
+    *,
+    keys: Sequence[tuple[int, Any]],
+    ts: int | None = None,
+    upper: int | None = None,
+    lower: int | None = None,
+    limit: int | None = None,
+    before_id: int | None = None,
+    codecs: Sequence[Callable | None] | None = None,
+) -> list[tuple]:
+    """Rows ``(_id, v0, ...)`` whose key columns equal the values, newest first by ``ts`` then insertion.
+
+    ``keys`` are ``(column position, value)``; ``upper``/``lower`` bound the ts column (inclusive);
+    ``before_id`` keeps only rows inserted before that row (offline mode: what a request then would have seen).
+    """
+    key_spec = tuple((position, value is None) for position, value in keys)
+    sql = _scan_sql(
+        table.storage_table, len(table.columns), key_spec, ts, upper is not None, lower is not None,
+        before_id is not None, limit is not None, _vendor(),
+    )  # fmt: skip
+    params = [value for _, value in keys if value is not None]
+    if ts is not None and upper is not None:
+        params.append(upper)
+    if ts is not None and lower is not None:
+        params.append(lower)
+    if before_id is not None:
+        params.append(before_id)
+    if limit is not None:
+        params.append(limit)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if codecs is None:
+        codecs = decoders([column["type"] for column in table.columns])
+    return decode_rows(rows, codecs)
+
+
+def delete_where(table: FeatureTable, *, ts: int, older_than: int) -> int:
+    """Delete rows whose ts column is older than ``older_than`` (absolute TTL expiry); return how many."""
+    sql = f"DELETE FROM {_q(table.storage_table)} WHERE {_q(f'c{ts}')} < %s"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [older_than])
+        return cursor.rowcount
+
+
+def delete_ids(table: FeatureTable, ids: Sequence[int]) -> int:
+    if not ids:
+        return 0
+    marks = ", ".join(["%s"] * len(ids))
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {_q(table.storage_table)} WHERE {_q('_id')} IN ({marks})", list(ids))
+        return cursor.rowcount
