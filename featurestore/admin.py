@@ -32,6 +32,9 @@ class DatabaseAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # DROP DATABASE through SQL: it checks that the database is empty
+
 
 def _table(headers, rows) -> str:
     head = format_html_join("", "<th>{}</th>", ((header,) for header in headers))
@@ -55,6 +58,9 @@ class FeatureTableAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # DROP TABLE through SQL also drops the physical table and checks deployments
 
     @admin.display(description="columns")
     def column_count(self, table: FeatureTable) -> int:
@@ -113,6 +119,9 @@ class DeploymentAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # DROP DEPLOYMENT through SQL, which also forgets the compiled plan
 
     @admin.display(description="call")
     def call_link(self, deployment: Deployment) -> str:

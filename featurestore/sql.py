@@ -63,12 +63,7 @@ class Session:
 def execute(*, db: str, sql: str, mode: str = "online", params: list[tuple[Any, str]] | None = None,
             user=None) -> Result:  # fmt: skip
     """Run every statement of ``sql`` in order; return the last statement's result."""
-    try:
-        statements = parse(sql)
-    except SqlError as exc:
-        raise FeatureStoreError(str(exc), CMD_ERROR) from None
-    if not statements:
-        raise FeatureStoreError("no SQL statement to execute", CMD_ERROR)
+    statements = _parse(sql)
     session = Session(db=db, mode=mode, user=user, params=list(params or []))
     if mode == "offasync" and isinstance(statements[-1], Select):
         for statement in statements[:-1]:
@@ -78,6 +73,24 @@ def execute(*, db: str, sql: str, mode: str = "online", params: list[tuple[Any, 
     for statement in statements:
         result = _execute_one(session, statement)
     return result
+
+
+def execute_each(*, db: str, sql: str, mode: str = "offsync", user=None):
+    """Run the statements one by one, yielding ``(number, count, result)`` after each (the jobs ``sql`` engine)."""
+    statements = _parse(sql)
+    session = Session(db=db, mode=mode, user=user)
+    for number, statement in enumerate(statements):
+        yield number, len(statements), _execute_one(session, statement)
+
+
+def _parse(sql: str) -> list:
+    try:
+        statements = parse(sql)
+    except SqlError as exc:
+        raise FeatureStoreError(str(exc), CMD_ERROR) from None
+    if not statements:
+        raise FeatureStoreError("no SQL statement to execute", CMD_ERROR)
+    return statements
 
 
 def _execute_one(session: Session, statement) -> Result:

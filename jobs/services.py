@@ -64,6 +64,7 @@ DEFAULT_ENGINE_VERSIONS = {
     "hive": "hive-2.3.3",
     "jdbc": "jdbc-4",
     "sql": "sql-1",
+    "duckdb": "duckdb-2",
 }
 ENGINE_NAMES = sorted(DEFAULT_ENGINE_VERSIONS)
 
@@ -101,7 +102,12 @@ def route(*, engine_type: str, run_type: str) -> Route:
     if name in ("jdbc", "sql"):
         if kind not in SQL_RUN_TYPES:
             raise unsupported
-        return Route("sql", "sql", f"Engine: sql (engineType {engine_type}, runType {run_type}).")
+        note = f"Engine: sql, the feature store's SQL (engineType {engine_type}, runType {run_type})."
+        return Route("sql", "sql", note)
+    if name == "duckdb":
+        if kind not in SQL_RUN_TYPES:
+            raise unsupported
+        return Route("duckdb", "sql", f"Engine: duckdb (engineType {engine_type}, runType {run_type}).")
     # spark and hive
     if kind in SQL_RUN_TYPES:
         reason = engine_unavailable_reason("spark")
@@ -121,6 +127,7 @@ def _run_types_of(name: str) -> str:
         "shell": "sh or shell",
         "jdbc": "sql or jdbc",
         "sql": "sql",
+        "duckdb": "sql",
         "hive": "sql or hql",
         "spark": "sql, hql, python, py or pyspark",
     }[name]

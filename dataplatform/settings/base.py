@@ -134,6 +134,10 @@ else:
         }
     }
 
+# A job engine child that runs platform code (the feature store's SQL) uses exactly its parent's database.
+if env_str("PLATFORM_DATABASE_NAME"):
+    DATABASES["default"]["NAME"] = env_str("PLATFORM_DATABASE_NAME")
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channel layer and cache ----------------------------------------------------------------------------------

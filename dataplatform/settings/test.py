@@ -5,7 +5,9 @@ import tempfile
 from pathlib import Path
 
 # Every test run gets its own data directory (database file, secret key, job files), never ./var.
+# Job engine children started by a test inherit TEST_DATA_DIR and so share its data directory.
 os.environ["DATA_DIR"] = os.environ.get("TEST_DATA_DIR") or tempfile.mkdtemp(prefix="dataplatform-test-")
+os.environ["TEST_DATA_DIR"] = os.environ["DATA_DIR"]
 
 from dataplatform.settings.base import *  # noqa: E402
 

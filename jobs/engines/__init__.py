@@ -8,7 +8,8 @@ and the memory limit (an address-space rlimit) and then execs the engine program
 
 - python: ``jobs.engines.python_engine`` runs ``code.py``; ``show(...)`` writes table result sets;
 - shell: bash runs ``code.sh``; the runner copies its stdout into a text result set;
-- sql: ``jobs.engines.sql_engine`` runs ``code.sql`` on an in-memory DuckDB;
+- sql: ``featurestore.jobengine`` runs ``code.sql`` as the feature store's SQL over its tables (offline mode);
+- duckdb: ``jobs.engines.sql_engine`` runs ``code.sql`` on an in-memory DuckDB;
 - spark: ``jobs.engines.spark_engine`` runs ``code.sql`` or ``code.py`` on a local (or ``SPARK_MASTER``) Spark.
 
 The JVM and DuckDB reserve far more address space than they use, so spark and sql get no address-space limit:
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 ENGINE_UNAVAILABLE_EXIT = 3
-ENGINES = ("python", "shell", "sql", "spark")
+ENGINES = ("python", "shell", "sql", "duckdb", "spark")
 SPARK_RUN_TYPES = {"sql": "code.sql", "python": "code.py"}
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -36,9 +37,12 @@ class EngineCommand(NamedTuple):  # a NamedTuple, not a dataclass: dataclasses c
     argv: list[str]  # full argv to exec, with cwd=workdir
     env: dict[str, str]  # extra environment variables, merged over os.environ by the runner
     tee_stdout_as_text_result: bool  # the runner copies stdout lines into a TEXT result set (shell)
-    # False for spark and sql: the JVM and DuckDB reserve far more address space than they use, so RLIMIT_AS
+    # False for spark and duckdb: the JVM and DuckDB reserve far more address space than they use, so RLIMIT_AS
     # breaks them; the JVM gets spark.driver.memory and DuckDB its memory_limit instead.
     limit_memory: bool
+    # The feature store's SQL engine runs platform code only (no user program), so it gets the platform's
+    # database settings; every other engine runs user code and gets none of the platform's secrets.
+    trusted: bool = False
 
 
 def engine_unavailable_reason(engine: str) -> str | None:
@@ -76,6 +80,7 @@ def prepare(
     memory_mb: int,
     cpu_seconds: int,
     spark_driver_memory: str = "1g",
+    extra_env: dict[str, str] | None = None,
 ) -> EngineCommand:
     """Write the job's code into workdir and return the command that runs it (0 limits mean unlimited)."""
     engine_module = [sys.executable, "-u", "-m"]
@@ -83,8 +88,10 @@ def prepare(
         filename, program = "code.py", [*engine_module, "jobs.engines.python_engine", "code.py"]
     elif engine == "shell":
         filename, program = "code.sh", ["/bin/bash", "code.sh"]
-    elif engine == "sql":
+    elif engine == "duckdb":
         filename, program = "code.sql", [*engine_module, "jobs.engines.sql_engine", "code.sql"]
+    elif engine == "sql":
+        filename, program = "code.sql", [*engine_module, "featurestore.jobengine", "code.sql"]
     elif engine == "spark":
         if run_type not in SPARK_RUN_TYPES:
             raise ValueError(f"spark run_type must be 'sql' or 'python', not {run_type!r}")
@@ -99,7 +106,7 @@ def prepare(
     result_dir = workdir / "result"
     result_dir.mkdir(exist_ok=True)
 
-    limit_memory = engine not in ("spark", "sql")
+    limit_memory = engine not in ("spark", "duckdb")
     python_path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)
     env = {
         "PYTHONPATH": python_path,
@@ -107,14 +114,21 @@ def prepare(
         "PLATFORM_JOB_ID": str(job_id),
         "PLATFORM_RESULT_DIR": str(result_dir),
     }
-    if engine == "sql":
+    if engine == "duckdb":
         env["PLATFORM_MEMORY_MB"] = str(memory_mb)
+    env.update(extra_env or {})
     if engine == "spark":
         env["PLATFORM_SPARK_DRIVER_MEMORY"] = spark_driver_memory
         if os.environ.get("SPARK_MASTER"):
             env["SPARK_MASTER"] = os.environ["SPARK_MASTER"]
     argv = _limited(program, memory_mb if limit_memory else 0, cpu_seconds)
-    return EngineCommand(argv=argv, env=env, tee_stdout_as_text_result=engine == "shell", limit_memory=limit_memory)
+    return EngineCommand(
+        argv=argv,
+        env=env,
+        tee_stdout_as_text_result=engine == "shell",
+        limit_memory=limit_memory,
+        trusted=engine == "sql",
+    )
 
 
 def _limited(program: list[str], memory_mb: int, cpu_seconds: int) -> list[str]:

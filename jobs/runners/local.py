@@ -35,6 +35,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
+from dataplatform.profiles import default_settings_module
 from jobs.engines import ENGINE_UNAVAILABLE_EXIT, EngineCommand, engine_unavailable_reason, prepare
 from jobs.engines.resultset import ResultSetWriter, list_resultsets
 from jobs.logstore import LogEntry, log_append, log_dump_to_file
@@ -248,6 +249,13 @@ class LocalRunner:
         self._wake.set()
 
 
+def _engine_env(job: Job) -> dict[str, str]:
+    """Per-job settings an engine reads: the feature store database of a ``sql`` job."""
+    runtime = ((job.params or {}).get("configuration") or {}).get("runtime") or {}
+    db = runtime.get("openmldb.db") or runtime.get("wds.linkis.openmldb.db")
+    return {"PLATFORM_JOB_DB": str(db)} if db else {}
+
+
 class JobExecution:
     """Run one job's engine process to its end and record what happened."""
 
@@ -340,6 +348,7 @@ class JobExecution:
             memory_mb=settings.JOB_MEMORY_LIMIT_MB,
             cpu_seconds=settings.JOB_CPU_LIMIT_SECONDS,
             spark_driver_memory=settings.JOB_SPARK_DRIVER_MEMORY,
+            extra_env=_engine_env(job),
         )
         control_read, control_write = os.pipe()
         try:
@@ -361,8 +370,16 @@ class JobExecution:
         self._finish(job)
 
     def _spawn(self, job: Job, command: EngineCommand, control_fd: int) -> subprocess.Popen:
-        env = {key: value for key, value in os.environ.items() if key not in _SECRET_ENV}
-        env = {key: value for key, value in env.items() if not key.startswith("DJANGO_")}
+        if command.trusted:
+            # Platform code that needs the platform's database: the same settings, the same database.
+            env = dict(os.environ)
+            env["DJANGO_SETTINGS_MODULE"] = (
+                os.environ.get("DJANGO_SETTINGS_MODULE") or settings.SETTINGS_MODULE or default_settings_module()
+            )
+            env["PLATFORM_DATABASE_NAME"] = str(connection.settings_dict["NAME"])
+        else:
+            env = {key: value for key, value in os.environ.items() if key not in _SECRET_ENV}
+            env = {key: value for key, value in env.items() if not key.startswith("DJANGO_")}
         env.update(command.env)
         env["PLATFORM_CONTROL_FD"] = str(control_fd)
         env["PLATFORM_RESULT_MAX_ROWS"] = str(settings.JOB_RESULT_MAX_ROWS)

@@ -92,7 +92,7 @@ def columns(result: dict) -> list[tuple[str, str]]:
 # --- prepare --------------------------------------------------------------------------------------------------
 def test_prepare_writes_code_and_builds_launcher_command(tmp_path):
     cmd = prepare(
-        engine="sql", run_type="sql", code="select 1", workdir=tmp_path, job_id=5, memory_mb=256, cpu_seconds=9
+        engine="duckdb", run_type="sql", code="select 1", workdir=tmp_path, job_id=5, memory_mb=256, cpu_seconds=9
     )
     assert (tmp_path / "code.sql").read_text() == "select 1"
     assert (tmp_path / "result").is_dir()
@@ -282,7 +282,7 @@ def test_launcher_passes_exit_status_through(tmp_path):
 # --- sql ------------------------------------------------------------------------------------------------------
 def test_sql_selects_become_numbered_tables(tmp_path):
     code = "select 1::int as a, 'x' as b;\nselect 2.5::double as c, date '2024-01-01' as d, null as n, true as t;"
-    run = run_engine(tmp_path, "sql", code)
+    run = run_engine(tmp_path, "duckdb", code)
     assert run.returncode == 0, run.stderr
     assert [p.name for p in list_resultsets(run.workdir / "result")] == ["_0.dolphin", "_1.dolphin"]
     first, second = run.results
@@ -300,7 +300,7 @@ def test_sql_commands_print_ok(tmp_path):
         "insert into t values (1, 'a;b'), (2, 'c');\n"
         "select * from t order by a;\n"
     )
-    run = run_engine(tmp_path, "sql", code)
+    run = run_engine(tmp_path, "duckdb", code)
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines() == ["OK", "OK, 2 rows affected"]
     assert run.results[0]["fileContent"] == [["1", "a;b"], ["2", "c"]]
@@ -310,24 +310,24 @@ def test_sql_reads_files_of_the_work_dir(tmp_path):
     workdir = tmp_path / "work"
     workdir.mkdir()
     (workdir / "data.csv").write_text("k,v\na,1\nb,2\n")
-    run = run_engine(tmp_path, "sql", "select k, sum(v) as total from read_csv('data.csv') group by k order by k")
+    run = run_engine(tmp_path, "duckdb", "select k, sum(v) as total from read_csv('data.csv') group by k order by k")
     assert run.returncode == 0, run.stderr
     assert run.results[0]["fileContent"] == [["a", "1"], ["b", "2"]]
 
 
 def test_sql_memory_limit_is_duckdbs_own(tmp_path):
-    run = run_engine(tmp_path, "sql", "select current_setting('memory_limit') as m", memory_mb=256)
+    run = run_engine(tmp_path, "duckdb", "select current_setting('memory_limit') as m", memory_mb=256)
     assert run.returncode == 0, run.stderr
     assert run.results[0]["fileContent"] == [["256.0 MiB"]]
 
 
 def test_sql_error_names_the_statement(tmp_path):
-    run = run_engine(tmp_path, "sql", "select 1;\nselect * from missing_table;\nselect 3;")
+    run = run_engine(tmp_path, "duckdb", "select 1;\nselect * from missing_table;\nselect 3;")
     assert run.returncode == 1
     assert run.stderr.startswith("SQL error in statement 2: Catalog Error")
     assert len(run.results) == 1
 
-    run = run_engine(tmp_path / "parse", "sql", "select 1;\nselec 2;\n")
+    run = run_engine(tmp_path / "parse", "duckdb", "select 1;\nselec 2;\n")
     assert run.returncode == 1
     assert run.stderr.startswith("SQL error in statement 2: Parser Error")
 
@@ -469,7 +469,7 @@ def test_spark_unavailable_without_java(tmp_path, monkeypatch):
 
 def test_spark_unavailable_reason_is_none_for_other_engines():
     assert engine_unavailable_reason("python") is None
-    assert engine_unavailable_reason("sql") is None
+    assert engine_unavailable_reason("sql") is None and engine_unavailable_reason("duckdb") is None
     assert engine_unavailable_reason("shell") is None
 
 

@@ -76,9 +76,9 @@ def test_shell_stdout_is_log_and_text_result(client, user, runner):
     assert opened[0]["type"] == "1" and opened[0]["fileContent"] == [["one"], ["three"]]
 
 
-def test_sql_job_makes_table_results(client, user, runner):
+def test_duckdb_job_makes_table_results(client, user, runner):
     code = "create table t as select range as id from range(3);\nselect id, id * 2 as twice from t order by id;"
-    job = wait_for(submit(client, user, code, "jdbc-4", "sql")["taskID"])
+    job = wait_for(submit(client, user, code, "duckdb", "sql")["taskID"])
     assert job.status == JobStatus.SUCCEED, log_text(job.pk)
     _, opened = results(client, user, job)
     assert opened[-1]["fileContent"] == [["0", "0"], ["1", "2"], ["2", "4"]]
@@ -248,3 +248,46 @@ def test_spark_sql_job_runs_with_task_progress(client, user, runner):
     assert sum(entry["succeedTasks"] for entry in job.progress_info) >= 4
     _, opened = results(client, user, job)
     assert opened[0]["fileContent"] == [["0", "0"], ["1", "2"], ["2", "4"]]
+
+
+def test_sql_job_runs_the_feature_stores_sql(client, user, runner):
+    from featurestore import sql as sqlexec
+
+    sqlexec.execute(db="fs", sql="CREATE DATABASE fs")
+    sqlexec.execute(db="fs", sql="CREATE TABLE t1 (k string, v int, ts timestamp, INDEX(KEY=k, TS=ts))")
+    sqlexec.execute(db="fs", sql="INSERT INTO t1 VALUES ('a', 1, 1000), ('a', 2, 2000), ('b', 5, 1500)")
+    code = (
+        "SELECT k, v, sum(v) OVER w AS s FROM t1 WINDOW w AS (PARTITION BY k ORDER BY ts "
+        "ROWS BETWEEN 1 PRECEDING AND CURRENT ROW);\nSELECT count(*) AS n FROM t1"
+    )
+    params = {"configuration": {"runtime": {"openmldb.db": "fs"}}}
+    job = wait_for(submit(client, user, code, "jdbc-4", "sql", params=params)["taskID"], timeout=60)
+    assert job.status == JobStatus.SUCCEED, log_text(job.pk)
+    assert "INFO Engine: sql, the feature store's SQL" in log_text(job.pk)
+    _, opened = results(client, user, job)
+    assert opened[0]["fileContent"] == [["a", "1", "1"], ["a", "2", "3"], ["b", "5", "5"]]
+    assert [c["dataType"] for c in opened[0]["metadata"]] == ["string", "int", "int"]  # sum keeps the input type
+    assert opened[1]["fileContent"] == [["3"]]
+
+
+def test_sql_job_error_names_the_problem(client, user, runner):
+    job = wait_for(submit(client, user, "select nope from nowhere", "jdbc-4", "sql")["taskID"], timeout=60)
+    assert job.status == JobStatus.FAILED and job.error_code == 40000
+    assert job.error_desc.startswith("SQL error:") and "nowhere" in job.error_desc
+
+
+def test_offasync_query_runs_as_a_job(client, user, runner):
+    import json
+
+    from featurestore import sql as sqlexec
+
+    sqlexec.execute(db="fs", sql="CREATE DATABASE fs")
+    sqlexec.execute(db="fs", sql="CREATE TABLE t1 (k string, v int, ts timestamp, INDEX(KEY=k, TS=ts))")
+    sqlexec.execute(db="fs", sql="INSERT INTO t1 VALUES ('a', 1, 1000)")
+    body = {"mode": "offasync", "sql": "SELECT k, v FROM t1"}
+    answer = client.post("/dbs/fs", json.dumps(body), content_type="application/json", **bearer(user)).json()
+    assert answer["code"] == 0
+    job = wait_for(answer["data"]["job"]["job_id"], timeout=60)
+    assert job.status == JobStatus.SUCCEED and job.source_api == "featurestore"
+    _, opened = results(client, user, job)
+    assert opened[0]["fileContent"] == [["a", "1"]]

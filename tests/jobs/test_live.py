@@ -73,10 +73,21 @@ def test_linkis_python_sdk_runs_unchanged(server):
     from linkis_python_sdk.client import LinkisClient
     from linkis_python_sdk.config.config import LinkisConfig
 
+    # the jdbc engine runs the feature store's SQL over its tables (database "default" unless the job says)
+    for statement in (
+        "CREATE DATABASE IF NOT EXISTS default",
+        "CREATE TABLE IF NOT EXISTS people (id int, name string, ts timestamp, INDEX(KEY=id, TS=ts))",
+    ):
+        body = requests.post(f"{server.url}/dbs/default", json={"mode": "online", "sql": statement}, timeout=10).json()
+        assert body["code"] == 0, body
+    rows = {"value": [[2, "two", 1000], [1, "one", 1000]]}
+    assert requests.put(f"{server.url}/dbs/default/tables/people", json=rows, timeout=10).json()["code"] == 0
     client = LinkisClient(LinkisConfig(base_url=f"{server.url}/api/rest_j/v1", username=ADMIN[0], password=ADMIN[1]))
-    code = "select 1 as id, 'one' as name union all select 2, 'two' order by id"
     data, total, error = client.execute_code(
-        code, {"columns": [{"column": "id"}, {"column": "name"}]}, engine_type="jdbc-4", run_type="sql"
+        "select id, name from people order by id",
+        {"columns": [{"column": "id"}, {"column": "name"}]},
+        engine_type="jdbc-4",
+        run_type="sql",
     )
     assert error == "" and total == 2
     assert data == [{"id": 1, "name": "one"}, {"id": 2, "name": "two"}]

@@ -1,0 +1,53 @@
+"""The feature store in the admin: tables with schema, indexes, counts and rows; calling a deployment."""
+
+import pytest
+
+from featurestore import sql as sqlexec
+from featurestore.selectors import deployment_get, table_get
+from tests.accounts.factories import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    assert client.post("/admin/login/", {"username": "root", "password": PASSWORD}).status_code == 302
+    return client
+
+
+@pytest.fixture
+def deployed(db):
+    sqlexec.execute(db="fs", sql="CREATE DATABASE fs")
+    sqlexec.execute(db="fs", sql="CREATE TABLE t1 (k string, v int, ts timestamp, INDEX(KEY=k, TS=ts, TTL=1d))")
+    sqlexec.execute(db="fs", sql="INSERT INTO t1 VALUES ('a', 1, 1000), ('a', 2, 2000), ('<b>', 3, 3000)")
+    sqlexec.execute(db="fs", sql="DEPLOY d SELECT k, sum(v) OVER w AS s FROM t1 WINDOW w AS "
+                                 "(PARTITION BY k ORDER BY ts ROWS BETWEEN 5 PRECEDING AND CURRENT ROW)")  # fmt: skip
+    return deployment_get(db="fs", name="d")
+
+
+def test_table_page_shows_schema_indexes_count_and_rows(admin_client, deployed):
+    table = table_get(db="fs", name="t1")
+    assert b"t1" in admin_client.get("/admin/featurestore/featuretable/").content
+    page = admin_client.get(f"/admin/featurestore/featuretable/{table.pk}/change/").content.decode()
+    assert "timestamp" in page and "absandlat" in page and "<td>1440</td>" in page  # 1d, widened by the deploy
+    assert "<td>&lt;b&gt;</td>" in page  # sample rows are escaped
+    assert '<div class="readonly">3</div>' in page  # the row count
+    assert "deletelink" not in page  # tables are dropped with SQL, which also drops the physical table
+
+
+def test_call_form_computes_features(admin_client, deployed):
+    url = f"/admin/featurestore/deployment/{deployed.pk}/call/"
+    page = admin_client.get(url)
+    assert page.status_code == 200 and b"Compute features" in page.content
+    response = admin_client.post(url, {"row": '["a", 10, 5000]'})
+    text = response.content.decode()
+    assert 'id="deployment-output"' in text and "<td>13</td>" in text
+    response = admin_client.post(url, {"row": '{"k": "a", "v": 1, "ts": 500}'})
+    assert "<td>s</td><td>int32</td><td>1</td>" in response.content.decode()  # no stored row is that old
+    response = admin_client.post(url, {"row": '["a", "x", 5000]'})
+    assert 'class="errornote"' in response.content.decode()
+
+
+def test_deployment_list_links_to_the_call_form(admin_client, deployed):
+    page = admin_client.get("/admin/featurestore/deployment/").content.decode()
+    assert f"/admin/featurestore/deployment/{deployed.pk}/call/" in page
