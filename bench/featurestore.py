@@ -76,6 +76,15 @@ WINDOW w2 AS (PARTITION BY key ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT 
 BIAS = "OPTIONS(RANGE_BIAS='inf', ROWS_BIAS='inf') "
 
 
+def code_fingerprint() -> str:
+    """A digest of the application code measured (other people may be editing it while this runs)."""
+    digest = hashlib.sha256()
+    files = sorted([*(ROOT / "featurestore").glob("*.py"), *(ROOT / "dataplatform").rglob("*.py")])
+    for path in files:
+        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def emit(record: dict) -> None:
     print(json.dumps(record), flush=True)
 
@@ -479,8 +488,10 @@ def measure_profile(name: str, env: dict[str, str], data: Dataset, args, token: 
             result["put_single"] = puts
             emit({"profile": name, "measure": f"put_single_{args.connections}conn", **puts})
             result["server_output_lines"] = len(server.lines)
-            if server.lines:
-                result["server_output_tail"] = "".join(server.lines[-5:])[-1000:]
+            errors = [line.strip() for line in server.lines if " ERROR " in line]
+            result["server_error_lines"] = len(errors)
+            # distinct messages, without the leading date and time
+            result["server_errors"] = list(dict.fromkeys(line[24:324] for line in errors))[:5]
     return result
 
 
@@ -565,9 +576,8 @@ class FeastServer:
         start = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(event / 1000 - 3600))
         end = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 60))
         self._run(feast, "materialize", start, end)
-        version = self._run(feast, "version").strip()
-        return {"feast_version": version.split(":")[-1].strip().strip('"'), "setup_s": round(time.perf_counter()
-                - started, 1)}  # fmt: skip
+        version = self._run(str(venv / "bin" / "python"), "-c", "import feast; print(feast.__version__)").strip()
+        return {"feast_version": version, "setup_s": round(time.perf_counter() - started, 1)}
 
     def start(self, timeout: float = 120) -> None:
         command = [str(FEAST_VENV / "bin" / "feast"), "serve", "-h", "127.0.0.1", "-p", str(self.port),
@@ -689,6 +699,7 @@ def main() -> None:
         return
 
     wall = time.perf_counter()
+    fingerprint = code_fingerprint()
     now_ms = int(time.time() * 1000)
     data = Dataset(args.rows, args.keys, now_ms)
     emit({"measure": "dataset", "rows": args.rows, "keys": args.keys, "span_days": 30,
@@ -727,6 +738,8 @@ def main() -> None:
         result["targets_met"] = targets(result, feast)
     summary["profiles"] = profiles
     summary["wall_s"] = round(time.perf_counter() - wall, 1)
+    summary["code_fingerprint"] = fingerprint
+    summary["code_changed_during_run"] = code_fingerprint() != fingerprint
     print(json.dumps(summary, indent=2))
 
 

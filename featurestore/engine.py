@@ -239,6 +239,7 @@ class RowSource:
     def __init__(self, before_id: int | None = None, main_table_id: int | None = None) -> None:
         self.before_id = before_id
         self.main_table_id = main_table_id
+        self.raw = storage.raw_connection()
 
     def _before(self, table: FeatureTable) -> int | None:
         return self.before_id if table.pk == self.main_table_id else None
@@ -262,10 +263,10 @@ class RowSource:
         newer = 0
         if uses_lat:
             newer = len(storage.scan(table, keys=key_pairs, ts=source.ts_position, lower=ts + 1, limit=lat_ttl,
-                                     before_id=before, codecs=source.codecs))  # fmt: skip
+                                     before_id=before, codecs=source.codecs, raw=self.raw))  # fmt: skip
         if ttl_type == "absandlat" and uses_abs and uses_lat:
             rows = storage.scan(table, keys=key_pairs, ts=source.ts_position, upper=upper, lower=lower,
-                                limit=limit, before_id=before, codecs=source.codecs)  # fmt: skip
+                                limit=limit, before_id=before, codecs=source.codecs, raw=self.raw)  # fmt: skip
             position = source.ts_position + 1
             return [row for i, row in enumerate(rows) if row[position] >= cutoff or newer + i < lat_ttl]
         if uses_abs and ttl_type != "latest":
@@ -276,10 +277,12 @@ class RowSource:
             if limit == 0:
                 return []
         return storage.scan(table, keys=key_pairs, ts=source.ts_position, upper=upper, lower=lower, limit=limit,
-                            before_id=before, codecs=source.codecs)  # fmt: skip
+                            before_id=before, codecs=source.codecs, raw=self.raw)  # fmt: skip
 
     def join(self, table: FeatureTable, keys, ts_position, limit, codecs) -> list[tuple]:
-        return storage.scan(table, keys=keys, ts=ts_position, limit=limit, before_id=self._before(table), codecs=codecs)
+        return storage.scan(
+            table, keys=keys, ts=ts_position, limit=limit, before_id=self._before(table), codecs=codecs, raw=self.raw
+        )
 
 
 # --- joins ------------------------------------------------------------------------------------------------------

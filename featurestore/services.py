@@ -36,13 +36,27 @@ class FeatureStoreError(Exception):
 # Deployments compile once per process. Catalog changes made here clear the cache; changes made by another
 # process are seen after POST /refresh, as with OpenMLDB's APIServer.
 _plans: dict[int, tuple[Deployment, RequestPlan]] = {}
+_tables: dict[tuple[str, str], FeatureTable] = {}
 _plans_lock = threading.Lock()
 
 
 def catalog_refresh() -> None:
-    """Forget compiled plans (POST /refresh, or after a catalog change)."""
+    """Forget compiled plans and cached tables (POST /refresh, or after a catalog change)."""
     with _plans_lock:
         _plans.clear()
+        _tables.clear()
+
+
+def table_cached(*, db: str, name: str) -> FeatureTable | None:
+    """The table's catalog row, read once per process (inserts look it up on every request)."""
+    key = (db, name)
+    table = _tables.get(key)
+    if table is None:
+        table = table_get(db=db, name=name)
+        if table is not None:
+            with _plans_lock:
+                _tables[key] = table
+    return table
 
 
 def table_lookup(db: str):

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 from featurestore.models import FeatureTable
 
@@ -48,8 +48,27 @@ def _q(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
+_VENDOR: str | None = None
+
+
 def _vendor() -> str:
-    return "postgresql" if connection.vendor == "postgresql" else "sqlite"
+    global _VENDOR
+    if _VENDOR is None:
+        _VENDOR = "postgresql" if connection.vendor == "postgresql" else "sqlite"
+    return _VENDOR
+
+
+def raw_connection():
+    """This thread's DB-API connection, without Django's wrappers (opened if needed).
+
+    The request-mode scans are the hot path (one per window per request); Django's cursor wrapper, its
+    placeholder rewriting and its debug hooks cost more than the indexed read itself. Callers that scan several
+    times take the connection once (``RowSource``) and pass it to ``scan``.
+    """
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    if wrapper.connection is None:
+        wrapper.ensure_connection()
+    return wrapper.connection
 
 
 # --- encoding ---------------------------------------------------------------------------------------------------
@@ -198,7 +217,7 @@ def _scan_sql(storage: str, ncols: int, keys: tuple[tuple[int, bool], ...], ts: 
     sql += f" ORDER BY {order}"
     if limit:
         sql += " LIMIT %s"
-    return sql
+    return sql.replace("%s", "?") if vendor == "sqlite" else sql
 
 
 def scan(
@@ -211,6 +230,7 @@ def scan(
     limit: int | None = None,
     before_id: int | None = None,
     codecs: Sequence[Callable | None] | None = None,
+    raw=None,
 ) -> list[tuple]:
     """Rows ``(_id, v0, ...)`` whose key columns equal the values, newest first by ``ts`` then insertion.
 
@@ -231,9 +251,12 @@ def scan(
         params.append(before_id)
     if limit is not None:
         params.append(limit)
-    with connection.cursor() as cursor:
+    cursor = (raw or raw_connection()).cursor()
+    try:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
+    finally:
+        cursor.close()
     if codecs is None:
         codecs = decoders([column["type"] for column in table.columns])
     return decode_rows(rows, codecs)

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from django.conf import settings
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -27,6 +28,7 @@ from featurestore.jsonx import (
     JsonError,
     coerce,
     coerce_param,
+    dumps,
     fe_type_enum,
     loads,
     output_value,
@@ -83,45 +85,49 @@ class TableView(FeatureStoreView):
         examples=[OpenApiExample("one row", value={"value": [["aaa", 11, 22, 1.2, 1.3, 1635247427000, "2021-05-20"]]})],
     )
     def put(self, request, db: str, table: str):
-        try:
-            body = self.body(request)
-        except JsonError as exc:
-            raise OpenMLDBError(-1, f"Json parse failed, error code: {exc.code}") from None
-        rows = body.get("value") if isinstance(body, dict) else None
-        if not isinstance(rows, list) or not rows or not all(isinstance(row, list) for row in rows):
-            raise OpenMLDBError(-1, "Invalid value in body, only support to put one row")
-        found = table_get(db=db, name=table)
-        if found is None:
-            raise OpenMLDBError(2000, f"fail to get insert info--table with name {table} in db {db} does not exist")
-        columns = found.columns
-        many = len(rows) > 1
-        converted = []
-        for number, row in enumerate(rows):
-            where = f" in row {number}" if many else ""
-            if len(row) < len(columns):
-                marks = ",".join("?" * len(row))
+        return Response(put_rows(db, table, request.body))
+
+
+def put_rows(db: str, table: str, raw: bytes) -> dict:
+    """Insert the rows of a ``PUT /dbs/{db}/tables/{table}`` body, checked in upstream's order; all or nothing."""
+    try:
+        body = loads(raw)
+    except JsonError as exc:
+        raise OpenMLDBError(-1, f"Json parse failed, error code: {exc.code}") from None
+    rows = body.get("value") if isinstance(body, dict) else None
+    if not isinstance(rows, list) or not rows or not all(isinstance(row, list) for row in rows):
+        raise OpenMLDBError(-1, "Invalid value in body, only support to put one row")
+    found = services.table_cached(db=db, name=table)
+    if found is None:
+        raise OpenMLDBError(2000, f"fail to get insert info--table with name {table} in db {db} does not exist")
+    columns = found.columns
+    many = len(rows) > 1
+    converted = []
+    for number, row in enumerate(rows):
+        where = f" in row {number}" if many else ""
+        if len(row) < len(columns):
+            marks = ",".join("?" * len(row))
+            raise OpenMLDBError(
+                2000, f"fail to get insert info--get default value map of insert into {table} values({marks}); "
+                f"failed{where}",
+            )  # fmt: skip
+        if len(row) > len(columns):
+            raise OpenMLDBError(-1, f"column size != schema size{where}")
+        values = []
+        for value, column in zip(row, columns, strict=True):
+            name, kind = column["name"], column["type"]
+            if kind == "string" and value is not None and not isinstance(value, str):
+                raise OpenMLDBError(-1, f"value is not string for col {name}{where}")
+            try:
+                values.append(coerce(value, kind, not_null=bool(column.get("not_null"))))
+            except ConversionError:
                 raise OpenMLDBError(
-                    2000, f"fail to get insert info--get default value map of insert into {table} values({marks}); "
-                    f"failed{where}",
-                )  # fmt: skip
-            if len(row) > len(columns):
-                raise OpenMLDBError(-1, f"column size != schema size{where}")
-            values = []
-            for value, column in zip(row, columns, strict=True):
-                name, kind = column["name"], column["type"]
-                if kind == "string" and value is not None and not isinstance(value, str):
-                    raise OpenMLDBError(-1, f"value is not string for col {name}{where}")
-                try:
-                    values.append(coerce(value, kind, not_null=bool(column.get("not_null"))))
-                except ConversionError:
-                    raise OpenMLDBError(
-                        -1,
-                        f"conversion failed on col {name}[{sdk_type_enum(kind)}] with value "
-                        f"{_value_text(value)}{where}",
-                    ) from None
-            converted.append(values)
-        services.rows_insert(table=found, rows=converted)
-        return _ok()
+                    -1,
+                    f"conversion failed on col {name}[{sdk_type_enum(kind)}] with value {_value_text(value)}{where}",
+                ) from None
+        converted.append(values)
+    services.rows_insert(table=found, rows=converted)
+    return dict(OK)
 
 
 def table_info(table) -> dict:
@@ -252,37 +258,42 @@ class DeploymentView(FeatureStoreView):
         ],  # fmt: skip
     )
     def post(self, request, db: str, name: str):
-        try:
-            body = self.body(request)
-        except JsonError:
-            raise OpenMLDBError(-1, "Request body json parse failed") from None
-        rows = body.get("input") if isinstance(body, dict) else None
-        if not isinstance(rows, list) or not rows:
-            raise OpenMLDBError(-1, "Field input is invalid")
-        try:
-            found = services.deployment_plan(db=db, name=name)
-        except services.FeatureStoreError as exc:
-            raise OpenMLDBError(exc.code, exc.msg) from None
-        if found is None:
-            raise OpenMLDBError(-1, f"{name} does not exist in {db}")
-        _, plan = found
-        need_schema = body.get("need_schema") is True
-        nan_null = body.get("write_nan_and_inf_null") is True
-        converted = _request_rows(rows, plan.input_schema)
-        try:
-            outputs = [plan.output_row(row) for row in converted]
-        except EngineError as exc:
-            raise OpenMLDBError(exc.code, exc.msg) from None
-        schema = plan.output_schema
-        as_objects = isinstance(rows[0], dict)
-        data_rows = []
-        for output in outputs:
-            values = [output_value(value, kind) for value, (_, kind) in zip(output, schema, strict=True)]
-            data_rows.append(dict(zip((n for n, _ in schema), values, strict=True)) if as_objects else values)
-        data: dict[str, Any] = {"data": data_rows}
-        if need_schema:
-            data["schema"] = [{"name": column, "type": kind} for column, kind in schema]
-        return _json_response({**OK, "data": data}, nan_null)
+        return call_deployment(db, name, request.body)
+
+
+def call_deployment(db: str, name: str, raw: bytes) -> HttpResponse:
+    """Compute the features of the request rows of a ``POST /dbs/{db}/deployments/{name}`` body."""
+    try:
+        body = loads(raw)
+    except JsonError:
+        raise OpenMLDBError(-1, "Request body json parse failed") from None
+    rows = body.get("input") if isinstance(body, dict) else None
+    if not isinstance(rows, list) or not rows:
+        raise OpenMLDBError(-1, "Field input is invalid")
+    try:
+        found = services.deployment_plan(db=db, name=name)
+    except services.FeatureStoreError as exc:
+        raise OpenMLDBError(exc.code, exc.msg) from None
+    if found is None:
+        raise OpenMLDBError(-1, f"{name} does not exist in {db}")
+    _, plan = found
+    need_schema = body.get("need_schema") is True
+    nan_null = body.get("write_nan_and_inf_null") is True
+    converted = _request_rows(rows, plan.input_schema)
+    try:
+        outputs = [plan.output_row(row) for row in converted]
+    except EngineError as exc:
+        raise OpenMLDBError(exc.code, exc.msg) from None
+    schema = plan.output_schema
+    as_objects = isinstance(rows[0], dict)
+    data_rows = []
+    for output in outputs:
+        values = [output_value(value, kind) for value, (_, kind) in zip(output, schema, strict=True)]
+        data_rows.append(dict(zip((n for n, _ in schema), values, strict=True)) if as_objects else values)
+    data: dict[str, Any] = {"data": data_rows}
+    if need_schema:
+        data["schema"] = [{"name": column, "type": kind} for column, kind in schema]
+    return _json_response({**OK, "data": data}, nan_null)
 
 
 class ProcedureView(DeploymentView):
@@ -299,11 +310,7 @@ class DeploymentListView(FeatureStoreView):
         return _ok(deployments=[{"name": d.name, "db": db} for d in deployment_list(db=db)])
 
 
-def _json_response(body: dict, nan_null: bool) -> Response:
-    from django.http import HttpResponse
-
-    from featurestore.jsonx import dumps
-
+def _json_response(body: dict, nan_null: bool) -> HttpResponse:
     return HttpResponse(dumps(body, nan_and_inf_null=nan_null), content_type="application/json")
 
 

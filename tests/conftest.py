@@ -64,3 +64,13 @@ def bearer(user, expiration: int = 3600) -> dict[str, str]:
 def _jobs_dir(settings, tmp_path):
     """Each test gets its own job directories (job ids restart when a test's transaction is rolled back)."""
     settings.JOBS_DIR = tmp_path / "jobs"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_feature_store_caches():
+    """Compiled plans and cached tables are per process; a test's rolled-back catalog must not leak."""
+    from featurestore.services import catalog_refresh
+
+    catalog_refresh()
+    yield
+    catalog_refresh()

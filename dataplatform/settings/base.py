@@ -234,6 +234,9 @@ JOB_RESULT_MAX_ROWS = env_int("JOB_RESULT_MAX_ROWS", 100000, minimum=1)
 # --- Feature store -----------------------------------------------------------------------------------------------
 # OpenMLDB's APIServer has no authentication and its clients send none; the production profile turns this off.
 OPENMLDB_ALLOW_ANONYMOUS = env_bool("OPENMLDB_ALLOW_ANONYMOUS", True)
+# Serve deployment requests and inserts straight from ASGI (featurestore/fastpath.py) instead of through Django.
+FEATURESTORE_FASTPATH = env_bool("FEATURESTORE_FASTPATH", True)
+FEATURESTORE_FASTPATH_THREADS = env_int("FEATURESTORE_FASTPATH_THREADS", 4, minimum=1)
 # How often the server deletes rows that every index's TTL has expired (seconds; 0: never).
 FEATURESTORE_TTL_INTERVAL = env_int("FEATURESTORE_TTL_INTERVAL", 600, minimum=0)
 

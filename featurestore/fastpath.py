@@ -1,0 +1,136 @@
+"""The hot OpenMLDB routes served without Django's request machinery.
+
+``POST /dbs/{db}/deployments/{name}`` (request-mode features) and ``PUT /dbs/{db}/tables/{table}`` (inserts) are
+the routes clients call per event. Through Django they pay the middleware stack, DRF's dispatch and a hop to
+Django's one thread for sync views, several milliseconds in all under daphne. This ASGI wrapper answers them
+directly: it reads the body on the event loop and runs the same functions the DRF views run
+(``featurestore.views.call_deployment`` / ``put_rows``) on a small thread pool of its own, so answers are
+byte-for-byte the same as through Django.
+
+Only requests the fast path can authenticate by itself are taken: anonymous ones while
+``OPENMLDB_ALLOW_ANONYMOUS`` is on, and ``Authorization: Bearer`` JWTs. Anything else (a session cookie, which
+needs CSRF checks; other methods and routes) goes to Django unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+
+from dataplatform.api.exceptions import OpenMLDBError
+from dataplatform.api.problems import internal_problem
+from featurestore.jsonx import dumps
+
+logger = logging.getLogger(__name__)
+
+JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+def _route(method: str, path: str) -> tuple[str, str, str] | None:
+    """``(kind, db, name)`` for the two hot routes, with empty path segments dropped as brpc does."""
+    parts = [part for part in path.split("/") if part]
+    if len(parts) == 4 and parts[0] == "dbs":
+        if method == "POST" and parts[2] == "deployments":
+            return "deployment", parts[1], parts[3]
+        if method == "PUT" and parts[2] == "tables":
+            return "put", parts[1], parts[3]
+    return None
+
+
+def _credentials(scope) -> tuple[bool, str | None]:
+    """(has a cookie, the bearer token if any)."""
+    cookie, token = False, None
+    for name, value in scope.get("headers", []):
+        if name == b"cookie":
+            cookie = True
+        elif name == b"authorization":
+            text = value.decode("latin-1")
+            token = text[7:].strip() if text.lower().startswith("bearer ") else ""
+    return cookie, token
+
+
+def _authenticated(token: str) -> bool:
+    from rest_framework_simplejwt.authentication import JWTAuthentication
+    from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
+
+    backend = JWTAuthentication()
+    try:
+        user = backend.get_user(backend.get_validated_token(token.encode()))
+    except (InvalidToken, AuthenticationFailed):
+        return False
+    return bool(user and user.is_active)
+
+
+def _handle(kind: str, db: str, name: str, token: str | None, body: bytes) -> bytes | None:
+    """Run the route in a worker thread; None means 'let Django answer' (credentials it must check itself)."""
+    from featurestore.views import call_deployment, put_rows
+
+    try:
+        if token is not None and not _authenticated(token):
+            return None  # Django answers with the family's authentication error
+        if kind == "deployment":
+            return call_deployment(db, name, body).content
+        return dumps(put_rows(db, name, body))
+    except OpenMLDBError as exc:
+        return dumps({"code": exc.code, "msg": exc.msg})
+    except DatabaseError as exc:
+        # A broken connection must not stay broken for the next request on this thread.
+        connection.close()
+        problem = internal_problem(exc)
+        return dumps({"code": -1, "msg": problem.message})
+    except Exception as exc:  # the same envelope as the Django path gives an unexpected failure
+        problem = internal_problem(exc)
+        return dumps({"code": -1, "msg": problem.message})
+
+
+class OpenMLDBFastPath:
+    def __init__(self, app, threads: int | None = None) -> None:
+        self.app = app
+        self.executor = ThreadPoolExecutor(
+            max_workers=threads or settings.FEATURESTORE_FASTPATH_THREADS, thread_name_prefix="openmldb"
+        )
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not settings.FEATURESTORE_FASTPATH:
+            return await self.app(scope, receive, send)
+        route = _route(scope["method"], scope["path"])
+        if route is None:
+            return await self.app(scope, receive, send)
+        cookie, token = _credentials(scope)
+        if cookie or token == "" or (token is None and not settings.OPENMLDB_ALLOW_ANONYMOUS):
+            return await self.app(scope, receive, send)
+        body, more, messages = b"", True, []
+        limit = settings.MAX_REQUEST_BODY_BYTES
+        while more:
+            message = await receive()
+            messages.append(message)
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > limit:
+                break
+        if len(body) > limit:
+            return await self.app(scope, _replay(messages, receive), send)  # Django answers 413-style
+        loop = asyncio.get_running_loop()
+        payload = await loop.run_in_executor(self.executor, _handle, *route, token, body)
+        if payload is None:
+            return await self.app(scope, _replay(messages, receive), send)
+        await send({"type": "http.response.start", "status": 200, "headers": JSON_HEADERS})
+        await send({"type": "http.response.body", "body": payload})
+
+
+def _replay(messages: list, receive):
+    """A receive callable that hands back the messages already read, then the rest."""
+    pending = list(messages)
+
+    async def replayed():
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replayed

@@ -1,0 +1,114 @@
+"""The ASGI fast path for deployment requests and inserts answers exactly as the Django views do."""
+
+import json
+
+import pytest
+from asgiref.testing import ApplicationCommunicator
+from channels.db import database_sync_to_async
+
+from featurestore import sql as sqlexec
+from featurestore.fastpath import OpenMLDBFastPath, _route
+from featurestore.selectors import table_get
+from featurestore.storage import select_all
+from tests.conftest import bearer
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def call(app, method, path, body: bytes, headers=()):
+    scope = {"type": "http", "method": method, "path": path, "raw_path": path.encode(), "query_string": b"",
+             "headers": [(b"content-type", b"application/json"), *headers], "http_version": "1.1",
+             "scheme": "http", "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 5000)}  # fmt: skip
+    communicator = ApplicationCommunicator(app, scope)
+    await communicator.send_input({"type": "http.request", "body": body, "more_body": False})
+    start = await communicator.receive_output(timeout=10)
+    chunks = []
+    while True:
+        message = await communicator.receive_output(timeout=10)
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    return start["status"], b"".join(chunks)
+
+
+class Marker:
+    """An inner app that records that the fast path let a request through."""
+
+    def __init__(self):
+        self.calls = 0
+
+    async def __call__(self, scope, receive, send):
+        self.calls += 1
+        await send({"type": "http.response.start", "status": 299, "headers": []})
+        await send({"type": "http.response.body", "body": b"django"})
+
+
+@pytest.fixture
+def deployed(transactional_db):
+    sqlexec.execute(db="fs", sql="CREATE DATABASE fs")
+    sqlexec.execute(db="fs", sql="CREATE TABLE t1 (k string, v int, ts timestamp, INDEX(KEY=k, TS=ts))")
+    sqlexec.execute(db="fs", sql="INSERT INTO t1 VALUES ('a', 1, 1000)")
+    sqlexec.execute(db="fs", sql="DEPLOY d SELECT k, sum(v) OVER w AS s FROM t1 WINDOW w AS "
+                                 "(PARTITION BY k ORDER BY ts ROWS BETWEEN 5 PRECEDING AND CURRENT ROW)")  # fmt: skip
+
+
+def test_route_matching_drops_empty_segments():
+    assert _route("POST", "/dbs//fs/deployments/d/") == ("deployment", "fs", "d")
+    assert _route("PUT", "/dbs/fs/tables/t1") == ("put", "fs", "t1")
+    assert _route("GET", "/dbs/fs/tables/t1") is None and _route("POST", "/dbs/fs") is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"input": [["a", 2, 2000]], "need_schema": True},
+        {"input": [{"k": "a", "v": 2, "ts": 2000}]},
+        {"input": [["a", "x", 2000]]},
+        {"input": []},
+    ],
+)
+async def test_deployment_answers_like_the_django_view(deployed, client, body):
+    from dataplatform.asgi import application
+
+    raw = json.dumps(body).encode()
+    status, fast = await call(application, "POST", "/dbs/fs/deployments/d", raw)
+    slow = await database_sync_to_async(
+        lambda: client.post("/dbs/fs/deployments/d", raw, content_type="application/json").content
+    )()
+    assert status == 200 and fast == slow
+
+
+async def test_put_answers_like_the_django_view_and_commits(deployed, client):
+    from dataplatform.asgi import application
+
+    status, answer = await call(application, "PUT", "/dbs/fs/tables/t1", b'{"value": [["b", 5, 3000]]}')
+    assert status == 200 and json.loads(answer) == {"code": 0, "msg": "ok"}
+    rows = await database_sync_to_async(lambda: select_all(table_get(db="fs", name="t1")))()
+    assert [row[1:] for row in rows] == [("a", 1, 1000), ("b", 5, 3000)]
+    status, answer = await call(application, "PUT", "/dbs/fs/tables/t1", b'{"value": [["b", "x", 3000]]}')
+    assert json.loads(answer) == {"code": -1, "msg": "conversion failed on col v[2] with value x"}
+
+
+async def test_cookies_bad_tokens_and_other_routes_go_to_django(deployed, user):
+    inner = Marker()
+    app = OpenMLDBFastPath(inner)
+    body = b'{"input": [["a", 2, 2000]]}'
+    assert (await call(app, "POST", "/dbs/fs/deployments/d", body, [(b"cookie", b"sessionid=x")]))[0] == 299
+    assert (await call(app, "POST", "/dbs/fs/deployments/d", body, [(b"authorization", b"Bearer nope")]))[0] == 299
+    assert (await call(app, "GET", "/dbs/fs/deployments/d", b""))[0] == 299
+    token = (await database_sync_to_async(bearer)(user))["HTTP_AUTHORIZATION"].encode()
+    status, answer = await call(app, "POST", "/dbs/fs/deployments/d", body, [(b"authorization", token)])
+    assert status == 200 and json.loads(answer)["data"]["data"] == [["a", 3]]
+    assert inner.calls == 3
+
+
+async def test_anonymous_requests_go_to_django_when_not_allowed(deployed, settings):
+    settings.OPENMLDB_ALLOW_ANONYMOUS = False
+    inner = Marker()
+    assert (await call(OpenMLDBFastPath(inner), "POST", "/dbs/fs/deployments/d", b"{}"))[0] == 299
+
+
+async def test_oversized_bodies_go_to_django(deployed, settings):
+    settings.MAX_REQUEST_BODY_BYTES = 1024
+    inner = Marker()
+    assert (await call(OpenMLDBFastPath(inner), "PUT", "/dbs/fs/tables/t1", b" " * 2048))[0] == 299
