@@ -225,15 +225,15 @@ def one_connection(url, method, path, make_body, check, count, warmup, headers=N
             "errors": len(errors), "first_error": errors[0] if errors else None}  # fmt: skip
 
 
-def proc_cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU seconds of processes (Linux /proc)."""
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU seconds of a process tree, with its reaped children (a recycled worker), from /proc."""
     total = 0
-    for pid in pids:
+    for pid in process_tree(root):
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])
+        total += sum(int(value) for value in fields[11:15])
     return total / os.sysconf("SC_CLK_TCK")
 
 
@@ -270,12 +270,11 @@ def concurrent(url, method, path, make_body, check, connections, duration, serve
             begin = time.perf_counter()
             measure_from = begin + warmup
             stop_at = measure_from + duration
-            pids = process_tree(server_pid)
             marks: dict[str, float] = {}
 
             async def mark() -> None:
                 await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
-                marks.update(server=proc_cpu_seconds(pids), client=time.process_time())
+                marks.update(server=tree_cpu_seconds(server_pid), client=time.process_time())
 
             async def worker() -> None:
                 while time.perf_counter() < stop_at:
@@ -299,7 +298,7 @@ def concurrent(url, method, path, make_body, check, connections, duration, serve
 
             await asyncio.gather(mark(), *(worker() for _ in range(connections)))
             elapsed = time.perf_counter() - measure_from
-            server_cpu = proc_cpu_seconds(pids) - marks["server"]
+            server_cpu = tree_cpu_seconds(server_pid) - marks["server"]
             client_cpu = time.process_time() - marks["client"]
         summary = latency_ms(latencies)
         return {
@@ -700,13 +699,18 @@ def main() -> None:
 
     wall = time.perf_counter()
     fingerprint = code_fingerprint()
+    load_before = os.getloadavg()
     now_ms = int(time.time() * 1000)
     data = Dataset(args.rows, args.keys, now_ms)
     emit({"measure": "dataset", "rows": args.rows, "keys": args.keys, "span_days": 30,
           "made_in_s": round(time.perf_counter() - wall, 1)})  # fmt: skip
     summary: dict = {
         "command": " ".join(sys.argv),
-        "machine": {"cores": os.cpu_count(), "note": "client and servers share these cores"},
+        "machine": {
+            "cores": os.cpu_count(),
+            "loadavg_at_start": load_before,
+            "note": "client and servers share these cores",
+        },
         "rows": args.rows,
         "keys": args.keys,
         "deploy_options": "none" if args.no_bias else BIAS.strip(),

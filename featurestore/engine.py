@@ -80,6 +80,10 @@ class _RowScope:
         raise ExpressionError(f"a window function cannot be nested in a window: {node.sql()}")
 
 
+def _row_getter(position: int):
+    return lambda row: row[position]
+
+
 def _req_getter(position: int):
     return lambda ctx: ctx.req[position]
 
@@ -294,6 +298,9 @@ class JoinPlan:
         self.number = number
         right = join.right
         self.subplan: RequestPlan | None = None
+        self.table: FeatureTable | None = None
+        self.project: list[Callable] | None = None  # a projection subquery's output columns
+        self.filter: Callable | None = None  # and its WHERE
         if right.subquery is not None:
             sub = right.subquery
             if sub.source.subquery is None and sub.source.name == plan.main.name and (sub.windows or not sub.where):
@@ -302,23 +309,22 @@ class JoinPlan:
                 self.alias = right.alias
                 self.names = [name for name, _ in self.subplan.output_schema]
                 self.types = [kind for _, kind in self.subplan.output_schema]
-                self.table = None
             else:
-                raise EngineError(
-                    "LAST JOIN subqueries must be window queries over the request table; join other tables directly"
-                )
+                self._projection(sub, right.alias)
         else:
             self.table = plan.lookup(right.db, right.name)
             self.alias = right.alias or right.name
             self.names = self.table.column_names
             self.types = [column["type"] for column in self.table.columns]
-            self.codecs = storage.decoders(self.types)
+            self.base = list(range(len(self.names)))
+        if self.table is not None:
+            self.codecs = storage.decoders([column["type"] for column in self.table.columns])
         plan.join_aliases.append((self.alias, self.names, self.types))
         self.order_position = None
         if join.order_by is not None:
             if join.order_by.name not in self.names:
                 raise EngineError(f"LAST JOIN ORDER BY column {join.order_by.sql()} is not in {self.alias}")
-            self.order_position = self.names.index(join.order_by.name)
+            self.order_position = self._base(self.names.index(join.order_by.name), "ORDER BY")
         # Split ON into right-column = left-expression equalities (index keys) and a residual condition.
         self.keys: list[tuple[int, Compiled]] = []
         residual = []
@@ -335,10 +341,47 @@ class JoinPlan:
             for term in residual[1:]:
                 condition = exp.and_(condition, term)
             self.residual_node = condition
-        if self.table is not None and self.order_position is None:
-            index = plan.find_index(self.table, sorted(self.names[i] for i, _ in self.keys))
-            if index and index.get("ts"):
-                self.order_position = self.table.position(index["ts"])
+        if self.table is not None:
+            self.scan_keys = [(self._base(i, "key"), compiled) for i, compiled in self.keys]
+            if self.order_position is None:
+                index = plan.find_index(self.table, sorted(self.table.column_names[b] for b, _ in self.scan_keys))
+                if index and index.get("ts"):
+                    self.order_position = self.table.position(index["ts"])
+
+    def _projection(self, sub: Select, alias: str | None) -> None:
+        """A right side ``(SELECT cols FROM t [WHERE ...]) AS b``: look rows up in t, filter, then project."""
+        if sub.source.subquery is not None or sub.source.name is None or sub.windows or sub.joins or sub.group_by:
+            raise EngineError(
+                "LAST JOIN subqueries must be window queries over the request table or simple projections of a "
+                "table (SELECT columns FROM t [WHERE ...])"
+            )
+        self.table = self.plan.lookup(sub.source.db, sub.source.name)
+        self.alias = alias or self.table.name
+        types = [column["type"] for column in self.table.columns]
+        scope = _RowScope(self.table.column_names, types, {self.table.name, sub.source.alias or self.table.name})
+        self.names, self.types, self.base, self.project = [], [], [], []
+        for projection in sub.projections:
+            node = projection.expression
+            if isinstance(node, exp.Star) or (isinstance(node, exp.Column) and isinstance(node.this, exp.Star)):
+                for i, name in enumerate(self.table.column_names):
+                    self.names.append(name)
+                    self.types.append(types[i])
+                    self.base.append(i)
+                    self.project.append(_row_getter(i))
+                continue
+            compiled = compile_expression(node, scope)
+            self.names.append(projection.alias or compiled.name)
+            self.types.append(compiled.type)
+            plain = isinstance(node, exp.Column) and node.name in self.table.column_names
+            self.base.append(self.table.position(node.name) if plain else None)
+            self.project.append(compiled.fn)
+        self.filter = compile_expression(sub.where, scope).fn if sub.where is not None else None
+
+    def _base(self, position: int, what: str) -> int:
+        base = self.base[position] if self.table is not None else position
+        if base is None:
+            raise EngineError(f"LAST JOIN {what} column {self.names[position]} must be a plain column of the table")
+        return base
 
     def compile_residual(self) -> None:
         if self.residual_node is not None:
@@ -361,10 +404,15 @@ class JoinPlan:
         if self.subplan is not None:
             candidates = [self.subplan.output_row(ctx.request, source, ctx.now_ms)]
         else:
-            keys = [(position, compiled.fn(ctx)) for position, compiled in self.keys]
-            limit = 1 if self.residual is None else 1000
+            keys = [(position, compiled.fn(ctx)) for position, compiled in self.scan_keys]
+            projected = self.project
+            limit = 1 if self.residual is None and self.filter is None else 1000
             rows = source.join(self.table, keys, self.order_position, limit, self.codecs)
             candidates = [row[1:] for row in rows]
+            if projected is not None:
+                if self.filter is not None:
+                    candidates = [row for row in candidates if self.filter(row) is True]
+                candidates = [tuple(fn(row) for fn in projected) for row in candidates]
         for row in candidates:
             if self.subplan is not None:
                 # keys compare the computed row with the left side

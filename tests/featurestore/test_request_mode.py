@@ -236,3 +236,19 @@ def test_latest_ttl_keeps_the_newest_rows_of_a_key(db):
     assert request(db, select, ("a", 100, T0 + 100, 0.0)) == [112]
     # a request older than the newest rows sees none of the expired ones
     assert request(db, select, ("a", 100, T0 + 3, 0.0)) == [100]
+
+
+def test_last_join_projection_subquery_with_where(joined):
+    select = (
+        "SELECT t1.v, b.lbl FROM t1 LAST JOIN (SELECT k, label AS lbl, ts FROM t2 WHERE label != 'future') AS b "
+        "ORDER BY b.ts ON t1.k = b.k"
+    )
+    assert request(joined, select, ("a", 7, T0, 0.0)) == [7, "mid"]
+
+
+def test_last_join_subquery_key_must_be_a_column(joined):
+    from featurestore.services import FeatureStoreError
+
+    select = "SELECT b.x FROM t1 LAST JOIN (SELECT concat(k, 'x') AS x FROM t2) AS b ON t1.k = b.x"
+    with pytest.raises(FeatureStoreError, match="must be a plain column"):
+        request(joined, select, ("a", 7, T0, 0.0))
