@@ -13,12 +13,15 @@ Redis, a Bearer token since anonymous access is off there):
 
 Feast's feature server (``feast serve``, SQLite online store, in ``bench/.venv-feast``, created from
 ``bench/requirements-feast.txt`` when missing) serves the same 7 features precomputed for the same keys; it is
-measured with the same client code (2 and 3) and the summary gives our figures over Feast's. The client shares
-the machine's cores with the server it measures.
+measured with the same client code (2 and 3) and the summary gives our figures over Feast's. Feast runs with its
+default one worker (the embedded default is one daphne process) but ``--max-requests 0``: its default 1000
+recycles that only worker every ~1000 requests (second-long stalls, reset connections), see
+``--feast-max-requests``. The client shares the machine's cores with the server it measures.
 
 Usage: ``.venv/bin/python bench/featurestore.py [--rows 1000000] [--keys 10000] [--duration 20]
-[--skip-production] [--skip-feast]``. Every loop is bounded in count and time; servers run in temporary folders
-(and a temporary PostgreSQL database) and are stopped at the end. JSON lines per measurement, then a summary.
+[--skip-production] [--skip-feast] [--production-anonymous] [--bias]``. Every loop is bounded in count and time;
+servers run in temporary folders (and a temporary PostgreSQL database) and are stopped at the end. JSON lines per
+measurement, then a summary.
 """
 
 from __future__ import annotations
@@ -71,8 +74,8 @@ DEPLOY_SQL = """DEPLOY fraud {options}SELECT key, amount,
 FROM t1 LAST JOIN profile ORDER BY profile.ts ON t1.key = profile.key
 WINDOW w2 AS (PARTITION BY key ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW),
        w1d AS (PARTITION BY key ORDER BY ts ROWS_RANGE BETWEEN 1d PRECEDING AND CURRENT ROW)"""
-# What every OpenMLDB demo deploys with: the windows' TTLs are not applied to the loaded history, so the
-# 30 days stay stored (without it DEPLOY turns the index into absandlat 1d/2 rows and expiry deletes ~97%).
+# What every OpenMLDB demo deploys with (``--bias``). Not needed here: the tables' index TTL is the default
+# (absolute 0, keep forever), which DEPLOY keeps since an unbounded TTL wins the merge, so nothing expires.
 BIAS = "OPTIONS(RANGE_BIAS='inf', ROWS_BIAS='inf') "
 
 
@@ -237,6 +240,12 @@ def tree_cpu_seconds(root: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent busy since boot (/proc/stat: everything but idle and iowait)."""
+    values = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(values[:8]) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def process_tree(pid: int) -> list[int]:
     """The process and its descendants (Linux /proc)."""
     children: dict[int, list[int]] = {}
@@ -271,10 +280,12 @@ def concurrent(url, method, path, make_body, check, connections, duration, serve
             measure_from = begin + warmup
             stop_at = measure_from + duration
             marks: dict[str, float] = {}
+            warm_ok = [0]
 
             async def mark() -> None:
                 await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
-                marks.update(server=tree_cpu_seconds(server_pid), client=time.process_time())
+                marks.update(busy=machine_busy_seconds(), client=time.process_time())
+                marks["server"] = tree_cpu_seconds(server_pid)
 
             async def worker() -> None:
                 while time.perf_counter() < stop_at:
@@ -288,10 +299,10 @@ def concurrent(url, method, path, make_body, check, connections, duration, serve
                         errors.append(repr(exc))
                         continue
                     finished = time.perf_counter()
-                    if started < measure_from:
-                        continue
                     problem = check(status, data)
-                    if problem:
+                    if started < measure_from:
+                        warm_ok[0] += problem is None
+                    elif problem:
                         errors.append(problem)
                     else:
                         latencies.append(finished - started)
@@ -300,6 +311,7 @@ def concurrent(url, method, path, make_body, check, connections, duration, serve
             elapsed = time.perf_counter() - measure_from
             server_cpu = tree_cpu_seconds(server_pid) - marks["server"]
             client_cpu = time.process_time() - marks["client"]
+            other_cpu = machine_busy_seconds() - marks["busy"] - server_cpu - client_cpu
         summary = latency_ms(latencies)
         return {
             "connections": connections,
@@ -309,8 +321,10 @@ def concurrent(url, method, path, make_body, check, connections, duration, serve
             **{f"{k}_ms": v for k, v in summary.items() if k != "count"},
             "errors": len(errors),
             "first_error": errors[0] if errors else None,
+            "acknowledged_with_warmup": warm_ok[0] + len(latencies),
             "server_cpu_pct": round(100 * server_cpu / elapsed, 1),
             "client_cpu_pct": round(100 * client_cpu / elapsed, 1),
+            "other_cpu_pct": round(100 * other_cpu / elapsed, 1),
         }
 
     return asyncio.run(run())
@@ -449,7 +463,7 @@ def measure_profile(name: str, env: dict[str, str], data: Dataset, args, token: 
             headers = {"Authorization": f"Bearer {server.token()}"} if token else {}
             result["auth"] = "Bearer token" if token else "anonymous"
             platform = Platform(server, headers)
-            platform.setup(bias=not args.no_bias)
+            platform.setup(bias=args.bias)
             loaded = load(platform, data, args.batch)
             result.update(load_seconds=loaded["load_seconds"], put_batch_rows_per_s=loaded["put_batch_rows_per_s"])
             emit({"profile": name, "measure": "batch_put_load", **loaded})
@@ -483,6 +497,11 @@ def measure_profile(name: str, env: dict[str, str], data: Dataset, args, token: 
 
             puts = concurrent(server.url, "PUT", f"/dbs/{DB}/tables/t1_put", put_body, check_ours, args.connections,
                               args.put_duration, pid, headers)  # fmt: skip
+            try:
+                stored = platform.sql("SELECT count(*) AS n FROM t1_put")["data"]["data"][0][0]
+            except (RuntimeError, KeyError, IndexError) as exc:
+                stored = f"not counted: {exc}"
+            puts["rows_in_table"] = stored
             result["put_single_rows_per_s"] = puts["rps"]
             result["put_single"] = puts
             emit({"profile": name, "measure": f"put_single_{args.connections}conn", **puts})
@@ -494,9 +513,14 @@ def measure_profile(name: str, env: dict[str, str], data: Dataset, args, token: 
     return result
 
 
-def production_env() -> tuple[dict[str, str], Callable[[], None]]:
-    """A fresh PostgreSQL database and the production profile's environment; returns (env, drop)."""
+def production_env(anonymous: bool) -> tuple[dict[str, str], Callable[[], None]]:
+    """A fresh PostgreSQL database and the production profile's environment; returns (env, cleanup).
+
+    Redis keys get a prefix of their own (the cache and channel layer share DB 14 with other users), removed at
+    the end with the database.
+    """
     import psycopg
+    import redis
 
     name = f"bench_featurestore_{os.getpid()}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
@@ -506,13 +530,21 @@ def production_env() -> tuple[dict[str, str], Callable[[], None]]:
     def drop() -> None:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = list(client.scan_iter(match=f"{name}*", count=1000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start : start + 1000])
 
     env = {
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{name}",
         "REDIS_URL": REDIS_URL,
         "SECRET_KEY": secrets.token_urlsafe(48),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "CACHE_KEY_PREFIX": name,
+        "CHANNEL_LAYER_PREFIX": name,
     }
+    if anonymous:
+        env["OPENMLDB_ALLOW_ANONYMOUS"] = "true"
     return env, drop
 
 
@@ -525,7 +557,7 @@ def ensure_feast_venv() -> Path:
         return FEAST_VENV
     if not (FEAST_VENV / "bin" / "python").exists():
         subprocess.run([sys.executable, "-m", "venv", str(FEAST_VENV)], check=True, timeout=300)
-    pip = [str(FEAST_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    pip = [str(FEAST_VENV / "bin" / "python"), "-m", "pip", "install", "-qq", "--disable-pip-version-check"]
     subprocess.run([*pip, "-r", str(FEAST_REQUIREMENTS)], check=True, timeout=1800)
     marker.write_text(digest + "\n")
     return FEAST_VENV
@@ -683,7 +715,10 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--requests", type=int, default=2000, help="sequential requests on one connection")
     parser.add_argument("--engine-calls", type=int, default=5000)
-    parser.add_argument("--no-bias", action="store_true", help="DEPLOY without OPTIONS(RANGE_BIAS, ROWS_BIAS)")
+    parser.add_argument("--bias", action="store_true", help="DEPLOY with OPTIONS(RANGE_BIAS, ROWS_BIAS='inf')")
+    parser.add_argument(
+        "--production-anonymous", action="store_true", help="OPENMLDB_ALLOW_ANONYMOUS=true instead of a Bearer token"
+    )
     parser.add_argument("--skip-embedded", action="store_true")
     parser.add_argument("--skip-production", action="store_true")
     parser.add_argument("--skip-feast", action="store_true")
@@ -713,7 +748,7 @@ def main() -> None:
         },
         "rows": args.rows,
         "keys": args.keys,
-        "deploy_options": "none" if args.no_bias else BIAS.strip(),
+        "deploy_options": BIAS.strip() if args.bias else "none",
     }
     profiles = {}
     if not args.skip_embedded:
@@ -722,9 +757,10 @@ def main() -> None:
         prod_data = data
         if args.production_rows and args.production_rows != args.rows:
             prod_data = Dataset(args.production_rows, args.keys, now_ms)
-        env, drop = production_env()
+        env, drop = production_env(args.production_anonymous)
         try:
-            profiles["production"] = measure_profile("production", env, prod_data, args, token=True)
+            token = not args.production_anonymous
+            profiles["production"] = measure_profile("production", env, prod_data, args, token=token)
             profiles["production"]["rows"] = len(prod_data.rows)
         finally:
             drop()

@@ -6,13 +6,14 @@ Errors carry OpenMLDB's status code (``FeatureStoreError.code``): -1 for the API
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from featurestore import storage
 from featurestore.engine import EngineError, RequestPlan
@@ -209,9 +210,15 @@ def table_drop(*, db: str, name: str, if_exists: bool = False) -> None:
     catalog_refresh()
 
 
+# SQLite lets one writer in at a time and makes the others sleep and retry with growing pauses; queueing this
+# process's inserts on a lock instead keeps single-row PUTs from many connections free of those long tails.
+_sqlite_writes = threading.Lock()
+
+
 def rows_insert(*, table: FeatureTable, rows: Sequence[Sequence[Any]]) -> int:
     """Insert rows (engine values in schema order) all or nothing; return how many were committed."""
-    with transaction.atomic():
+    lock = _sqlite_writes if connection.vendor == "sqlite" else contextlib.nullcontext()
+    with lock, transaction.atomic():
         storage.insert_rows(table, rows)
     return len(rows)
 

@@ -168,10 +168,22 @@ def drop_table(table: FeatureTable) -> None:
 
 
 # --- DML --------------------------------------------------------------------------------------------------------
+COPY_THRESHOLD = 100
+
+
 def insert_rows(table: FeatureTable, rows: Sequence[Sequence[Any]]) -> None:
-    """Insert rows (engine values in schema order) in one statement batch."""
+    """Insert rows (engine values in schema order) in one statement batch (PostgreSQL: COPY for big batches)."""
     codecs = encoders([column["type"] for column in table.columns])
     names = ", ".join(_q(f"c{i}") for i in range(len(table.columns)))
+    if _vendor() == "postgresql" and len(rows) >= COPY_THRESHOLD:
+        # COPY streams rows in one command, several times faster than a batch of INSERTs.
+        with (
+            raw_connection().cursor() as cursor,
+            cursor.copy(f"COPY {_q(table.storage_table)} ({names}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(encode_row(row, codecs))
+        return
     marks = ", ".join(["%s"] * len(table.columns))
     sql = f"INSERT INTO {_q(table.storage_table)} ({names}) VALUES ({marks})"
     with connection.cursor() as cursor:

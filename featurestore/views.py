@@ -101,33 +101,83 @@ def put_rows(db: str, table: str, raw: bytes) -> dict:
     if found is None:
         raise OpenMLDBError(2000, f"fail to get insert info--table with name {table} in db {db} does not exist")
     columns = found.columns
-    many = len(rows) > 1
+    converters = _converters(found)
     converted = []
     for number, row in enumerate(rows):
-        where = f" in row {number}" if many else ""
-        if len(row) < len(columns):
-            marks = ",".join("?" * len(row))
-            raise OpenMLDBError(
-                2000, f"fail to get insert info--get default value map of insert into {table} values({marks}); "
-                f"failed{where}",
-            )  # fmt: skip
-        if len(row) > len(columns):
-            raise OpenMLDBError(-1, f"column size != schema size{where}")
-        values = []
-        for value, column in zip(row, columns, strict=True):
-            name, kind = column["name"], column["type"]
-            if kind == "string" and value is not None and not isinstance(value, str):
-                raise OpenMLDBError(-1, f"value is not string for col {name}{where}")
+        if len(row) == len(columns):
             try:
-                values.append(coerce(value, kind, not_null=bool(column.get("not_null"))))
-            except ConversionError:
-                raise OpenMLDBError(
-                    -1,
-                    f"conversion failed on col {name}[{sdk_type_enum(kind)}] with value {_value_text(value)}{where}",
-                ) from None
-        converted.append(values)
+                converted.append([convert(value) for convert, value in zip(converters, row, strict=True)])
+                continue
+            except (_Slow, ConversionError):
+                pass
+        converted.append(_convert_row(table, columns, row, f" in row {number}" if len(rows) > 1 else ""))
     services.rows_insert(table=found, rows=converted)
     return dict(OK)
+
+
+class _Slow(Exception):
+    """A value the fast converter does not take as is: the checked path decides (and words the error)."""
+
+
+def _converters(table) -> list:
+    """Per column, a quick conversion for the common case (right JSON type, in range); anything else is _Slow."""
+    out = []
+    for column in table.columns:
+        kind, nullable = column["type"], not column.get("not_null")
+
+        def checked(value, kind=kind, not_null=not nullable):
+            return coerce(value, kind, not_null=not_null)
+
+        if kind == "string":
+
+            def convert(value, nullable=nullable):
+                if type(value) is str or (value is None and nullable):
+                    return value
+                raise _Slow
+
+        elif kind in ("int32", "int64", "timestamp"):
+            low, high = (-(2**31), 2**31 - 1) if kind == "int32" else (-(2**63), 2**63 - 1)
+
+            def convert(value, low=low, high=high, nullable=nullable):
+                if type(value) is int and low <= value <= high or (value is None and nullable):
+                    return value
+                raise _Slow
+
+        elif kind == "double":
+
+            def convert(value, nullable=nullable, checked=checked):
+                if type(value) is float or (value is None and nullable):
+                    return value
+                return checked(value)
+
+        else:
+            convert = checked
+        out.append(convert)
+    return out
+
+
+def _convert_row(table: str, columns: list, row: list, where: str) -> list:
+    """Convert one row value by value, raising upstream's error for the first bad one."""
+    if len(row) < len(columns):
+        marks = ",".join("?" * len(row))
+        raise OpenMLDBError(
+            2000,
+            f"fail to get insert info--get default value map of insert into {table} values({marks}); failed{where}",
+        )
+    if len(row) > len(columns):
+        raise OpenMLDBError(-1, f"column size != schema size{where}")
+    values = []
+    for value, column in zip(row, columns, strict=True):
+        name, kind = column["name"], column["type"]
+        if kind == "string" and value is not None and not isinstance(value, str):
+            raise OpenMLDBError(-1, f"value is not string for col {name}{where}")
+        try:
+            values.append(coerce(value, kind, not_null=bool(column.get("not_null"))))
+        except ConversionError:
+            raise OpenMLDBError(
+                -1, f"conversion failed on col {name}[{sdk_type_enum(kind)}] with value {_value_text(value)}{where}"
+            ) from None
+    return values
 
 
 def table_info(table) -> dict:

@@ -109,12 +109,14 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {
-        "default": dj_database_url.parse(
-            DATABASE_URL,
-            conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0),
-            conn_health_checks=True,
-        )
+    # Under ASGI each request runs on a thread of its own, so a connection kept per thread (CONN_MAX_AGE) would
+    # outlive its thread and pile up; Django's psycopg pool lends a connection per request instead. Long-lived
+    # threads (the job runner, the feature store's fast path) keep the one they took.
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env_int("DB_POOL_MIN_SIZE", 2, minimum=0),
+        "max_size": env_int("DB_POOL_MAX_SIZE", 40, minimum=1),
+        "timeout": env_int("DB_POOL_TIMEOUT", 10, minimum=1),
     }
 else:
     # Concurrent writers (requests, the runner's threads, log appends) need WAL, a busy timeout of seconds and
@@ -128,9 +130,6 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
             },
-            # A SQLite connection is a file handle: keep it per thread instead of reopening it (and re-running the
-            # PRAGMAs) for every request and every WebSocket catch-up.
-            "CONN_MAX_AGE": None,
         }
     }
 

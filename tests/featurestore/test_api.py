@@ -295,3 +295,16 @@ def test_anonymous_access_follows_the_setting(client, db, settings, user):
     body = client.get("/dbs").json()
     assert body["code"] == -1 and body["msg"].startswith("Authentication required")
     assert client.get("/dbs", **bearer(user)).json()["code"] == 0
+
+
+def test_put_a_large_batch(demo):
+    """Big batches take PostgreSQL's COPY path; every value must come back as sent."""
+    rows = [[f"k{i}", i, i * 10, 0.5, float(i), T0 + i, "2021-05-20" if i % 2 else None] for i in range(150)]
+    rows[3][4] = None
+    assert put(demo, "/dbs/demo_db/tables/t1", {"value": rows}) == OK
+    body = sql(demo, "select c1, c2, c3, c4, c5, c6, c7 from t1 where c1 = 'k3' or c1 = 'k4'")
+    assert sorted(body["data"]["data"]) == [
+        ["k3", 3, 30, 0.5, None, T0 + 3, "2021-5-20"],
+        ["k4", 4, 40, 0.5, 4.0, T0 + 4, None],
+    ]
+    assert len(select_all(table_get(db="demo_db", name="t1"))) == 153
