@@ -26,7 +26,8 @@ run: $(VENV)/.installed
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py bootstrap_admin
 	@echo "Serving on http://$(HOST):$(PORT)/ (admin at /admin/, API docs at /api/docs/)"
-	exec $(VENV)/bin/daphne -b $(HOST) -p $(PORT) --proxy-headers dataplatform.asgi:application
+	exec $(VENV)/bin/uvicorn --host $(HOST) --port $(PORT) --proxy-headers --lifespan off \
+		--http httptools --ws websockets dataplatform.asgi:application
 
 ## make test: install dev tools, lint, check migrations, run the suite on the embedded default, then on
 ## PostgreSQL + Redis where reachable (required when PLATFORM_REQUIRE_SERVICES=1, as in CI).

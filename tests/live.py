@@ -1,7 +1,7 @@
 """A real platform server in a child process, for tests that need real sockets (HTTP, WebSocket, SDKs).
 
 It runs the embedded default in its own ``DATA_DIR`` (its own SQLite database, secret key, job files): migrate,
-bootstrap an admin, then daphne with the in-process runner, on a free port of 127.0.0.1.
+bootstrap an admin, then uvicorn with the in-process runner, on a free port of 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -54,7 +54,23 @@ class LiveServer:
         self._manage("migrate", "--noinput")
         self._manage("bootstrap_admin")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "dataplatform.asgi:application"],
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--lifespan",
+                "off",
+                "--http",
+                "httptools",
+                "--ws",
+                "websockets",
+                "--no-access-log",
+                "dataplatform.asgi:application",
+            ],  # fmt: skip
             cwd=ROOT,
             env=self.env,
             stdout=subprocess.PIPE,
