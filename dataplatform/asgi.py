@@ -33,7 +33,7 @@ router = ProtocolTypeRouter(
 
 
 class _BindEventLoop:
-    """Hand the server's event loop to the job events on the first connection (daphne has no lifespan)."""
+    """Hand the server's event loop to the job events on the first connection (served with ``--lifespan off``)."""
 
     def __init__(self, app):
         self.app = app
@@ -47,6 +47,11 @@ class _BindEventLoop:
 
 
 application = _BindEventLoop(router)
+
+if settings.SYSTEM_ARTIFACTS_LOAD_AT_START:
+    from artifacts.services import load_system_artifacts_at_start  # noqa: E402
+
+    load_system_artifacts_at_start()
 
 if settings.JOB_RUNNER_AUTOSTART:
     from featurestore.maintenance import start_ttl_expiry  # noqa: E402

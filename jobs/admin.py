@@ -28,7 +28,7 @@ class JobAdmin(admin.ModelAdmin):
     readonly_fields = (
         "exec_id", "owner", "submit_user", "execute_user", "source_api", "creator", "engine_type", "run_type",
         "engine", "instance", "status", "progress", "progress_info", "error_code", "error_desc", "exit_code",
-        "timeout_seconds", "queue_timeout_seconds", "params", "source", "labels", "runner", "pid",
+        "timeout_seconds", "queue_timeout_seconds", "params", "source", "labels", "env", "runner", "pid",
         "kill_requested_at", "kill_requested_by", "created_at", "scheduled_at", "started_at", "finished_at",
         "log_lines", "log_dropped", "code", "log_preview", "result_sets",
     )  # fmt: skip
@@ -56,7 +56,7 @@ class JobAdmin(admin.ModelAdmin):
             {"fields": ("error_code", "error_desc", "kill_requested_at", "kill_requested_by", "progress_info")},
         ),  # fmt: skip
         ("Times", {"fields": ("created_at", "scheduled_at", "started_at", "finished_at")}),
-        ("Code", {"fields": ("code", "params", "source", "labels")}),
+        ("Code", {"fields": ("code", "params", "source", "labels", "env")}),
         ("Log", {"fields": ("log_lines", "log_dropped", "log_preview")}),
         ("Results", {"fields": ("result_sets",)}),
     )

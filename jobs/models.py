@@ -75,6 +75,9 @@ class Job(models.Model):
     params = models.JSONField(default=dict, blank=True)
     source = models.JSONField(default=dict, blank=True)
     labels = models.JSONField(default=dict, blank=True)
+    #: Extra environment of the engine process, set by platform services only (an application's config and
+    #: artifact directory, OpenPAI's task-role variables); clients of the Linkis API cannot set it.
+    env = models.JSONField(default=dict, blank=True)
 
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.INITED)
     progress = models.FloatField(default=0.0)

@@ -171,6 +171,7 @@ class JobSpec:
     source_api: str = Job.SourceApi.LINKIS
     timeout_seconds: int | None = None
     queue_timeout_seconds: int | None = None
+    env: dict[str, str] = field(default_factory=dict)
 
 
 def _positive_seconds(value: Any, label: str) -> int | None:
@@ -233,6 +234,7 @@ def job_submit(*, owner, spec: JobSpec, may_act_as_others: bool = False) -> Job:
             params=spec.params,
             source=spec.source,
             labels=spec.labels,
+            env={str(key): str(value) for key, value in spec.env.items()},
             timeout_seconds=timeout,
             queue_timeout_seconds=queue_timeout,
         )
@@ -312,12 +314,13 @@ def job_report_progress(*, job_id: int, progress: float, progress_info: list | N
     return changed
 
 
-def job_kill(*, job: Job, actor) -> Job:
+def job_kill(*, job: Job, actor, authorized: bool = False) -> Job:
     """Cancel a queued job at once, or ask the runner to end a running one's process tree.
 
-    Raises ForbiddenError for another user's job (unless admin) and ConflictError for a finished one.
+    Raises ForbiddenError for another user's job (unless admin, or ``authorized``: the calling service has
+    checked the actor's right, e.g. to stop a shared application's program) and ConflictError for a finished one.
     """
-    if not (getattr(actor, "is_admin", False) or job.owner_id == actor.pk):
+    if not (authorized or getattr(actor, "is_admin", False) or job.owner_id == actor.pk):
         raise ForbiddenError(
             f"You have no permission to kill this job, excecute by user:{job.execute_user}", code="not_owner"
         )

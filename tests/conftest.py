@@ -62,8 +62,10 @@ def bearer(user, expiration: int = 3600) -> dict[str, str]:
 
 @pytest.fixture(autouse=True)
 def _jobs_dir(settings, tmp_path):
-    """Each test gets its own job directories (job ids restart when a test's transaction is rolled back)."""
+    """Each test gets its own job and artifact directories (ids restart when a test's transaction is rolled back)."""
     settings.JOBS_DIR = tmp_path / "jobs"
+    settings.ARTIFACTS_DIR = tmp_path / "artifacts"
+    settings.SYSTEM_ARTIFACTS_DIRS = [str(tmp_path / "system-artifacts")]
 
 
 @pytest.fixture(autouse=True)

@@ -26,7 +26,10 @@ class RequestBodyLimitMiddleware:
         if not length:
             return None
         view_class = getattr(view_func, "cls", None) or getattr(view_func, "view_class", None)
-        limit = getattr(view_class, "max_body_bytes", None) or settings.MAX_REQUEST_BODY_BYTES
+        limit = getattr(view_class, "max_body_bytes", None)
+        if callable(limit):
+            limit = limit()
+        limit = limit or settings.MAX_REQUEST_BODY_BYTES
         if length <= limit:
             return None
         family = family_for_path(request.path)

@@ -239,6 +239,18 @@ FEATURESTORE_FASTPATH_THREADS = env_int("FEATURESTORE_FASTPATH_THREADS", 4, mini
 # How often the server deletes rows that every index's TTL has expired (seconds; 0: never).
 FEATURESTORE_TTL_INTERVAL = env_int("FEATURESTORE_TTL_INTERVAL", 600, minimum=0)
 
+# --- Artifacts -------------------------------------------------------------------------------------------------
+# Archives are stored once per content hash under ARTIFACTS_DIR/blobs; programs run from ARTIFACTS_DIR/unpacked.
+ARTIFACTS_DIR = env_path("ARTIFACTS_DIR", DATA_DIR / "artifacts")
+# System artifacts (CDAP's app.artifact.dir): directories of archives, separated by ';', loaded at start, by
+# `manage.py load_system_artifacts` and by POST /v3/namespaces/system/artifacts.
+SYSTEM_ARTIFACTS_DIRS = [p for p in env_str("SYSTEM_ARTIFACTS_DIR", str(BASE_DIR / "system-artifacts")).split(";") if p]
+SYSTEM_ARTIFACTS_LOAD_AT_START = env_bool("SYSTEM_ARTIFACTS_LOAD_AT_START", True)
+# Limits of an uploaded archive: its size, its number of entries, and the total of its uncompressed sizes.
+ARTIFACT_MAX_BYTES = env_int("ARTIFACT_MAX_BYTES", 1024 * 1024 * 1024, minimum=1024)
+ARTIFACT_MAX_ENTRIES = env_int("ARTIFACT_MAX_ENTRIES", 20000, minimum=1)
+ARTIFACT_MAX_UNCOMPRESSED_BYTES = env_int("ARTIFACT_MAX_UNCOMPRESSED_BYTES", 4 * 1024 * 1024 * 1024, minimum=1024)
+
 # --- Requests -------------------------------------------------------------------------------------------------
 # Largest request body any API accepts unless a view sets its own ``max_body_bytes`` (artifact uploads do).
 MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BODY_BYTES", 10 * 1024 * 1024, minimum=1024)

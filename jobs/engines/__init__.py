@@ -116,7 +116,15 @@ def prepare(
     }
     if engine == "duckdb":
         env["PLATFORM_MEMORY_MB"] = str(memory_mb)
-    env.update(extra_env or {})
+    extra = dict(extra_env or {})
+    # A job's own PYTHONPATH (an application's unpacked artifact) goes in front of the platform's, never instead.
+    if extra.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.pathsep.join((extra.pop("PYTHONPATH"), python_path))
+    if engine == "shell":
+        # `python` in a shell job is the platform's interpreter (the one with the platform's libraries).
+        interpreter_dir = str(Path(sys.executable).parent)
+        env["PATH"] = os.pathsep.join(p for p in (interpreter_dir, extra.pop("PATH", os.environ.get("PATH", ""))) if p)
+    env.update(extra)
     if engine == "spark":
         env["PLATFORM_SPARK_DRIVER_MEMORY"] = spark_driver_memory
         if os.environ.get("SPARK_MASTER"):

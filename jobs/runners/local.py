@@ -250,10 +250,14 @@ class LocalRunner:
 
 
 def _engine_env(job: Job) -> dict[str, str]:
-    """Per-job settings an engine reads: the feature store database of a ``sql`` job."""
+    """Per-job settings an engine reads: the job's own environment (set by platform services) and the feature
+    store database of a ``sql`` job."""
+    env = {str(key): str(value) for key, value in (job.env or {}).items()}
     runtime = ((job.params or {}).get("configuration") or {}).get("runtime") or {}
     db = runtime.get("openmldb.db") or runtime.get("wds.linkis.openmldb.db")
-    return {"PLATFORM_JOB_DB": str(db)} if db else {}
+    if db:
+        env["PLATFORM_JOB_DB"] = str(db)
+    return env
 
 
 class JobExecution:

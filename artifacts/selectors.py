@@ -1,0 +1,469 @@
+"""Read paths of artifacts and applications: lookups by CDAP's coordinates, scopes, version order and ranges,
+plugin visibility through parents, and program state from the jobs that programs ran as."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+
+from artifacts.models import (
+    SYSTEM_NAMESPACE,
+    Application,
+    ApplicationChange,
+    ArtifactParent,
+    ArtifactVersion,
+    Namespace,
+    Plugin,
+    ProgramRun,
+)
+from artifacts.versions import ArtifactRange, VersionError
+from artifacts.versions import ArtifactVersion as Version
+from dataplatform.api.exceptions import InvalidInputError, NotFoundError
+from jobs.models import NON_TERMINAL, JobStatus
+
+USER, SYSTEM = "USER", "SYSTEM"
+
+#: URL segment -> CDAP ProgramType name; ``flows`` and ``mapreduce`` are accepted and have no programs here.
+PROGRAM_TYPES = {
+    "workers": "Worker",
+    "workflows": "Workflow",
+    "services": "Service",
+    "spark": "Spark",
+    "mapreduce": "Mapreduce",
+    "flows": "Flow",
+}
+#: Program types of which one run at a time is allowed (CDAP: services and workers).
+SINGLE_RUN_TYPES = ("workers", "services")
+
+
+# --- entity ids, as CDAP prints them in messages -----------------------------------------------------------------
+def artifact_entity(namespace: str, name: str, version: str) -> str:
+    return f"artifact:{namespace}.{name}.{version}"
+
+
+def application_entity(namespace: str, app: str) -> str:
+    return f"application:{namespace}.{app}.-SNAPSHOT"
+
+
+def program_entity(namespace: str, app: str, program_type: str, program: str) -> str:
+    kind = PROGRAM_TYPES.get(program_type, program_type).lower()
+    return f"program:{namespace}.{app}.-SNAPSHOT.{kind}.{program}"
+
+
+def not_found(entity: str) -> NotFoundError:
+    return NotFoundError(f"'{entity}' was not found.", code="not_found")
+
+
+# --- namespaces ------------------------------------------------------------------------------------------------
+def namespace_get(*, name: str) -> Namespace:
+    """Return the namespace, or raise CDAP's 404 (``'namespace:x' was not found.``)."""
+    namespace = Namespace.objects.filter(name=name).first()
+    if namespace is None:
+        raise not_found(f"namespace:{name}")
+    return namespace
+
+
+def namespace_list() -> QuerySet[Namespace]:
+    return Namespace.objects.exclude(name=SYSTEM_NAMESPACE).order_by("name")
+
+
+# --- scopes ----------------------------------------------------------------------------------------------------
+def parse_scope(params) -> str | None:
+    """The scope a request asks for: GA's ``scope=user|system`` or the 3.1 seed's ``isSystem=true|false``.
+
+    None means "not said": lists then show both scopes, lookups try the namespace first and then system.
+    """
+    scope = params.get("scope")
+    if scope not in (None, ""):
+        upper = str(scope).upper()
+        if upper not in (USER, SYSTEM):
+            raise InvalidInputError(f"Invalid scope {scope}", code="scope")
+        return upper
+    flag = params.get("isSystem")
+    if flag not in (None, ""):
+        return SYSTEM if parse_bool(flag, "isSystem") else USER
+    return None
+
+
+def parse_bool(value, name: str) -> bool:
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise InvalidInputError(f"Invalid value '{value}' for {name}: expected true or false.", code="bool")
+
+
+def scope_namespaces(namespace: Namespace, scope: str | None) -> list[str]:
+    """Namespace names to look in, in lookup order."""
+    if namespace.name == SYSTEM_NAMESPACE or scope == SYSTEM:
+        return [SYSTEM_NAMESPACE]
+    if scope == USER:
+        return [namespace.name]
+    return [namespace.name, SYSTEM_NAMESPACE]
+
+
+def parse_version(text: str) -> Version:
+    try:
+        return Version(text)
+    except VersionError as error:
+        raise InvalidInputError(str(error), code="version") from None
+
+
+def parse_range(text: str) -> ArtifactRange:
+    try:
+        return ArtifactRange.parse(text)
+    except VersionError as error:
+        raise InvalidInputError(str(error), code="range") from None
+
+
+# --- version order and pages -----------------------------------------------------------------------------------
+def _int_key(value: int | None) -> str:
+    return "0" if value is None else f"1{value:08x}"
+
+
+def version_sort_key(version: Version) -> str:
+    """Encode CDAP's version order as hex digits, so that the database orders versions by plain comparison.
+
+    Fields: major, minor, fix (a missing part sorts first), release after snapshot, the suffix (a missing suffix
+    first; ``00`` ends a suffix so that a shorter suffix sorts before its extensions), then the text itself to
+    break CDAP's ties (``1.0.0`` vs ``01.0.0``) the way ``ArtifactVersion.__lt__`` does.
+    """
+    suffix = "0" if version.suffix is None else "1" + version.suffix.encode().hex() + "00"
+    parts = (_int_key(version.major), _int_key(version.minor), _int_key(version.fix))
+    return "".join(parts) + ("0" if version.is_snapshot else "1") + suffix + version.text.encode().hex()
+
+
+def encode_page_token(*values: str) -> str:
+    return base64.urlsafe_b64encode("\x1f".join(values).encode()).decode().rstrip("=")
+
+
+_SORT_KEY = re.compile(r"[0-9a-f]+")
+
+
+def decode_page_token(token: str, parts: int) -> list[str]:
+    """The values a page token carries; 400 for anything this module did not make."""
+    try:
+        raw = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_", validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raw = None
+    values = raw.split("\x1f") if raw is not None else []
+    # The last value is always a sort key (hex digits); the others are names.
+    if len(values) != parts or not _SORT_KEY.fullmatch(values[-1]) or not all(values):
+        raise InvalidInputError(f"Invalid pageToken '{token}'.", code="page_token")
+    return values
+
+
+#: CDAP's limits are Java ints; larger values mean "no limit" rather than an error.
+MAX_LIMIT = 2**31 - 1
+
+
+def parse_limit(value, name: str = "limit") -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        limit = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"Invalid {name} '{value}': expected a positive integer.", code=name) from None
+    if limit <= 0:
+        raise InvalidInputError(f"Invalid {name} '{value}': expected a positive integer.", code=name)
+    return min(limit, MAX_LIMIT)
+
+
+def parse_order(value) -> str:
+    order = (value or "UNORDERED").upper()
+    if order not in ("ASC", "DESC", "UNORDERED"):
+        raise InvalidInputError(f"Invalid sort order {value}", code="order")
+    return order
+
+
+# --- artifacts -------------------------------------------------------------------------------------------------
+def _versions() -> QuerySet[ArtifactVersion]:
+    return ArtifactVersion.objects.select_related("artifact__namespace")
+
+
+@dataclass
+class Page:
+    items: list
+    next_token: str | None
+
+
+def artifact_summaries(*, namespace: Namespace, scope: str | None, limit: int | None, token: str | None) -> Page:
+    """Every artifact version visible in the namespace: system ones first when no scope is asked (as CDAP)."""
+    names = scope_namespaces(namespace, scope) if scope else [SYSTEM_NAMESPACE, namespace.name]
+    if namespace.name == SYSTEM_NAMESPACE:
+        names = [SYSTEM_NAMESPACE]
+    rank = {name: str(i) for i, name in enumerate(dict.fromkeys(names))}
+    qs = (
+        ArtifactVersion.objects.filter(artifact__namespace__name__in=rank)
+        .values_list("artifact__namespace__name", "artifact__name", "version", "sort_key")
+        .order_by("artifact__name", "sort_key")
+    )
+    # Pages walk namespace by namespace (system first), each by (name, version order).
+    rows: list = []
+    order = list(rank)
+    start_ns, after = 0, None
+    if token:
+        ns_rank, name, sort_key = decode_page_token(token, 3)
+        if ns_rank not in rank.values():
+            raise InvalidInputError(f"Invalid pageToken '{token}'.", code="page_token")
+        start_ns, after = int(ns_rank), (name, sort_key)
+    for index in range(start_ns, len(order)):
+        part = qs.filter(artifact__namespace__name=order[index])
+        if after is not None and index == start_ns:
+            part = part.filter(Q(artifact__name__gt=after[0]) | Q(artifact__name=after[0], sort_key__gt=after[1]))
+        want = None if limit is None else limit + 1 - len(rows)
+        rows.extend(part[:want] if want is not None else part)
+        if limit is not None and len(rows) > limit:
+            break
+    next_token = None
+    if limit is not None and len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_token = encode_page_token(rank[last[0]], last[1], last[3])
+    return Page(rows, next_token)
+
+
+def artifact_versions(
+    *,
+    namespace: Namespace,
+    name: str,
+    scope: str | None,
+    version_range: ArtifactRange | None,
+    limit: int | None,
+    order: str,
+    token: str | None,
+) -> Page:
+    """The versions of one artifact, in CDAP's version order; 404 when no scope has the name at all."""
+    for ns_name in scope_namespaces(namespace, scope):
+        qs = ArtifactVersion.objects.filter(artifact__namespace__name=ns_name, artifact__name=name)
+        if not qs.exists():
+            continue
+        descending = order == "DESC"
+        qs = qs.order_by("-sort_key" if descending else "sort_key").values_list(
+            "artifact__namespace__name", "artifact__name", "version", "sort_key"
+        )
+        if token:
+            (after,) = decode_page_token(token, 1)
+            qs = qs.filter(sort_key__lt=after) if descending else qs.filter(sort_key__gt=after)
+        if version_range is None:
+            rows = list(qs[: limit + 1] if limit is not None else qs)
+        else:
+            # A range is checked with CDAP's own comparison; rows arrive in order, so stop once the page is full.
+            rows = []
+            for row in qs.iterator(chunk_size=2000):
+                if version_range.contains(Version(row[2])):
+                    rows.append(row)
+                    if limit is not None and len(rows) > limit:
+                        break
+        next_token = None
+        if limit is not None and len(rows) > limit:
+            rows = rows[:limit]
+            next_token = encode_page_token(rows[-1][3])
+        return Page(rows, next_token)
+    if version_range is not None:
+        return Page([], None)  # as upstream: a range filter answers [] rather than 404
+    raise not_found(f"{namespace.name if scope != SYSTEM else SYSTEM_NAMESPACE}:{name}")
+
+
+def artifact_version_get(*, namespace: Namespace, name: str, version: str, scope: str | None) -> ArtifactVersion:
+    parse_version(version)
+    for ns_name in scope_namespaces(namespace, scope):
+        found = _versions().filter(artifact__namespace__name=ns_name, artifact__name=name, version=version).first()
+        if found is not None:
+            return found
+    raise not_found(artifact_entity(namespace.name if scope != SYSTEM else SYSTEM_NAMESPACE, name, version))
+
+
+def artifact_highest_in_range(*, namespace: str, name: str, version_range: ArtifactRange) -> ArtifactVersion | None:
+    """The highest version of ``namespace:name`` within the range (CDAP resolves an app's range this way)."""
+    rows = ArtifactVersion.objects.filter(artifact__namespace__name=namespace, artifact__name=name).order_by(
+        "-sort_key"
+    )
+    for candidate in rows.select_related("artifact__namespace").iterator(chunk_size=500):
+        if version_range.contains(Version(candidate.version)):
+            return candidate
+    return None
+
+
+# --- plugins ---------------------------------------------------------------------------------------------------
+def plugins_for_parent(*, parent: ArtifactVersion, namespace: Namespace) -> QuerySet[Plugin]:
+    """Plugins an app of ``parent`` can use: its own, and those of artifacts (in the namespace or system) that
+    extend it with a range containing its version."""
+    parent_version = Version(parent.version)
+    parent_ns = parent.artifact.namespace.name
+    child_ids = [
+        link.child_id
+        for link in ArtifactParent.objects.filter(
+            namespace=parent_ns,
+            name=parent.artifact.name,
+            child__artifact__namespace__name__in={namespace.name, SYSTEM_NAMESPACE},
+        ).only("child_id", "range")
+        if _range_contains(link.range, parent_version)
+    ]
+    return (
+        Plugin.objects.filter(Q(artifact_version=parent) | Q(artifact_version_id__in=child_ids))
+        .select_related("artifact_version__artifact__namespace")
+        .order_by("type", "name", "artifact_version__artifact__name", "artifact_version__sort_key")
+    )
+
+
+def _range_contains(text: str, version: Version) -> bool:
+    try:
+        return ArtifactRange.parse(text).contains(version)
+    except VersionError:
+        return False
+
+
+def plugins_in_namespace(*, namespace: Namespace, plugin_type: str | None = None, name: str | None = None):
+    """Plugins of every artifact visible in the namespace (its own and system)."""
+    qs = Plugin.objects.filter(artifact_version__artifact__namespace__name__in={namespace.name, SYSTEM_NAMESPACE})
+    if plugin_type is not None:
+        qs = qs.filter(type=plugin_type)
+    if name is not None:
+        qs = qs.filter(name=name)
+    return qs.select_related("artifact_version__artifact__namespace").order_by(
+        "type", "name", "artifact_version__artifact__name", "artifact_version__sort_key"
+    )
+
+
+def app_classes(*, namespace: Namespace, scope: str | None, class_name: str | None = None) -> list[ArtifactVersion]:
+    names = [SYSTEM_NAMESPACE, namespace.name] if scope is None else scope_namespaces(namespace, scope)
+    qs = _versions().filter(artifact__namespace__name__in=set(names), app_class__isnull=False)
+    versions = [v for v in qs.order_by("artifact__name", "sort_key") if v.app_class]
+    if class_name is not None:
+        versions = [v for v in versions if v.app_class.get("className") == class_name]
+    return versions
+
+
+# --- applications ----------------------------------------------------------------------------------------------
+def application_get(*, namespace: Namespace, name: str) -> Application:
+    app = (
+        Application.objects.select_related("namespace", "artifact_version__artifact__namespace")
+        .filter(namespace=namespace, name=name)
+        .first()
+    )
+    if app is None:
+        raise not_found(application_entity(namespace.name, name))
+    return app
+
+
+def application_list(
+    *, namespace: Namespace, artifact_names: Iterable[str] | None = None, artifact_version: str | None = None
+) -> QuerySet[Application]:
+    qs = Application.objects.filter(namespace=namespace).select_related("artifact_version__artifact__namespace")
+    if artifact_names:
+        qs = qs.filter(artifact_version__artifact__name__in=list(artifact_names))
+    if artifact_version:
+        qs = qs.filter(artifact_version__version=artifact_version)
+    return qs.order_by("name")
+
+
+def application_changes(*, namespace: str, app_name: str) -> QuerySet[ApplicationChange]:
+    return ApplicationChange.objects.filter(namespace=namespace, app_name=app_name).order_by("-id")
+
+
+def program_get(*, app: Application, program_type: str, name: str) -> dict:
+    """The program's manifest entry, or CDAP's 404."""
+    if program_type not in PROGRAM_TYPES:
+        raise not_found(program_entity(app.namespace.name, app.name, program_type, name))
+    for program in app.programs:
+        if program.get("type") == program_type and program.get("name") == name:
+            return program
+    raise not_found(program_entity(app.namespace.name, app.name, program_type, name))
+
+
+def active_runs(*, app: Application, program_type: str | None = None, name: str | None = None):
+    qs = ProgramRun.objects.filter(application=app, job__status__in=NON_TERMINAL)
+    if program_type is not None:
+        qs = qs.filter(program_type=program_type)
+    if name is not None:
+        qs = qs.filter(program_name=name)
+    return qs.select_related("job")
+
+
+def latest_run(*, app: Application, program_type: str, name: str) -> ProgramRun | None:
+    return (
+        ProgramRun.objects.filter(application=app, program_type=program_type, program_name=name)
+        .select_related("job")
+        .order_by("-id")
+        .first()
+    )
+
+
+def program_status(run: ProgramRun | None) -> str:
+    """CDAP's program status from the latest run's job: STARTING, RUNNING, STOPPING, STOPPED or FAILED."""
+    if run is None or run.job is None:
+        return "STOPPED"
+    job = run.job
+    if job.status in (JobStatus.INITED, JobStatus.WAIT_FOR_RETRY, JobStatus.SCHEDULED):
+        return "STOPPING" if job.kill_requested_at else "STARTING"
+    if job.status == JobStatus.RUNNING:
+        return "STOPPING" if job.kill_requested_at else "RUNNING"
+    if job.status in (JobStatus.FAILED, JobStatus.TIMEOUT):
+        return "FAILED"
+    return "STOPPED"
+
+
+def run_status(run: ProgramRun) -> str:
+    """CDAP's run record status: STARTING, RUNNING, COMPLETED, KILLED or FAILED."""
+    job = run.job
+    if job is None:
+        return "FAILED"
+    return {
+        JobStatus.INITED: "STARTING",
+        JobStatus.WAIT_FOR_RETRY: "STARTING",
+        JobStatus.SCHEDULED: "STARTING",
+        JobStatus.RUNNING: "RUNNING",
+        JobStatus.SUCCEED: "COMPLETED",
+        JobStatus.CANCELLED: "KILLED",
+        JobStatus.FAILED: "FAILED",
+        JobStatus.TIMEOUT: "FAILED",
+    }[job.status]
+
+
+def program_runs(
+    *,
+    app: Application,
+    program_type: str,
+    name: str,
+    limit: int | None,
+    status: str | None,
+    start: int | None = None,
+    end: int | None = None,
+):
+    """Run records, newest first, started in ``[start, end)`` (epoch seconds) and of ``status`` if given."""
+    qs = (
+        ProgramRun.objects.filter(application=app, program_type=program_type, program_name=name)
+        .select_related("job")
+        .order_by("-id")
+    )
+    if start is not None:
+        qs = qs.filter(created_at__gte=dt.datetime.fromtimestamp(start, tz=dt.UTC))
+    if end is not None:
+        qs = qs.filter(created_at__lt=dt.datetime.fromtimestamp(end, tz=dt.UTC))
+    runs = list(qs[:limit] if limit and not status else qs)
+    if status:
+        wanted = status.upper()
+        runs = [run for run in runs if wanted == "ALL" or run_status(run) == wanted]
+        if limit:
+            runs = runs[:limit]
+    return runs
+
+
+def program_run_get(*, app: Application, program_type: str, name: str, run_id: str) -> ProgramRun:
+    run = (
+        ProgramRun.objects.filter(application=app, program_type=program_type, program_name=name, run_id=run_id)
+        .select_related("job")
+        .first()
+    )
+    if run is None:
+        entity = program_entity(app.namespace.name, app.name, program_type, name)
+        raise not_found(f"program_run:{entity.removeprefix('program:')}.{run_id}")
+    return run
