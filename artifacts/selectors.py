@@ -128,16 +128,33 @@ def _int_key(value: int | None) -> str:
     return "0" if value is None else f"1{value:08x}"
 
 
-def version_sort_key(version: Version) -> str:
-    """Encode CDAP's version order as hex digits, so that the database orders versions by plain comparison.
+def version_order_prefix(version: Version) -> str:
+    """The part of the sort key that CDAP's comparison sees; versions that compare equal share it.
 
-    Fields: major, minor, fix (a missing part sorts first), release after snapshot, the suffix (a missing suffix
-    first; ``00`` ends a suffix so that a shorter suffix sorts before its extensions), then the text itself to
-    break CDAP's ties (``1.0.0`` vs ``01.0.0``) the way ``ArtifactVersion.__lt__`` does.
+    Fields: major, minor, fix (a missing part sorts first), release after snapshot, then the suffix (a missing
+    suffix first; ``00`` ends a suffix so that a shorter suffix sorts before its extensions). The encoding is
+    prefix-free, so the keys of the versions tied with ``version`` are exactly those starting with this prefix.
     """
     suffix = "0" if version.suffix is None else "1" + version.suffix.encode().hex() + "00"
     parts = (_int_key(version.major), _int_key(version.minor), _int_key(version.fix))
-    return "".join(parts) + ("0" if version.is_snapshot else "1") + suffix + version.text.encode().hex()
+    return "".join(parts) + ("0" if version.is_snapshot else "1") + suffix
+
+
+def version_sort_key(version: Version) -> str:
+    """CDAP's version order as hex digits, so the database orders versions by plain comparison; the text itself
+    ends the key to break CDAP's ties (``1.0.0`` vs ``01.0.0``) the way ``ArtifactVersion.__lt__`` does."""
+    return version_order_prefix(version) + version.text.encode().hex()
+
+
+def range_filter(version_range: ArtifactRange) -> Q:
+    """The sort-key bounds of a range ("g" sorts after every hex digit, so ``P + "g"`` ends the keys tied at P).
+
+    The database narrows the rows with this; ``ArtifactRange.contains`` still decides each one.
+    """
+    lower, upper = version_order_prefix(version_range.lower), version_order_prefix(version_range.upper)
+    q = Q(sort_key__gte=lower) if version_range.lower_inclusive else Q(sort_key__gt=lower + "g")
+    q &= Q(sort_key__lt=upper + "g") if version_range.upper_inclusive else Q(sort_key__lt=upper)
+    return q
 
 
 def encode_page_token(*values: str) -> str:
@@ -241,27 +258,28 @@ def artifact_versions(
     token: str | None,
 ) -> Page:
     """The versions of one artifact, in CDAP's version order; 404 when no scope has the name at all."""
+    after = decode_page_token(token, 1)[0] if token else None
     for ns_name in scope_namespaces(namespace, scope):
-        qs = ArtifactVersion.objects.filter(artifact__namespace__name=ns_name, artifact__name=name)
-        if not qs.exists():
-            continue
+        base = ArtifactVersion.objects.filter(artifact__namespace__name=ns_name, artifact__name=name)
         descending = order == "DESC"
-        qs = qs.order_by("-sort_key" if descending else "sort_key").values_list(
+        qs = base.order_by("-sort_key" if descending else "sort_key").values_list(
             "artifact__namespace__name", "artifact__name", "version", "sort_key"
         )
-        if token:
-            (after,) = decode_page_token(token, 1)
+        if after is not None:
             qs = qs.filter(sort_key__lt=after) if descending else qs.filter(sort_key__gt=after)
         if version_range is None:
             rows = list(qs[: limit + 1] if limit is not None else qs)
         else:
-            # A range is checked with CDAP's own comparison; rows arrive in order, so stop once the page is full.
+            # The database narrows the rows to the range's sort-key bounds; CDAP's own comparison decides.
+            qs = qs.filter(range_filter(version_range))
             rows = []
             for row in qs.iterator(chunk_size=2000):
                 if version_range.contains(Version(row[2])):
                     rows.append(row)
                     if limit is not None and len(rows) > limit:
                         break
+        if not rows and not base.exists():
+            continue  # no such artifact in this scope: try the next one
         next_token = None
         if limit is not None and len(rows) > limit:
             rows = rows[:limit]
@@ -283,9 +301,9 @@ def artifact_version_get(*, namespace: Namespace, name: str, version: str, scope
 
 def artifact_highest_in_range(*, namespace: str, name: str, version_range: ArtifactRange) -> ArtifactVersion | None:
     """The highest version of ``namespace:name`` within the range (CDAP resolves an app's range this way)."""
-    rows = ArtifactVersion.objects.filter(artifact__namespace__name=namespace, artifact__name=name).order_by(
-        "-sort_key"
-    )
+    rows = ArtifactVersion.objects.filter(
+        range_filter(version_range), artifact__namespace__name=namespace, artifact__name=name
+    ).order_by("-sort_key")
     for candidate in rows.select_related("artifact__namespace").iterator(chunk_size=500):
         if version_range.contains(Version(candidate.version)):
             return candidate

@@ -74,6 +74,7 @@ from artifacts.selectors import (
     parse_version,
     program_entity,
     program_get,
+    range_filter,
     version_sort_key,
 )
 from artifacts.versions import (
@@ -306,7 +307,7 @@ def _check_parent_graph(*, namespace: str, name: str, version: Version, parents:
     found: list[ArtifactVersion] = []
     for spec in parents:
         candidates = ArtifactVersion.objects.filter(
-            artifact__namespace__name=spec.namespace, artifact__name=spec.name
+            range_filter(spec.range), artifact__namespace__name=spec.namespace, artifact__name=spec.name
         ).select_related("artifact__namespace")
         found.extend(c for c in candidates if spec.range.contains(Version(c.version)))
     if parents and not found:
@@ -324,6 +325,8 @@ def _check_parent_graph(*, namespace: str, name: str, version: Version, parents:
             grandparents = ArtifactVersion.objects.filter(
                 artifact__namespace__name=link.namespace, artifact__name=link.name, parent_ranges__isnull=False
             ).distinct()
+            with contextlib.suppress(VersionError):
+                grandparents = grandparents.filter(range_filter(ArtifactRange.parse(link.range)))
             for grandparent in grandparents:
                 if _contains(link.range, Version(grandparent.version)):
                     raise InvalidInputError(

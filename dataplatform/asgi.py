@@ -16,6 +16,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from dataplatform.api.bodylimit import BodyLimitGuard  # noqa: E402
 from dataplatform.api.websocket import PlatformWebSocketAuthMiddleware, origin_validator  # noqa: E402
 from featurestore.fastpath import OpenMLDBFastPath  # noqa: E402
 from jobs.events import bind_event_loop  # noqa: E402
@@ -24,7 +25,7 @@ from jobs.runners import start_runner  # noqa: E402
 
 router = ProtocolTypeRouter(
     {
-        "http": OpenMLDBFastPath(django_asgi_app),
+        "http": BodyLimitGuard(OpenMLDBFastPath(django_asgi_app)),
         "websocket": origin_validator(
             AuthMiddlewareStack(PlatformWebSocketAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),

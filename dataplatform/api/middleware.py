@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from django.conf import settings
-
+from dataplatform.api.bodylimit import view_body_limit
 from dataplatform.api.families import family_for_path
 from dataplatform.api.problems import Problem
 from dataplatform.api.request import content_length
 
 
 class RequestBodyLimitMiddleware:
-    """Refuse a request body larger than the view accepts, before anything reads it, in the family's envelope.
+    """Refuse a request body larger than the view accepts, before the view reads it, in the family's envelope.
+
+    Under ASGI, ``dataplatform.api.bodylimit.BodyLimitGuard`` already refused it before the server read the body;
+    this check covers WSGI and the test client.
 
     The limit is the view's ``max_body_bytes`` (artifact uploads raise it) or ``MAX_REQUEST_BODY_BYTES``.
     """
@@ -25,11 +27,7 @@ class RequestBodyLimitMiddleware:
         length = content_length(request)
         if not length:
             return None
-        view_class = getattr(view_func, "cls", None) or getattr(view_func, "view_class", None)
-        limit = getattr(view_class, "max_body_bytes", None)
-        if callable(limit):
-            limit = limit()
-        limit = limit or settings.MAX_REQUEST_BODY_BYTES
+        limit = view_body_limit(view_func)
         if length <= limit:
             return None
         family = family_for_path(request.path)
