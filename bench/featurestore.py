@@ -51,6 +51,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 sys.path.insert(0, str(ROOT))
 
+from stats import code_fingerprint as stats_fingerprint  # noqa: E402
+from stats import emit, latency_summary, percentile  # noqa: E402
+
 from tests.live import LiveServer, free_port, platform_env  # noqa: E402
 
 FEAST_VENV = BENCH / ".venv-feast"
@@ -80,34 +83,11 @@ BIAS = "OPTIONS(RANGE_BIAS='inf', ROWS_BIAS='inf') "
 
 
 def code_fingerprint() -> str:
-    """A digest of the application code measured (other people may be editing it while this runs)."""
-    digest = hashlib.sha256()
-    files = sorted([*(ROOT / "featurestore").glob("*.py"), *(ROOT / "dataplatform").rglob("*.py")])
-    for path in files:
-        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def emit(record: dict) -> None:
-    print(json.dumps(record), flush=True)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
+    return stats_fingerprint("featurestore")
 
 
 def latency_ms(values: list[float]) -> dict:
-    if not values:
-        return {"count": 0}
-    return {
-        "count": len(values),
-        "p50": round(percentile(values, 50) * 1000, 3),
-        "p99": round(percentile(values, 99) * 1000, 3),
-        "max": round(max(values) * 1000, 3),
-        "mean": round(statistics.fmean(values) * 1000, 3),
-    }
+    return latency_summary(values, unit_suffix="", digits=3)
 
 
 def key_name(index: int) -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 import sys
 import tempfile
 import threading
@@ -30,6 +29,8 @@ import websockets
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from stats import latency_summary  # noqa: E402
+
 from tests.live import LiveServer  # noqa: E402
 
 E = "/api/rest_j/v1/entrance"
@@ -37,20 +38,8 @@ PREFIX = "/api/rest_j/v1/entrance/"
 FINAL = {"Succeed", "Failed", "Cancelled", "Timeout"}
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
 def summary_ms(values: list[float]) -> dict:
-    return {
-        "count": len(values),
-        "p50_ms": round(percentile(values, 50) * 1000, 1),
-        "p99_ms": round(percentile(values, 99) * 1000, 1),
-        "max_ms": round(max(values) * 1000, 1),
-        "mean_ms": round(statistics.fmean(values) * 1000, 1),
-    }
+    return latency_summary(values, digits=1)
 
 
 def execute_frame(code: str, app: str, run_type: str, tag: str) -> str:
