@@ -1,14 +1,18 @@
-"""Jobs in the admin: filters by owner, engine, status and dates; the log; result sets; a kill action."""
+"""Jobs in the admin: filters by owner, engine, status and dates; the log; result sets; a kill action. OpenPAI
+jobs with their tasks (each linked to its job) and a stop action."""
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from dataplatform.api.exceptions import ConflictError, ForbiddenError
 from jobs.engines.resultset import list_resultsets, read_resultset
 from jobs.logstore import log_read
-from jobs.models import Job
+from jobs.models import Job, PaiJob, PaiTask
+from jobs.openpai import selectors as pai_selectors
+from jobs.openpai import services as pai_services
 from jobs.services import job_kill
 
 LOG_PREVIEW_LINES = 500
@@ -119,3 +123,67 @@ class JobAdmin(admin.ModelAdmin):
                 self.message_user(request, f"Job {job.pk}: {exc.message}", messages.WARNING)
         if killed:
             self.message_user(request, f"Asked to kill {killed} job(s).", messages.SUCCESS)
+
+
+class PaiTaskInline(admin.TabularInline):
+    model = PaiTask
+    fields = ("attempt", "role", "index", "job_link", "task_state", "ports")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    ordering = ("-attempt", "role", "index")
+
+    @admin.display(description="job")
+    def job_link(self, task: PaiTask) -> str:
+        if task.job_id is None:
+            return "—"
+        return format_html('<a href="{}">{}</a>', reverse("admin:jobs_job_change", args=[task.job_id]), task.job_id)
+
+    @admin.display(description="state")
+    def task_state(self, task: PaiTask) -> str:
+        return pai_selectors.task_state(task)
+
+
+@admin.register(PaiJob)
+class PaiJobAdmin(admin.ModelAdmin):
+    """OpenPAI jobs: state, attempts, exit code and diagnostics, and every task with a link to its job."""
+
+    list_display = ("name", "owner", "current_state", "virtual_cluster", "retries", "exit_code", "created_at",
+                    "completed_at")  # fmt: skip
+    list_filter = ("state", "virtual_cluster", "owner")
+    search_fields = ("name", "owner__username")
+    list_select_related = ("owner",)
+    fields = ("name", "owner", "current_state", "execution_type", "virtual_cluster", "image", "attempt", "retries",
+              "retry_count", "exit_code", "exit_type", "exit_diagnostics", "created_at", "completed_at",
+              "config_as_submitted")  # fmt: skip
+    readonly_fields = fields
+    inlines = [PaiTaskInline]
+    actions = ["stop_jobs"]
+
+    def has_add_permission(self, request):
+        return False  # jobs are submitted through the OpenPAI API
+
+    def has_change_permission(self, request, obj=None):
+        return request.method == "GET" and super().has_view_permission(request, obj)
+
+    @admin.display(description="state")
+    def current_state(self, pai: PaiJob) -> str:
+        return pai_selectors.job_status(pai)["state"]
+
+    @admin.display(description="config (as submitted)")
+    def config_as_submitted(self, pai: PaiJob) -> str:
+        return format_html("<pre>{}</pre>", pai.config_raw)
+
+    @admin.action(description="Stop selected OpenPAI jobs")
+    def stop_jobs(self, request, queryset):
+        for pai in queryset.select_related("owner"):
+            if not super().has_change_permission(request, pai):
+                self.message_user(request, f"{pai}: you may not stop it.", messages.ERROR)
+                continue
+            try:
+                pai_services.pai_job_execute(pai=pai, actor=request.user, value="STOP")
+            except (ConflictError, ForbiddenError) as error:
+                self.message_user(request, f"{pai}: {error.message}", messages.WARNING)
+            else:
+                self.message_user(request, f"{pai}: stopping.", messages.SUCCESS)

@@ -163,3 +163,80 @@ class JobLogLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id}:{self.line_no}"
+
+
+# --- OpenPAI jobs -----------------------------------------------------------------------------------------------
+class PaiJobState(models.TextChoices):
+    WAITING = "WAITING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    STOPPED = "STOPPED"
+
+
+PAI_FINAL_STATES = (PaiJobState.SUCCEEDED, PaiJobState.FAILED, PaiJobState.STOPPED)
+
+
+class PaiJob(models.Model):
+    """An OpenPAI job: a config with task roles, each task instance running as one job of the job core.
+
+    ``state`` is stored once the job is decided (SUCCEEDED, FAILED, STOPPED); before that the job is WAITING
+    until a task of its current attempt starts and RUNNING after (``jobs.openpai.selectors``). A retry starts a
+    new ``attempt`` with every task submitted again.
+    """
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pai_jobs")
+    name = models.CharField(max_length=255)
+    #: The body exactly as submitted (GET .../config answers it); ``config`` is the validated one with defaults.
+    config_raw = models.TextField()
+    config = models.JSONField()
+    virtual_cluster = models.CharField(max_length=64, default="default")
+    image = models.CharField(max_length=1024, blank=True, help_text="Recorded; tasks run as host processes.")
+    retry_count = models.IntegerField(default=0)
+    execution_type = models.CharField(max_length=8, default="START")
+    state = models.CharField(max_length=16, choices=PaiJobState.choices, default=PaiJobState.WAITING)
+    attempt = models.PositiveIntegerField(default=1)
+    retries = models.PositiveIntegerField(default=0)
+    exit_code = models.IntegerField(null=True, blank=True)
+    exit_diagnostics = models.TextField(blank=True)
+    exit_type = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "OpenPAI job"
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="jobs_paijob_owner_name")]
+        indexes = [models.Index(fields=["name"], name="jobs_paijob_name"), models.Index(fields=["-created_at"],
+                   name="jobs_paijob_created")]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"{self.owner.username}~{self.name}" if self.owner_id else self.name
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in PAI_FINAL_STATES
+
+    def roles(self) -> list[dict]:
+        return list(self.config.get("taskRoles") or [])
+
+
+class PaiTask(models.Model):
+    """One task instance (role, index) of one attempt of an OpenPAI job, and the job-core job that runs it."""
+
+    pai_job = models.ForeignKey(PaiJob, on_delete=models.CASCADE, related_name="tasks")
+    attempt = models.PositiveIntegerField()
+    role = models.CharField(max_length=255)
+    index = models.PositiveIntegerField()
+    job = models.ForeignKey(Job, null=True, on_delete=models.SET_NULL, related_name="pai_tasks")
+    #: {label: [ports]} given to this task (PAI_CONTAINER_HOST_<label>_PORT_LIST).
+    ports = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["pai_job", "attempt", "role", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["pai_job", "attempt", "role", "index"], name="jobs_paitask_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pai_job} attempt {self.attempt} {self.role}[{self.index}]"

@@ -9,7 +9,9 @@ allowed previous status; the caller learns whether it won.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +23,9 @@ from dataplatform.api.exceptions import ConflictError, ForbiddenError, InvalidIn
 from jobs.engines import engine_unavailable_reason
 from jobs.events import publish_job_event
 from jobs.logstore import LogEntry, log_append
-from jobs.models import ACTIVE, QUEUED, TRANSITIONS, Job, JobStatus
+from jobs.models import ACTIVE, QUEUED, TERMINAL, TRANSITIONS, Job, JobStatus
+
+logger = logging.getLogger(__name__)
 
 # Linkis error codes (EntranceErrorCodeSummary / EntranceErrorCode) and the platform's own for engines.
 ERR_EXECUTE_USER = 20005
@@ -268,6 +272,41 @@ def _after_submit(job_id: int) -> None:
     notify_runner()
 
 
+# --- Finish listeners -----------------------------------------------------------------------------------------
+# The APIs that run on the job core (OpenPAI's task roles, CDAP's programs) learn of their jobs' ends here:
+# ``listener(job_id)`` runs after the commit that made a job of its source API terminal, and ``sweep()`` when the
+# runner starts (a crash may have lost finish events).
+_finish_listeners: dict[str, Callable[[int], None]] = {}
+_sweeps: dict[str, Callable[[], object]] = {}
+
+
+def on_job_finished(source_api: str, listener: Callable[[int], None], *, sweep: Callable[[], object] | None = None):
+    _finish_listeners[source_api] = listener
+    if sweep is not None:
+        _sweeps[source_api] = sweep
+
+
+def run_finish_sweeps() -> None:
+    for source_api, sweep in list(_sweeps.items()):
+        try:
+            sweep()
+        except Exception:
+            logger.exception("finish sweep of %s failed", source_api)
+
+
+def _job_finished(job_id: int) -> None:
+    if not _finish_listeners:
+        return
+    source_api = Job.objects.filter(pk=job_id).values_list("source_api", flat=True).first()
+    listener = _finish_listeners.get(source_api)
+    if listener is None:
+        return
+    try:
+        listener(job_id)
+    except Exception:  # a listener's failure must not break the runner; the sweep settles it later
+        logger.exception("finish listener of %s failed for job %s", source_api, job_id)
+
+
 # --- Status ---------------------------------------------------------------------------------------------------
 def job_transition(
     *,
@@ -299,6 +338,8 @@ def job_transition(
             if "progress" in updates:
                 payload["progress"] = updates["progress"]
             transaction.on_commit(lambda: publish_job_event(job_id, "status", payload))
+            if to in TERMINAL:
+                transaction.on_commit(lambda: _job_finished(job_id))
     return changed
 
 

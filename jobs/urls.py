@@ -1,6 +1,6 @@
-"""Linkis entrance, job history and filesystem routes, under ``/api/rest_j/v1``."""
+"""Linkis entrance, job history and filesystem routes, under ``/api/rest_j/v1``; OpenPAI's job routes."""
 
-from django.urls import path
+from django.urls import include, path
 
 from jobs import views
 
@@ -27,4 +27,5 @@ urlpatterns = [
     path(P + "filesystem/getDirFileTrees", views.DirFileTreesView.as_view(), name="linkis-dir-trees"),
     path(P + "filesystem/openFile", views.OpenFileView.as_view(), name="linkis-open-file"),
     path(P + "filesystem/openLog", views.OpenLogView.as_view(), name="linkis-open-log"),
+    path("", include("jobs.openpai.urls")),
 ]

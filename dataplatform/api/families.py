@@ -125,7 +125,11 @@ def render_linkis_problem(request: HttpRequest, problem: Problem) -> HttpRespons
 
 # --- OpenPAI seed (v0.1: /api/auth, /api/job) -----------------------------------------------------------------
 def render_openpai_error(request: HttpRequest, error: OpenPAIError) -> HttpResponse:
-    return _json_response({"error": error.error, "message": error.message}, error.http_status)
+    response = _json_response({"error": error.error, "message": error.message}, error.http_status)
+    # The seed answers ordinary refusals (an unknown job, a duplicate name) with 500: they are not server errors,
+    # so Django must not log them as "Internal Server Error".
+    response._has_been_logged = True
+    return response
 
 
 def render_openpai_problem(request: HttpRequest, problem: Problem) -> HttpResponse:

@@ -230,6 +230,14 @@ JOB_LOG_MAX_LINES = env_int("JOB_LOG_MAX_LINES", 100000, minimum=10)
 JOB_LOG_MAX_LINE_CHARS = env_int("JOB_LOG_MAX_LINE_CHARS", 10000, minimum=80)
 JOB_RESULT_MAX_ROWS = env_int("JOB_RESULT_MAX_ROWS", 100000, minimum=1)
 
+# --- OpenPAI jobs ----------------------------------------------------------------------------------------------
+# $PAI_DEFAULT_FS_URI of job configs: a directory on this host (outputDir defaults to <it>/Output/<user>/<job>).
+OPENPAI_DEFAULT_FS = env_path("OPENPAI_DEFAULT_FS", DATA_DIR / "pai")
+# Task instances in one job, all roles together (each runs as one job of the job core).
+OPENPAI_MAX_TASKS_PER_JOB = env_int("OPENPAI_MAX_TASKS_PER_JOB", 1000, minimum=1)
+# retryCount -1 means "retry until stopped" upstream; this bounds it.
+OPENPAI_MAX_RETRIES = env_int("OPENPAI_MAX_RETRIES", 100, minimum=0)
+
 # --- Feature store -----------------------------------------------------------------------------------------------
 # OpenMLDB's APIServer has no authentication and its clients send none; the production profile turns this off.
 OPENMLDB_ALLOW_ANONYMOUS = env_bool("OPENMLDB_ALLOW_ANONYMOUS", True)

@@ -48,6 +48,7 @@ from jobs.services import (
     ERR_TIMEOUT,
     job_report_progress,
     job_transition,
+    run_finish_sweeps,
 )
 
 logger = logging.getLogger(__name__)
@@ -164,6 +165,7 @@ class LocalRunner:
                 error_code=ERR_FAILOVER,
                 error_desc=f"Job {job.pk} failover: the platform stopped while the job was {job.status}.",
             )
+        run_finish_sweeps()
 
     # --- dispatching ------------------------------------------------------------------------------------------
     def _dispatch_loop(self) -> None:

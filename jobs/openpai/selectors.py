@@ -1,0 +1,186 @@
+"""Read paths of OpenPAI jobs: lookup by name, lists, and the status objects of both API generations.
+
+An undecided job is WAITING until a task of its current attempt has started and RUNNING after; a decided one has
+its stored state. Times are epoch milliseconds, as upstream's.
+"""
+
+from __future__ import annotations
+
+from django.db.models import F, Min, Q, QuerySet
+
+from dataplatform.api.exceptions import NotFoundError
+from jobs.models import NON_TERMINAL, JobStatus, PaiJob, PaiJobState, PaiTask
+
+SUB_STATES = {
+    PaiJobState.WAITING: "FRAMEWORK_WAITING",
+    PaiJobState.RUNNING: "APPLICATION_RUNNING",
+}
+
+
+def no_job(name: str) -> NotFoundError:
+    return NotFoundError(f"Job {name} is not found.", code="NoJobError")
+
+
+def pai_job_get(*, name: str, username: str | None = None, viewer=None) -> PaiJob:
+    """The job a name means: ``user~job`` or a username names it exactly; otherwise the viewer's own job of that
+    name, else the newest job of that name (names are unique per owner, as v0.8+ namespaces them)."""
+    if username is None and "~" in name:
+        username, name = name.split("~", 1)
+    qs = PaiJob.objects.filter(name=name).select_related("owner")
+    if username is not None:
+        found = qs.filter(owner__username=username).first()
+    else:
+        found = None
+        if getattr(viewer, "is_authenticated", False):
+            found = qs.filter(owner=viewer).first()
+        if found is None:
+            found = qs.order_by("-created_at", "-id").first()
+    if found is None:
+        raise no_job(name)
+    return found
+
+
+def pai_job_list(*, username: str | None = None) -> QuerySet[PaiJob]:
+    """Jobs newest first, each annotated with when its current attempt first started a task."""
+    qs = PaiJob.objects.select_related("owner").annotate(
+        launched_at=Min("tasks__job__started_at", filter=Q(tasks__attempt=F("attempt")))
+    )
+    if username:
+        qs = qs.filter(owner__username=username)
+    return qs.order_by("-created_at", "-id")
+
+
+def _ms(value) -> int | None:
+    return None if value is None else int(value.timestamp() * 1000)
+
+
+def _state(pai: PaiJob, launched_at) -> str:
+    if pai.is_final:
+        return pai.state
+    return PaiJobState.RUNNING if launched_at is not None else PaiJobState.WAITING
+
+
+def _current_tasks(pai: PaiJob) -> list[PaiTask]:
+    return list(pai.tasks.filter(attempt=pai.attempt).select_related("job").order_by("role", "index"))
+
+
+def _app_id(pai: PaiJob) -> str:
+    return f"application_{_ms(pai.created_at)}_{pai.pk:04d}"
+
+
+def tracking_url(pai: PaiJob) -> str:
+    return f"/api/v1/user/{pai.owner.username}/jobs/{pai.name}"
+
+
+def seed_list_item(pai: PaiJob) -> dict:
+    return {
+        "name": pai.name,
+        "username": pai.owner.username,
+        "state": _state(pai, pai.launched_at),
+        "retries": pai.retries,
+        "createdTime": _ms(pai.created_at),
+        "completedTime": _ms(pai.completed_at),
+        "appTrackingUrl": tracking_url(pai),
+        "appExitType": pai.exit_type or None,
+    }
+
+
+def v1_list_item(pai: PaiJob) -> dict:
+    state = _state(pai, pai.launched_at)
+    return {
+        "name": pai.name,
+        "username": pai.owner.username,
+        "state": state,
+        "subState": SUB_STATES.get(state, "FRAMEWORK_COMPLETED"),
+        "executionType": pai.execution_type,
+        "retries": pai.retries,
+        "createdTime": _ms(pai.created_at),
+        "completedTime": _ms(pai.completed_at),
+        "appExitCode": pai.exit_code if pai.is_final else None,
+        "virtualCluster": pai.virtual_cluster,
+    }
+
+
+def job_status(pai: PaiJob, tasks: list[PaiTask] | None = None) -> dict:
+    """The flat status object (the seed's GET /api/job/:jobName, and v1's ``jobStatus``)."""
+    tasks = _current_tasks(pai) if tasks is None else tasks
+    started = [t.job.started_at for t in tasks if t.job is not None and t.job.started_at is not None]
+    launched = min(started) if started else None
+    state = _state(pai, launched)
+    ended = sum(1 for t in tasks if t.job is None or t.job.status not in NON_TERMINAL)
+    return {
+        "name": pai.name,
+        "username": pai.owner.username,
+        "state": state,
+        "subState": SUB_STATES.get(state, "FRAMEWORK_COMPLETED"),
+        "executionType": pai.execution_type,
+        "retries": pai.retries,
+        "createdTime": _ms(pai.created_at),
+        "completedTime": _ms(pai.completed_at),
+        "appId": _app_id(pai),
+        "appProgress": 1.0 if pai.is_final else round(ended / len(tasks), 4) if tasks else 0.0,
+        "appTrackingUrl": tracking_url(pai),
+        "appLaunchedTime": _ms(launched),
+        "appCompletedTime": _ms(pai.completed_at),
+        "appExitCode": pai.exit_code if pai.is_final or pai.retries else None,
+        "appExitDiagnostics": pai.exit_diagnostics,
+        "appExitType": pai.exit_type or None,
+        "virtualCluster": pai.virtual_cluster,
+    }
+
+
+def task_state(task: PaiTask) -> str:
+    job = task.job
+    if job is None:
+        return PaiJobState.FAILED
+    if job.status in NON_TERMINAL:
+        return PaiJobState.RUNNING if job.status == JobStatus.RUNNING else PaiJobState.WAITING
+    if job.status == JobStatus.SUCCEED:
+        return PaiJobState.SUCCEEDED
+    if job.status == JobStatus.CANCELLED:
+        return PaiJobState.STOPPED
+    return PaiJobState.FAILED
+
+
+def task_log_url(pai: PaiJob, task: PaiTask) -> str:
+    return f"/api/v1/user/{pai.owner.username}/jobs/{pai.name}/tasks/{task.role}/{task.index}/log"
+
+
+def job_detail(pai: PaiJob) -> dict:
+    """v1's ``GET /api/v1/jobs/:jobName``: ``{name, jobStatus, taskRoles}`` with per-task status."""
+    tasks = _current_tasks(pai)
+    roles: dict[str, dict] = {
+        role["name"]: {"taskRoleStatus": {"name": role["name"]}, "taskStatuses": []} for role in pai.roles()
+    }
+    for task in tasks:
+        job = task.job
+        roles.setdefault(task.role, {"taskRoleStatus": {"name": task.role}, "taskStatuses": []})
+        roles[task.role]["taskStatuses"].append(
+            {
+                "taskIndex": task.index,
+                "taskState": task_state(task),
+                "containerId": f"container_{job.pk}" if job else None,
+                "containerIp": "127.0.0.1",
+                "containerPorts": {label: ",".join(map(str, ports)) for label, ports in task.ports.items()},
+                "containerGpus": 0,
+                "containerLog": task_log_url(pai, task),
+                "containerExitCode": job.exit_code if job else None,
+                "attempt": task.attempt,
+                "jobId": job.pk if job else None,
+            }
+        )
+    return {"name": pai.name, "jobStatus": job_status(pai, tasks), "taskRoles": roles}
+
+
+def task_get(*, pai: PaiJob, role: str, index: int, attempt: int | None = None) -> PaiTask:
+    task = (
+        PaiTask.objects.filter(pai_job=pai, role=role, index=index, attempt=attempt or pai.attempt)
+        .select_related("job")
+        .first()
+    )
+    if task is None:
+        raise NotFoundError(
+            f"Task {role}[{index}] of job {pai.name} (attempt {attempt or pai.attempt}) is not found.",
+            code="NoJobError",
+        )
+    return task
