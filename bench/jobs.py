@@ -130,6 +130,50 @@ async def log_fanout(server: LiveServer, token: str, clients: int, lines: int, i
     return result
 
 
+def pai_submit_to_running(server: LiveServer, token: str, runs: int, tasks: int) -> dict:
+    """An OpenPAI job of ``tasks`` instances (two roles) submitted over /api/v1/jobs → its state is RUNNING.
+
+    The state is polled every 5 ms on a second connection; each job is left to finish before the next one, so
+    every measurement starts from an idle runner.
+    """
+    headers = {"Authorization": f"Bearer {token}"}
+    submit, poll = requests.Session(), requests.Session()
+    latencies: list[float] = []
+    launched: list[float] = []
+    for run in range(runs):
+        name = f"bench{run}"
+        config = {
+            "jobName": name,
+            "image": "bench",
+            "taskRoles": [
+                {"name": "ps", "taskNumber": 2, "command": "sleep 0.2"},
+                {"name": "worker", "taskNumber": tasks - 2, "command": "sleep 0.2"},
+            ],
+        }
+        sent = time.perf_counter()
+        response = submit.post(f"{server.url}/api/v1/jobs", json=config, headers=headers, timeout=10)
+        response.raise_for_status()
+        state = None
+        deadline = sent + 30
+        while time.perf_counter() < deadline:
+            status = poll.get(f"{server.url}/api/v1/jobs/{name}", headers=headers, timeout=10).json()["jobStatus"]
+            state = status["state"]
+            if state != "WAITING":
+                latencies.append(time.perf_counter() - sent)
+                break
+            time.sleep(0.005)
+        while state not in ("SUCCEEDED", "FAILED", "STOPPED") and time.perf_counter() < deadline:
+            time.sleep(0.05)
+            status = poll.get(f"{server.url}/api/v1/jobs/{name}", headers=headers, timeout=10).json()["jobStatus"]
+            state = status["state"]
+        if state != "SUCCEEDED":
+            raise RuntimeError(f"{name} ended {state}: {status}")
+        launched.append((status["appLaunchedTime"] - status["createdTime"]) / 1000)
+    result = summary_ms(latencies)
+    result.update(tasks_per_job=tasks, server_created_to_first_task_started=summary_ms(launched))
+    return result
+
+
 def wait_all_final(server: LiveServer, token: str, task_ids: list[int], timeout: float) -> dict[str, int]:
     """Wait until the user has no unfinished job (one cheap request per poll), then count final statuses."""
     headers = {"Authorization": f"Bearer {token}"}
@@ -249,8 +293,13 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=40)
     parser.add_argument("--line-interval", type=float, default=0.25, help="seconds between the job's lines")
     parser.add_argument(
-        "--only", choices=["latency", "fanout", "sustained", "drain"], action="append", help="run only these parts"
+        "--only",
+        choices=["latency", "fanout", "sustained", "drain", "pai"],
+        action="append",
+        help="run only these parts",
     )
+    parser.add_argument("--pai-runs", type=int, default=20, help="OpenPAI jobs submitted one after another")
+    parser.add_argument("--pai-tasks", type=int, default=10, help="task instances per OpenPAI job")
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--drain", type=int, default=1000)
@@ -259,11 +308,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-jobs-") as data_dir:
         with LiveServer(Path(data_dir), JOB_QUEUE_CAPACITY="100000", LOG_LEVEL="WARNING") as server:
             token = server.token()
-            parts = set(args.only or ["latency", "fanout", "sustained", "drain"])
+            parts = set(args.only or ["latency", "fanout", "sustained", "drain", "pai"])
             results: dict = {"server": {"JOB_MAX_RUNNING": "default (twice the cores)"}}
             if "latency" in parts:
                 results["submit_to_running"] = asyncio.run(submit_to_running(server, token, args.latency_runs))
                 print(json.dumps({"submit_to_running": results["submit_to_running"]}), flush=True)
+            if "pai" in parts:
+                results["pai_submit_to_running"] = pai_submit_to_running(server, token, args.pai_runs, args.pai_tasks)
+                print(json.dumps({"pai_submit_to_running": results["pai_submit_to_running"]}), flush=True)
             if "fanout" in parts:
                 results["log_line_to_client"] = asyncio.run(
                     log_fanout(server, token, args.clients, args.lines, args.line_interval)
