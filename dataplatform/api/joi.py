@@ -169,15 +169,15 @@ def _validate_child(value: Any, schema: Schema, name: str) -> Any:
         if value is None:
             if schema.allow_null:
                 return None
-            raise _fail(name, "must be a " + _type_name(schema))
+            raise _fail(name, "must be " + _type_name(schema))
         return schema.check(value, name)
     except JoiError as exc:
         raise JoiError(f'child "{name}" fails because [{exc.message}]') from None
 
 
 def _type_name(schema: Schema) -> str:
-    return {String: "string", Number: "number", Boolean: "boolean", Object: "object", Array: "array"}.get(
-        type(schema), "value"
+    return {String: "a string", Number: "a number", Boolean: "a boolean", Object: "an object", Array: "an array"}.get(
+        type(schema), "a value"
     )
 
 

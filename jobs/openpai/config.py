@@ -8,6 +8,7 @@ Every violation is reported with Joi's text, which names the field (``child "tas
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django.conf import settings
@@ -31,10 +32,13 @@ def _string(**kwargs) -> joi.String:
     return joi.String(**kwargs)
 
 
+INT_MAX = 2**31 - 1  # the database's integer; upstream's Joi numbers are unbounded
+ENV_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
+
 PORT_SCHEMA = joi.Object(
     keys={
         "label": _string(required=True, pattern=ROLE_NAME_PATTERN),
-        "beginAt": joi.Number(integer=True, min=0, default=0),
+        "beginAt": joi.Number(integer=True, min=0, max=65535, default=0),
         "portNumber": joi.Number(integer=True, min=1, max=100, default=1),
     }
 )
@@ -42,15 +46,15 @@ PORT_SCHEMA = joi.Object(
 TASK_ROLE_SCHEMA = joi.Object(
     keys={
         "name": _string(required=True, pattern=ROLE_NAME_PATTERN),
-        "taskNumber": joi.Number(integer=True, min=1, default=1),
-        "cpuNumber": joi.Number(integer=True, min=0, default=1),
-        "memoryMB": joi.Number(integer=True, min=0, default=100),
-        "shmMB": joi.Number(integer=True, min=0, default=64),
-        "gpuNumber": joi.Number(integer=True, min=0, default=0),
+        "taskNumber": joi.Number(integer=True, min=1, max=INT_MAX, default=1),
+        "cpuNumber": joi.Number(integer=True, min=0, max=INT_MAX, default=1),
+        "memoryMB": joi.Number(integer=True, min=0, max=INT_MAX, default=100),
+        "shmMB": joi.Number(integer=True, min=0, max=INT_MAX, default=64),
+        "gpuNumber": joi.Number(integer=True, min=0, max=INT_MAX, default=0),
         "portList": joi.Array(items=PORT_SCHEMA, default=[]),
         "command": _string(required=True),
-        "minFailedTaskCount": joi.Number(integer=True, min=1, allow_null=True, default=1),
-        "minSucceededTaskCount": joi.Number(integer=True, min=1, allow_null=True, default=None),
+        "minFailedTaskCount": joi.Number(integer=True, min=1, max=INT_MAX, allow_null=True, default=1),
+        "minSucceededTaskCount": joi.Number(integer=True, min=1, max=INT_MAX, allow_null=True, default=None),
     },
     refused={"killAllOnCompletedTaskNumber": OBSOLETE},
 )
@@ -77,7 +81,7 @@ JOB_SCHEMA = joi.Object(
         "codeDir": _string(allow_empty=True, default=""),
         "virtualCluster": _string(allow_empty=True, default="default"),
         "gpuType": _string(allow_empty=True, default=""),
-        "retryCount": joi.Number(integer=True, min=-2, default=0),
+        "retryCount": joi.Number(integer=True, min=-2, max=INT_MAX, default=0),
         "jobEnvs": joi.Object(values=_EnvValue(), default={}),
         "taskRoles": joi.Array(items=TASK_ROLE_SCHEMA, min=1, required=True),
     },
@@ -106,6 +110,11 @@ def validate_config(data: Any, *, name: str | None = None) -> dict:
         config = joi.validate(data, JOB_SCHEMA)
     except joi.JoiError as error:
         raise ConfigError(error.message) from None
+    _no_nul(data, "")
+    for env_name in config["jobEnvs"]:
+        if not re.fullmatch(ENV_NAME_PATTERN, env_name):
+            raise ConfigError(f'child "jobEnvs" fails because ["{env_name}" is not a valid environment variable name]')
+    raw_roles = data.get("taskRoles") or []
     seen: set[str] = set()
     total = 0
     for position, role in enumerate(config["taskRoles"]):
@@ -115,6 +124,11 @@ def validate_config(data: Any, *, name: str | None = None) -> dict:
         seen.add(role["name"])
         if not role["command"].strip():
             raise ConfigError(f'{where}: "command" is not allowed to be empty')
+        if len(role["command"].encode()) > settings.JOB_MAX_CODE_BYTES:
+            raise ConfigError(f'{where}: "command" is longer than {settings.JOB_MAX_CODE_BYTES} bytes')
+        raw = raw_roles[position] if isinstance(raw_roles[position], dict) else {}
+        if "shmMB" not in raw:  # the default (64) never exceeds what the role's memory allows
+            role["shmMB"] = min(role["shmMB"], role["memoryMB"])
         count = role["taskNumber"]
         total += count
         for key in ("minFailedTaskCount", "minSucceededTaskCount"):
@@ -126,12 +140,33 @@ def validate_config(data: Any, *, name: str | None = None) -> dict:
         labels = [port["label"] for port in role["portList"]]
         if len(set(labels)) != len(labels):
             raise ConfigError(f"{where}: port labels must be unique")
+        for port in role["portList"]:
+            # Every task runs on this host, so fixed ports are given out task by task from beginAt on.
+            last = port["beginAt"] + port["portNumber"] * count - 1 if port["beginAt"] else 0
+            if last > 65535:
+                raise ConfigError(
+                    f'{where}: port "{port["label"]}" needs ports {port["beginAt"]}..{last} for {count} tasks; '
+                    "ports end at 65535"
+                )
     if total > settings.OPENPAI_MAX_TASKS_PER_JOB:
         raise ConfigError(
             f"taskRoles: the job has {total} task instances, more than the platform's limit of "
             f"{settings.OPENPAI_MAX_TASKS_PER_JOB} (OPENPAI_MAX_TASKS_PER_JOB)"
         )
     return config
+
+
+def _no_nul(value: Any, path: str) -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ConfigError(f"{path or 'value'}: NUL characters are not allowed")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _no_nul(key, path)
+            _no_nul(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _no_nul(item, f"{path}[{index}]")
 
 
 def resolve_dirs(config: dict, *, username: str, default_fs: str) -> dict:

@@ -173,14 +173,9 @@ def job_detail(pai: PaiJob) -> dict:
 
 
 def task_get(*, pai: PaiJob, role: str, index: int, attempt: int | None = None) -> PaiTask:
-    task = (
-        PaiTask.objects.filter(pai_job=pai, role=role, index=index, attempt=attempt or pai.attempt)
-        .select_related("job")
-        .first()
-    )
+    attempt = pai.attempt if attempt is None else attempt
+    task = PaiTask.objects.filter(pai_job=pai, role=role, index=index, attempt=attempt).select_related("job").first()
     if task is None:
-        raise NotFoundError(
-            f"Task {role}[{index}] of job {pai.name} (attempt {attempt or pai.attempt}) is not found.",
-            code="NoJobError",
-        )
+        message = f"Task {role}[{index}] of job {pai.name} (attempt {attempt}) is not found."
+        raise NotFoundError(message, code="NoJobError")
     return task

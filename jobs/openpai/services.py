@@ -27,9 +27,16 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from dataplatform.api.exceptions import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from dataplatform.api.exceptions import (
+    ApplicationError,
+    ConflictError,
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+)
 from jobs.models import NON_TERMINAL, PAI_FINAL_STATES, Job, JobLogLine, JobStatus, PaiJob, PaiJobState, PaiTask
 from jobs.openpai.config import ConfigError, resolve_dirs, validate_config
+from jobs.services import JobQueueFullError
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +45,13 @@ HOST = "127.0.0.1"
 DIAGNOSTIC_LINES = 20
 SUCCEEDED_TASK = (JobStatus.SUCCEED,)
 FAILED_TASK = (JobStatus.FAILED, JobStatus.TIMEOUT, JobStatus.CANCELLED)
+
+
+class QueueFullError(ApplicationError):
+    """The job core's queue cannot take the job's tasks now (a temporary condition: retry later)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="UnknownError")
 
 
 def _is_admin(user) -> bool:
@@ -85,7 +99,10 @@ def pai_job_submit(*, owner, data, raw: str, name: str | None = None, replace_fi
                 )
         except IntegrityError:
             raise ConflictError(f"Job name {job_name} already exists", code="ConflictJobError") from None
-        _submit_attempt(pai)
+        try:
+            _submit_attempt(pai)
+        except JobQueueFullError as error:
+            raise QueueFullError(f"{error.message} The job was not submitted; retry later.") from None
     if resolved["outputDir"].startswith(default_fs):
         with contextlib.suppress(OSError):
             Path(resolved["outputDir"]).mkdir(parents=True, exist_ok=True)
@@ -106,17 +123,25 @@ def _free_ports(count: int) -> list[int]:
             sock.close()
 
 
-def _task_ports(role: dict) -> list[dict[str, list[int]]]:
-    """Ports of each task of the role: {label: [ports]}; a role without portList gets one ``default`` port."""
+def _random_port_count(role: dict) -> int:
     port_list = role["portList"] or [{"label": "default", "beginAt": 0, "portNumber": 1}]
-    random_count = sum(port["portNumber"] for port in port_list if not port["beginAt"]) * role["taskNumber"]
-    pool = iter(_free_ports(random_count))
+    return sum(port["portNumber"] for port in port_list if not port["beginAt"]) * role["taskNumber"]
+
+
+def _task_ports(role: dict, pool) -> list[dict[str, list[int]]]:
+    """Ports of each task of the role: {label: [ports]}; a role without portList gets one ``default`` port.
+
+    Every task runs on this host, so a fixed ``beginAt`` is given out task by task (task i starts at
+    ``beginAt + i * portNumber``), and the other ports come from ``pool`` (free ports, distinct within the job).
+    """
+    port_list = role["portList"] or [{"label": "default", "beginAt": 0, "portNumber": 1}]
     out = []
-    for _ in range(role["taskNumber"]):
+    for index in range(role["taskNumber"]):
         ports: dict[str, list[int]] = {}
         for port in port_list:
             if port["beginAt"]:
-                ports[port["label"]] = list(range(port["beginAt"], port["beginAt"] + port["portNumber"]))
+                start = port["beginAt"] + index * port["portNumber"]
+                ports[port["label"]] = list(range(start, start + port["portNumber"]))
             else:
                 ports[port["label"]] = [next(pool) for _ in range(port["portNumber"])]
         out.append(ports)
@@ -129,7 +154,8 @@ def _submit_attempt(pai: PaiJob) -> None:
 
     config = pai.config
     roles = pai.roles()
-    ports = {role["name"]: _task_ports(role) for role in roles}
+    pool = iter(_free_ports(sum(_random_port_count(role) for role in roles)))
+    ports = {role["name"]: _task_ports(role, pool) for role in roles}
     common = {
         "PAI_JOB_NAME": pai.name,
         "PAI_USER_NAME": pai.owner.username,
@@ -331,14 +357,19 @@ def pai_settle(*, pai_job_id: int) -> bool:
         elif job is not None and job.error_desc:
             diagnostics += f" {job.error_desc}"
         if _retries_left(pai):
-            pai.attempt += 1
-            pai.retries += 1
-            pai.exit_code = exit_code
-            pai.exit_diagnostics = f"Attempt {pai.attempt - 1}: {diagnostics}"
-            pai.exit_type = "TRANSIENT_NORMAL"
-            pai.save(update_fields=["attempt", "retries", "exit_code", "exit_diagnostics", "exit_type"])
-            _submit_attempt(pai)
-            return False
+            try:
+                with transaction.atomic():
+                    pai.attempt += 1
+                    pai.retries += 1
+                    pai.exit_code = exit_code
+                    pai.exit_diagnostics = f"Attempt {pai.attempt - 1}: {diagnostics}"
+                    pai.exit_type = "TRANSIENT_NORMAL"
+                    pai.save(update_fields=["attempt", "retries", "exit_code", "exit_diagnostics", "exit_type"])
+                    _submit_attempt(pai)
+                return False
+            except JobQueueFullError as error:
+                pai.refresh_from_db()  # the attempt was rolled back with its savepoint
+                diagnostics += f"\nThe retry could not be queued: {error.message}"
         return _finish(pai, PaiJobState.FAILED, exit_code, diagnostics, "NON_TRANSIENT")
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 
+from django.contrib.auth import get_user_model
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.exceptions import NotAuthenticated
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
@@ -32,6 +33,22 @@ from jobs.openpai import selectors, services
 from jobs.openpai.config import ConfigError, parse_body
 
 GUEST = "Guest is not allowed to do this operation."
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+class LenientReadMixin:
+    """Reading jobs needs no token upstream, so a stale or invalid one on a read is ignored (the caller is a
+    guest) instead of refused; writes still refuse it."""
+
+    lenient_methods = SAFE_METHODS
+
+    def perform_authentication(self, request):
+        try:
+            request.user  # noqa: B018 - authenticates
+        except AuthenticationFailed:
+            if request.method not in self.lenient_methods:
+                raise
+            request._not_authenticated()
 
 
 def _raw(request) -> str:
@@ -39,6 +56,8 @@ def _raw(request) -> str:
 
 
 def _status_of(error: ApplicationError) -> int:
+    if isinstance(error, services.QueueFullError):
+        return 500
     if isinstance(error, NotFoundError):
         return 404
     if isinstance(error, ConflictError):
@@ -53,10 +72,11 @@ def _v1_error(error: ApplicationError) -> OpenPAIV1Error:
 
 
 # --- the seed: /api/job ----------------------------------------------------------------------------------------
-class SeedJobListView(OpenPAIAPIView):
+class SeedJobListView(LenientReadMixin, OpenPAIAPIView):
     """``/api/job`` (any method, as upstream's ``route('/').all``): every job, newest first; ``[]`` when none."""
 
     permission_classes = [AllowAny]
+    lenient_methods = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "DELETE")
 
     @extend_schema(summary="List jobs (newest first)", responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
@@ -65,7 +85,7 @@ class SeedJobListView(OpenPAIAPIView):
     post = put = delete = get
 
 
-class SeedJobView(OpenPAIAPIView):
+class SeedJobView(LenientReadMixin, OpenPAIAPIView):
     """``/api/job/:jobName``: status (GET), submit or update (PUT), remove (DELETE)."""
 
     permission_classes = [AllowAny]
@@ -100,7 +120,7 @@ class SeedJobView(OpenPAIAPIView):
             raise OpenPAIError(
                 500, "ParameterValidationError", f"could not validate request data: {error.message}"
             ) from None
-        except (NotFoundError, ForbiddenError) as error:
+        except (NotFoundError, ForbiddenError, services.QueueFullError) as error:
             raise OpenPAIError(500, "JobUpdateError", f"job updated error: {error.message}") from None
         return Response({"message": f"update job {job_name} successfully"})
 
@@ -116,7 +136,7 @@ class SeedJobView(OpenPAIAPIView):
 
 
 # --- v0.7: /api/v1/jobs ----------------------------------------------------------------------------------------
-class V1View(OpenPAIV1APIView):
+class V1View(LenientReadMixin, OpenPAIV1APIView):
     permission_classes = [AllowAny]
 
     def require_user(self, request) -> None:
@@ -131,13 +151,18 @@ class V1View(OpenPAIV1APIView):
 
     def submit(self, request, name: str | None, username: str | None = None):
         self.require_user(request)
-        if username is not None and username != request.user.username and not request.user.is_admin:
-            raise OpenPAIV1Error(
-                403, "ForbiddenUserError", f"User {request.user.username} is not allowed to add job for {username}."
-            )
+        owner = request.user
+        if username is not None and username != request.user.username:
+            if not request.user.is_admin:
+                raise OpenPAIV1Error(
+                    403, "ForbiddenUserError", f"User {request.user.username} is not allowed to add job for {username}."
+                )
+            owner = get_user_model().objects.filter(username=username).first()
+            if owner is None:
+                raise OpenPAIV1Error(404, "NoUserError", f"User {username} is not found.")
         try:
             data = parse_body(request.body)
-            pai = services.pai_job_submit(owner=request.user, data=data, raw=_raw(request), name=name)
+            pai = services.pai_job_submit(owner=owner, data=data, raw=_raw(request), name=name)
         except ConfigError as error:
             raise OpenPAIV1Error(400, "InvalidParametersError", error.message) from None
         except ApplicationError as error:
