@@ -554,7 +554,9 @@ class JobExecution:
         if self.error is not None:
             return self.error
         summary = self._stderr_summary()
-        if exit_code == ENGINE_UNAVAILABLE_EXIT:
+        # Only the spark engine program exits with this code on its own (and says why on the control channel
+        # first); for any other engine it is the user's code exiting 3, an ordinary failure.
+        if exit_code == ENGINE_UNAVAILABLE_EXIT and job.engine == "spark":
             return ERR_ENGINE_UNAVAILABLE, summary or f"The {job.engine} engine is not available."
         if exit_code < 0:
             name = signal.Signals(-exit_code).name if -exit_code in signal.valid_signals() else str(-exit_code)
