@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format check-migrations test-embedded test-services venv
+.PHONY: run test lint format check-migrations test-embedded test-services venv browser
+CHROMIUM ?= /usr/bin/chromium
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +32,7 @@ run: $(VENV)/.installed
 
 ## make test: install dev tools, lint, check migrations, run the suite on the embedded default, then on
 ## PostgreSQL + Redis where reachable (required when PLATFORM_REQUIRE_SERVICES=1, as in CI).
-test: $(VENV)/.installed-dev lint check-migrations test-embedded test-services
+test: $(VENV)/.installed-dev lint check-migrations browser test-embedded test-services
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
@@ -44,8 +45,19 @@ format: $(VENV)/.installed-dev
 check-migrations: $(VENV)/.installed-dev
 	DJANGO_SETTINGS_MODULE=dataplatform.settings.test $(PY) manage.py makemigrations --check --dry-run
 
+## browser: Debian's chromium for the console's browser tests (Playwright drives it; it downloads no browser).
+## Installed with apt when missing and running as root; otherwise the browser tests say why they are skipped.
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's chromium for the browser tests"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	else echo "chromium is not installed and cannot be installed here: the browser tests will be skipped"; fi
+
 test-embedded: $(VENV)/.installed-dev
 	env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/pytest $(PYTEST_ARGS)
 
+# The browser tests run once, in the embedded pass: their server is an embedded-default process either way.
 test-services: $(VENV)/.installed-dev
-	$(PY) scripts/test_services.py $(PYTEST_ARGS)
+	$(PY) scripts/test_services.py -m "not browser" $(PYTEST_ARGS)

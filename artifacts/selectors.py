@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from artifacts.models import (
     SYSTEM_NAMESPACE,
@@ -485,3 +485,22 @@ def program_run_get(*, app: Application, program_type: str, name: str, run_id: s
         entity = program_entity(app.namespace.name, app.name, program_type, name)
         raise not_found(f"program_run:{entity.removeprefix('program:')}.{run_id}")
     return run
+
+
+# --- the console's overview -------------------------------------------------------------------------------------
+def catalog_versions() -> QuerySet[ArtifactVersion]:
+    """Every artifact version of every namespace with its plugin count, by namespace, artifact, newest first."""
+    return (
+        ArtifactVersion.objects.select_related("artifact__namespace")
+        .annotate(plugin_count=Count("plugins"))
+        .order_by("artifact__namespace__name", "artifact__name", "-sort_key")
+    )
+
+
+def running_programs(applications: Iterable[Application]) -> dict[int, set[str]]:
+    """The names of the programs with an unfinished run, by application id (one query for them all)."""
+    running: dict[int, set[str]] = {}
+    active = ProgramRun.objects.filter(application__in=list(applications), job__status__in=NON_TERMINAL)
+    for app_id, name in active.values_list("application_id", "program_name"):
+        running.setdefault(app_id, set()).add(name)
+    return running

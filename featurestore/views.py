@@ -19,6 +19,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 
 from dataplatform.api.exceptions import OpenMLDBError
+from dataplatform.api.parsers import RawBodyParser
 from dataplatform.api.viewsets import OpenMLDBAPIView
 from featurestore import services
 from featurestore import sql as sqlexec
@@ -47,7 +48,7 @@ def _ok(**extra) -> Response:
 
 
 class FeatureStoreView(OpenMLDBAPIView):
-    parser_classes: list = []
+    parser_classes = [RawBodyParser]  # the views read request.body in upstream's order
 
     def get_permissions(self):
         # OpenMLDB's APIServer has no HTTP authentication; clients written for it send none. The platform lets

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import django_filters
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
-from jobs.models import ACTIVE, QUEUED, Job
+from jobs.models import ACTIVE, NON_TERMINAL, QUEUED, Job
 
 _TRAILING_TASK_ID = re.compile(r"_(\d+)$")
 
@@ -148,3 +150,46 @@ def job_for_path(*, user, path: str) -> tuple[Job, Path] | None:
     if job is None or not job_visible(user=user, job=job):
         return None
     return job, resolved
+
+
+# --- the console's job monitor ----------------------------------------------------------------------------------
+#: ``status`` value of ``job_search`` for every job that has not finished yet.
+UNFINISHED = "unfinished"
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def job_search(*, user, filters: dict, admin: bool = False) -> QuerySet[Job]:
+    """The jobs ``user`` may see, newest first, narrowed by the console's filters (each optional).
+
+    ``filters``: ``status`` (a status or ``UNFINISHED``), ``engine``, ``creator``, ``source`` (source API),
+    ``created_from`` / ``created_to`` (dates, both inclusive) and, for admins only, ``owner`` (a username).
+    """
+    queryset = Job.objects.for_user(user).select_related("owner")
+    status = filters.get("status")
+    if status == UNFINISHED:
+        queryset = queryset.filter(status__in=NON_TERMINAL)
+    elif status:
+        queryset = queryset.filter(status=status)
+    if filters.get("engine"):
+        queryset = queryset.filter(engine=filters["engine"])
+    if filters.get("creator"):
+        queryset = queryset.filter(creator=filters["creator"].strip())
+    if filters.get("source"):
+        queryset = queryset.filter(source_api=filters["source"])
+    if filters.get("created_from"):
+        queryset = queryset.filter(created_at__gte=_day_start(filters["created_from"]))
+    if filters.get("created_to"):
+        # The end date is inclusive: everything before the next day's start.
+        queryset = queryset.filter(created_at__lt=_day_start(filters["created_to"] + dt.timedelta(days=1)))
+    if admin and filters.get("owner"):
+        owner = filters["owner"].strip()
+        queryset = queryset.filter(Q(owner__username=owner) | Q(owner__isnull=True, submit_user=owner))
+    return queryset.order_by("-id")
+
+
+def job_list_by_ids(*, user, ids: list[int]) -> QuerySet[Job]:
+    """The jobs among ``ids`` that ``user`` may see (others are left out, not refused)."""
+    return Job.objects.for_user(user).filter(pk__in=ids)

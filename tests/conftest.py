@@ -76,3 +76,16 @@ def _fresh_feature_store_caches():
     catalog_refresh()
     yield
     catalog_refresh()
+
+
+@pytest.fixture
+def runner(transactional_db, settings):
+    """A real local job runner (threads and child processes), stopped after the test."""
+    from jobs.runners import start_runner, stop_runner
+    from jobs.runners.local import LocalRunner
+
+    started = start_runner(
+        LocalRunner(max_running=settings.JOB_MAX_RUNNING, max_per_user=settings.JOB_MAX_RUNNING_PER_USER)
+    )
+    yield started
+    stop_runner(timeout=15)

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "channels",
     "dataplatform.apps.PlatformConfig",
     "dataplatform.accounts",
+    "dataplatform.console",
     "jobs",
     "artifacts",
     "featurestore",
@@ -101,6 +102,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "dataplatform.console.context_processors.console_nav",
             ],
         },
     },
@@ -170,7 +172,9 @@ else:
 
 # --- Accounts and sessions ------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/console/login/"
+LOGIN_REDIRECT_URL = "/console/"  # the console's login goes to the workbench unless ?next= says otherwise
+LOGOUT_REDIRECT_URL = "/console/login/"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 6}},
 ]

@@ -182,6 +182,59 @@ def read_resultset(path: str | os.PathLike, *, page: int = 1, page_size: int = 5
     return {"type": kind, "metadata": metadata, "fileContent": content, "totalLine": total, "page": page}
 
 
+class ResultSetRows:
+    """The rows of an open result set file, each a list of strings; closes the file when exhausted or closed."""
+
+    def __init__(self, file: IO[str], lines: Iterator[str], kind: str, null_value: str) -> None:
+        self._file, self._lines, self._kind, self._null = file, lines, kind, null_value
+
+    def __iter__(self) -> ResultSetRows:
+        return self
+
+    def __next__(self) -> list[str]:
+        try:
+            value = json.loads(next(self._lines))
+        except BaseException:  # StopIteration at the end, or an unreadable line
+            self.close()
+            raise
+        if self._kind == TABLE:
+            return [_text_cell(v, self._null) for v in value]
+        return [_text_cell(value, self._null)]
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> ResultSetRows:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def iter_resultset(path: str | os.PathLike, *, null_value: str = "NULL") -> tuple[str, list[dict] | str, ResultSetRows]:
+    """Return ``(type, metadata, rows)`` of a whole result set file, its rows read lazily with cells as strings.
+
+    Unlike ``read_resultset`` (one page, the file scanned to count lines), this reads the file once, row by row,
+    for a download of the whole set. The header is read at once, so a missing or unreadable file raises here
+    (OSError, ValueError) rather than halfway through the rows. The file stays open until ``rows`` is exhausted
+    or closed.
+    """
+    file = open(path, encoding="utf-8")  # ResultSetRows closes it
+    try:
+        lines = _data_lines(file)
+        header_line = next(lines, None)
+        # A reserved file that got no header yet (nothing written) reads as an empty TEXT result set.
+        header = json.loads(header_line) if header_line else {"type": TEXT, "metadata": "NULL"}
+        if not isinstance(header, dict):
+            raise ValueError(f"{path} is not a result set file")
+    except BaseException:
+        file.close()
+        raise
+    kind = str(header.get("type", TEXT))
+    metadata = header.get("metadata", "NULL") if kind == TABLE else "NULL"
+    return kind, metadata, ResultSetRows(file, lines, kind, null_value)
+
+
 # --- Values ---------------------------------------------------------------------------------------------------
 def _float_text(value: float) -> str:
     if math.isnan(value):

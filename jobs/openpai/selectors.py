@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.db.models import F, Min, Q, QuerySet
 
 from dataplatform.api.exceptions import NotFoundError
-from jobs.models import NON_TERMINAL, JobStatus, PaiJob, PaiJobState, PaiTask
+from jobs.models import NON_TERMINAL, PAI_FINAL_STATES, Job, JobStatus, PaiJob, PaiJobState, PaiTask
 
 SUB_STATES = {
     PaiJobState.WAITING: "FRAMEWORK_WAITING",
@@ -179,3 +179,31 @@ def task_get(*, pai: PaiJob, role: str, index: int, attempt: int | None = None) 
         message = f"Task {role}[{index}] of job {pai.name} (attempt {attempt}) is not found."
         raise NotFoundError(message, code="NoJobError")
     return task
+
+
+def pai_job_search(*, username: str | None = None, state: str | None = None) -> QuerySet[PaiJob]:
+    """``pai_job_list`` narrowed to the state the API shows (an undecided job: by whether it has started)."""
+    queryset = pai_job_list(username=username)
+    if state in PAI_FINAL_STATES:
+        return queryset.filter(state=state)
+    undecided = queryset.exclude(state__in=PAI_FINAL_STATES)
+    if state == PaiJobState.RUNNING:
+        return undecided.filter(launched_at__isnull=False)
+    if state == PaiJobState.WAITING:
+        return undecided.filter(launched_at__isnull=True)
+    return queryset
+
+
+def pai_owner_names() -> list[str]:
+    """The usernames that own at least one OpenPAI job, sorted."""
+    return sorted(PaiJob.objects.order_by().values_list("owner__username", flat=True).distinct())
+
+
+def pai_task_jobs(pai: PaiJob) -> dict[int, Job]:
+    """The job-core jobs of the current attempt's tasks, by id."""
+    return {job.pk: job for job in Job.objects.filter(pai_tasks__pai_job=pai, pai_tasks__attempt=pai.attempt)}
+
+
+def pai_task_of_job(job: Job) -> PaiTask | None:
+    """The OpenPAI task a job-core job runs, if it runs one."""
+    return job.pai_tasks.select_related("pai_job__owner").first()

@@ -24,12 +24,10 @@ from artifacts.models import (
 from jobs.models import NON_TERMINAL, TERMINAL, Job, JobStatus
 from tests.artifacts.factories import manifest, zip_bytes
 from tests.conftest import bearer
-from tests.jobs import conftest as jobs_conftest
 from tests.jobs.conftest import log_text, wait_for
 
 pytestmark = pytest.mark.django_db
 
-runner = jobs_conftest.runner  # the real local job runner (needs transactional_db)
 
 V3 = "/v3/namespaces/default"
 SEED = "/namespaces/default"

@@ -1,22 +1,8 @@
-"""Fixtures for job tests: a real local runner (threads and child processes) and a way to wait for a job."""
+"""Helpers for job tests: wait for a job, read its log (the ``runner`` fixture is in tests/conftest.py)."""
 
 import time
 
-import pytest
-
 from jobs.models import TERMINAL, Job
-
-
-@pytest.fixture
-def runner(transactional_db, settings):
-    from jobs.runners import start_runner, stop_runner
-    from jobs.runners.local import LocalRunner
-
-    started = start_runner(
-        LocalRunner(max_running=settings.JOB_MAX_RUNNING, max_per_user=settings.JOB_MAX_RUNNING_PER_USER)
-    )
-    yield started
-    stop_runner(timeout=15)
 
 
 def wait_for(job_id: int, statuses=TERMINAL, timeout: float = 30.0) -> Job:

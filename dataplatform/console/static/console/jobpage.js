@@ -1,0 +1,124 @@
+/*
+ * The job page: follow the job with LiveJob (status, progress, log; WebSocket or polling), kill it, and show its
+ * result sets with ResultSets once it has finished (at once for a job that had finished when the page loaded).
+ */
+(function () {
+  "use strict";
+
+  const E = "/api/rest_j/v1/entrance/";
+  const $ = (id) => document.getElementById(id);
+  let root = null;
+  let live = null;
+  let resultsShown = false;
+
+  function isFinal(status) {
+    return LiveJob.FINAL.includes(status);
+  }
+
+  function setStatus(status) {
+    if (!status) return;
+    const badge = $("job-status");
+    badge.textContent = status;
+    badge.className = "status status-" + status;
+    root.dataset.status = status;
+    if (isFinal(status)) {
+      $("kill-button").disabled = true;
+      setProgress(1);
+    }
+  }
+
+  function setProgress(value) {
+    if (typeof value !== "number" || isNaN(value)) return;
+    const bar = $("job-progress");
+    bar.value = value;
+    bar.textContent = Math.round(value * 100) + "%";
+  }
+
+  function setMode(mode) {
+    const badge = $("connection-mode");
+    badge.textContent = mode;
+    badge.dataset.mode = mode;
+  }
+
+  function appendLines(lines) {
+    const log = $("job-log");
+    const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 8;
+    const fragment = document.createDocumentFragment();
+    for (const line of lines) {
+      const span = document.createElement("span");
+      const level = / (ERROR|WARN) /.exec(line);
+      if (level) span.className = level[1];
+      span.textContent = line + "\n";
+      fragment.appendChild(span);
+    }
+    log.appendChild(fragment);
+    if (atBottom) log.scrollTop = log.scrollHeight;
+  }
+
+  function showResults() {
+    if (resultsShown) return;
+    resultsShown = true;
+    ResultSets.render($("results"), root.dataset.taskId).catch(() => {
+      $("results").innerHTML = '<p class="error">The result could not be loaded.</p>';
+    });
+  }
+
+  /** Times, duration, exit code and error of the job as it is now (they change when it ends). */
+  async function refreshDetails() {
+    try {
+      const answer = await Console.api(root.dataset.statusUrl + "?ids=" + root.dataset.taskId);
+      const job = answer.ok && answer.data && Array.isArray(answer.data.jobs) ? answer.data.jobs[0] : null;
+      if (!job) return;
+      const fields = { startedAt: job.startedAt, finishedAt: job.finishedAt, duration: job.duration,
+                       exitCode: job.exitCode, error: job.error };
+      for (const [name, value] of Object.entries(fields)) {
+        const cell = document.querySelector('[data-field="' + name + '"]');
+        if (cell) cell.textContent = value === null || value === undefined || value === "" ? "—" : String(value);
+      }
+    } catch (e) {
+      // The details stay as loaded; the status above is current.
+    }
+  }
+
+  async function kill() {
+    const button = $("kill-button");
+    button.disabled = true;
+    $("job-page-error").textContent = "";
+    try {
+      const answer = await Console.api(E + encodeURIComponent(root.dataset.execId) + "/kill");
+      if (!answer.ok || !answer.data || answer.data.status !== 0) {
+        $("job-page-error").textContent = (answer.data && answer.data.message) || "The job could not be killed.";
+        button.disabled = isFinal(root.dataset.status);
+        return;
+      }
+      $("kill-note").textContent = "Kill requested; the job ends shortly.";
+    } catch (e) {
+      $("job-page-error").textContent = "The platform could not be reached.";
+      button.disabled = isFinal(root.dataset.status);
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    root = $("job-page");
+    if (!root) return;
+    const loadedFinal = root.dataset.final === "true";
+    if (loadedFinal && parseInt(root.dataset.resultFiles || "0", 10) > 0) showResults();
+    else if (loadedFinal) resultsShown = true; // "No result set." is already on the page
+    $("kill-button").addEventListener("click", kill);
+    live = new LiveJob({
+      execId: root.dataset.execId,
+      taskId: root.dataset.taskId,
+      onStatus: setStatus,
+      onMode: setMode,
+      onLines: appendLines,
+      onProgress: setProgress,
+      onEnd: (status) => {
+        setStatus(status);
+        if (!$("job-log").childNodes.length) $("job-log").textContent = "(no log lines)";
+        if (!loadedFinal) refreshDetails();
+        showResults();
+      },
+    });
+    live.start();
+  });
+})();

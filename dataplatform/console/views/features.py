@@ -1,0 +1,140 @@
+"""The feature explorer: databases, tables (schema, indexes, sample rows) and deployments, read from the feature
+store's selectors and storage. Sending a request row and the online SQL box run in the browser against the
+OpenMLDB routes (``POST /dbs/{db}/deployments/{name}``, ``POST /dbs/{db}``), so they answer as clients see them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.http import Http404
+from django.shortcuts import render
+from django.utils import timezone
+
+from featurestore import storage
+from featurestore.jsonx import dumps, output_value
+from featurestore.models import Deployment, FeatureTable
+from featurestore.selectors import (
+    database_get,
+    database_list,
+    deployment_get,
+    deployment_list,
+    table_get,
+    table_list,
+)
+
+#: How many of a table's newest rows its page shows (as the admin does).
+SAMPLE_ROWS = 20
+
+#: A value per column type for an example request row when the main table has no rows yet.
+PLACEHOLDERS: dict[str, Any] = {
+    "bool": False,
+    "int16": 0,
+    "int32": 0,
+    "int64": 0,
+    "float": 0.0,
+    "double": 0.0,
+    "string": "",
+}
+
+
+def _cell(value: Any) -> str | None:
+    """A stored value as the page shows it: strings as they are, other values in JSON's spelling (true, NaN)."""
+    if value is None or isinstance(value, str):
+        return value
+    return dumps(value).decode()
+
+
+@login_required(login_url="console:login")
+def features(request):
+    databases = database_list().annotate(
+        table_count=Count("tables", distinct=True), deployment_count=Count("deployments", distinct=True)
+    )
+    return render(request, "console/features.html", {"databases": databases})
+
+
+@login_required(login_url="console:login")
+def feature_db(request, db: str):
+    database = database_get(name=db)
+    if database is None:
+        raise Http404(f"No database {db}.")
+    tables = [
+        {"table": table, "column_count": len(table.columns), "index_count": len(table.indexes)}
+        for table in table_list(db=db)
+    ]
+    context = {"database": database, "tables": tables, "deployments": deployment_list(db=db)}
+    return render(request, "console/feature_db.html", context)
+
+
+@login_required(login_url="console:login")
+def feature_table(request, db: str, table: str):
+    found = table_get(db=db, name=table)
+    if found is None:
+        raise Http404(f"No table {table} in {db}.")
+    types = [column["type"] for column in found.columns]
+    rows = storage.select_all(found, limit=SAMPLE_ROWS, newest_first=True)
+    samples = [[_cell(output_value(value, kind)) for value, kind in zip(row[1:], types, strict=True)] for row in rows]
+    indexes = [
+        {
+            "name": index["name"],
+            "keys": ", ".join(index["keys"]),
+            "ts": index.get("ts") or "",
+            "ttl_type": index.get("ttl_type") or "absolute",
+            "abs_ttl": index.get("abs_ttl") or 0,
+            "lat_ttl": index.get("lat_ttl") or 0,
+        }
+        for index in found.indexes
+    ]
+    name = f"{db}.{found.name}"
+    context = {
+        "table": found,
+        "database": found.database,
+        "indexes": indexes,
+        "row_count": storage.count_rows(found),
+        "samples": samples,
+        "sample_limit": SAMPLE_ROWS,
+        "deployments": [d for d in deployment_list() if name in d.tables],
+    }
+    return render(request, "console/feature_table.html", context)
+
+
+def main_table(deployment: Deployment) -> FeatureTable | None:
+    """The table whose rows are the deployment's requests: the one of its tables with its input schema."""
+    wanted = [(column["name"], column["type"]) for column in deployment.input_schema]
+    for qualified in deployment.tables:
+        db, _, name = qualified.partition(".")
+        table = table_get(db=db, name=name)
+        if table is not None and [(c["name"], c["type"]) for c in table.columns] == wanted:
+            return table
+    return None
+
+
+def example_row(deployment: Deployment) -> list[Any]:
+    """A request row the deployment accepts: the main table's newest row, or a placeholder per input column."""
+    table = main_table(deployment)
+    if table is not None:
+        newest = storage.select_all(table, limit=1, newest_first=True)
+        if newest:
+            return [output_value(value, c["type"]) for value, c in zip(newest[0][1:], table.columns, strict=True)]
+    now = timezone.now()
+    today = now.astimezone(dt.timezone(dt.timedelta(hours=8))).date()  # OpenMLDB's time functions use UTC+8
+    placeholders = {**PLACEHOLDERS, "timestamp": int(now.timestamp() * 1000), "date": output_value(today, "date")}
+    return [placeholders[column["type"]] for column in deployment.input_schema]
+
+
+@login_required(login_url="console:login")
+def feature_deployment(request, db: str, name: str):
+    deployment = deployment_get(db=db, name=name)
+    if deployment is None:
+        raise Http404(f"No deployment {name} in {db}.")
+    context = {
+        "deployment": deployment,
+        "database": deployment.database,
+        "example": dumps(example_row(deployment)).decode(),
+        "tables": [
+            {"db": qualified.partition(".")[0], "name": qualified.partition(".")[2]} for qualified in deployment.tables
+        ],
+    }
+    return render(request, "console/feature_deployment.html", context)

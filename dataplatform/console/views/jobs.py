@@ -1,0 +1,294 @@
+"""Console pages of jobs (Linkis entrance) and OpenPAI jobs.
+
+The pages are rendered from the job selectors; what changes while a page is open (statuses, progress, the log)
+is followed in the browser: the job list refreshes its unfinished rows through ``jobs_status`` (one request for
+the whole page), the job page follows the job with LiveJob over Linkis's WebSocket and HTTP routes, and the
+OpenPAI pages read task logs and stop jobs through OpenPAI's routes. Result sets download as CSV here, streamed
+row by row from the result set file.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, JsonResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from dataplatform.api.exceptions import NotFoundError
+from jobs.engines import ENGINES
+from jobs.engines.resultset import TABLE, iter_resultset, list_resultsets
+from jobs.models import PAI_FINAL_STATES, TERMINAL, Job, JobStatus, PaiJobState
+from jobs.openpai import selectors as pai_selectors
+from jobs.selectors import UNFINISHED, job_get_for_user, job_list_by_ids, job_search, job_visible
+
+JOBS_PER_PAGE = 50
+PAI_JOBS_PER_PAGE = 50
+STATUS_IDS_MAX = 200
+
+
+def _any(choices) -> list[tuple[str, str]]:
+    return [("", "Any"), *choices]
+
+
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class FilterForm(forms.Form):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class JobFilterForm(FilterForm):
+    """The job list's filters (GET); a field with a bad value is reported and left out of the query."""
+
+    status = forms.ChoiceField(
+        required=False, choices=_any([(UNFINISHED, "Not finished"), *JobStatus.choices]), label="Status"
+    )
+    engine = forms.ChoiceField(required=False, choices=_any([(name, name) for name in ENGINES]), label="Engine")
+    creator = forms.CharField(required=False, max_length=64, label="Creator")
+    source = forms.ChoiceField(required=False, choices=_any(Job.SourceApi.choices), label="Source API")
+    created_from = forms.DateField(required=False, label="Submitted from", widget=DATE_INPUT)
+    created_to = forms.DateField(required=False, label="Submitted until", widget=DATE_INPUT)
+    owner = forms.CharField(required=False, max_length=150, label="Owner (username)")
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("created_from"), data.get("created_to")
+        if start and end and start > end:
+            self.add_error("created_to", "The end date is before the start date.")
+        return data
+
+
+def _cleaned(form: forms.Form) -> dict:
+    """The valid fields of a bound filter form (the invalid ones are shown as errors and not applied)."""
+    if not form.is_bound:
+        return {}
+    form.is_valid()
+    return form.cleaned_data
+
+
+def _first_line(code: str, limit: int = 80) -> str:
+    line = next((part for part in code.splitlines() if part.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _duration(start, end) -> str:
+    if not start:
+        return ""
+    seconds = int(((end or timezone.now()) - start).total_seconds())
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+def _error_text(job: Job) -> str:
+    """``code: description`` of a finished job's error; empty for a job without one (or not finished)."""
+    if not job.is_terminal or not (job.error_code or job.error_desc):
+        return ""
+    return f"{job.error_code}: {job.error_desc}" if job.error_code else job.error_desc
+
+
+def _time_text(value) -> str | None:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %Z") if value else None
+
+
+@login_required(login_url="console:login")
+@require_GET
+def jobs(request):
+    """The user's jobs (an admin's: everyone's), newest first, filtered and paged."""
+    admin = bool(getattr(request.user, "is_admin", False))
+    form = JobFilterForm(request.GET or None)
+    data = _cleaned(form)
+    queryset = job_search(user=request.user, filters=data, admin=admin)
+    page = Paginator(queryset, JOBS_PER_PAGE).get_page(request.GET.get("page"))
+    for job in page.object_list:
+        job.code_line = _first_line(job.code)
+        job.duration = _duration(job.started_at, job.finished_at)
+    context = {
+        "form": form,
+        "page": page,
+        "admin": admin,
+        "filtered": any(data.get(name) for name in form.fields),
+        "final_statuses": [str(status) for status in TERMINAL],
+    }
+    return render(request, "console/jobs.html", context)
+
+
+@login_required(login_url="console:login")
+@require_GET
+def jobs_status(request):
+    """Statuses of the listed jobs the user may see (``?ids=1,2,3``), for the list and job pages' live parts."""
+    ids = []
+    for part in request.GET.get("ids", "").split(","):
+        if part.strip().isdigit():
+            ids.append(int(part))
+    found = job_list_by_ids(user=request.user, ids=ids[:STATUS_IDS_MAX])
+    answer = [
+        {
+            "taskID": job.pk,
+            "status": job.status,
+            "progress": 1.0 if job.is_terminal else round(job.progress, 4),
+            "final": job.is_terminal,
+            "startedAt": _time_text(job.started_at),
+            "finishedAt": _time_text(job.finished_at),
+            "duration": _duration(job.started_at, job.finished_at),
+            "error": _error_text(job),
+            "exitCode": job.exit_code,
+        }
+        for job in found
+    ]
+    return JsonResponse({"jobs": answer})
+
+
+def _job_or_404(request, task_id: int) -> Job:
+    job = job_get_for_user(user=request.user, ident=str(task_id))
+    if job is None:
+        raise Http404("No such job.")
+    return job
+
+
+@login_required(login_url="console:login")
+@require_GET
+def job(request, task_id: int):
+    """One job: code, metadata, live status, progress and log, kill, and its result sets once finished."""
+    job = _job_or_404(request, task_id)
+    pai_task = pai_selectors.pai_task_of_job(job)
+    context = {
+        "job": job,
+        "final_statuses": [str(status) for status in TERMINAL],
+        "result_files": len(list_resultsets(job.result_dir)),
+        "duration": _duration(job.started_at, job.finished_at),
+        "error_text": _error_text(job),
+        "pai_task": pai_task,
+    }
+    return render(request, "console/job.html", context)
+
+
+class _Echo:
+    """A file-like object whose ``write`` returns the text, so that csv.writer can feed a generator."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_lines(names: list[str], rows):
+    writer = csv.writer(_Echo())
+    try:
+        yield writer.writerow(names)
+        for row in rows:
+            yield writer.writerow(row)
+    finally:
+        rows.close()
+
+
+@login_required(login_url="console:login")
+@require_GET
+def job_result_csv(request, task_id: int, index: int):
+    """The whole result set ``_<index>.dolphin`` of a job as CSV, streamed row by row."""
+    job = _job_or_404(request, task_id)
+    path = job.result_dir / f"_{index}.dolphin"
+    # The job's own code writes into its directory: a link pointing outside it is not served.
+    try:
+        inside = path.is_file() and path.resolve().is_relative_to(job.workdir.resolve())
+    except OSError:
+        inside = False
+    if not inside:
+        raise Http404("No such result set.")
+    try:
+        kind, metadata, rows = iter_resultset(path, null_value=request.GET.get("nullValue", "NULL"))
+    except (OSError, ValueError):
+        raise Http404("No such result set.") from None
+    if kind == TABLE and isinstance(metadata, list):
+        names = [str(column.get("columnName", "")) if isinstance(column, dict) else str(column) for column in metadata]
+    else:
+        names = ["value"]
+    response = StreamingHttpResponse(_csv_lines(names, rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="job-{job.pk}-result-{index}.csv"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# --- OpenPAI ----------------------------------------------------------------------------------------------------
+class PaiJobFilterForm(FilterForm):
+    user = forms.CharField(
+        required=False, max_length=150, label="User", widget=forms.TextInput(attrs={"list": "pai-users"})
+    )
+    state = forms.ChoiceField(required=False, choices=_any(PaiJobState.choices), label="State")
+
+
+@login_required(login_url="console:login")
+@require_GET
+def openpai(request):
+    """Every user's OpenPAI jobs (as upstream: reading needs no ownership), newest first, by user and state."""
+    form = PaiJobFilterForm(request.GET or None)
+    data = _cleaned(form)
+    username = (data.get("user") or "").strip() or None
+    queryset = pai_selectors.pai_job_search(username=username, state=data.get("state"))
+    page = Paginator(queryset, PAI_JOBS_PER_PAGE).get_page(request.GET.get("page"))
+    for pai in page.object_list:
+        pai.item = pai_selectors.v1_list_item(pai)
+        pai.shown_state = pai.item["state"]
+    context = {
+        "form": form,
+        "page": page,
+        "users": pai_selectors.pai_owner_names(),
+        "filtered": bool(username or data.get("state")),
+    }
+    return render(request, "console/openpai.html", context)
+
+
+def _ms_time(value) -> dt.datetime | None:
+    return dt.datetime.fromtimestamp(value / 1000, tz=dt.UTC) if value else None
+
+
+@login_required(login_url="console:login")
+@require_GET
+def openpai_job(request, username: str, job_name: str):
+    """One OpenPAI job: its status, each task role with its tasks (state, ports, exit code, job, log), Stop."""
+    try:
+        pai = pai_selectors.pai_job_get(name=job_name, username=username)
+    except NotFoundError:
+        raise Http404("No such OpenPAI job.") from None
+    detail = pai_selectors.job_detail(pai)
+    status = detail["jobStatus"]
+    may_manage = bool(getattr(request.user, "is_admin", False) or pai.owner_id == request.user.pk)
+    configured = {role["name"]: role for role in pai.roles()}
+    task_jobs = pai_selectors.pai_task_jobs(pai)
+    roles = []
+    for name, role in detail["taskRoles"].items():
+        tasks = []
+        for task in role["taskStatuses"]:
+            task_job = task_jobs.get(task["jobId"])
+            tasks.append(
+                {
+                    **task,
+                    "ports": ", ".join(f"{label}: {ports}" for label, ports in task["containerPorts"].items()),
+                    "jobVisible": task_job is not None and job_visible(user=request.user, job=task_job),
+                    "jobStatus": task_job.status if task_job is not None else None,
+                }
+            )
+        roles.append({"name": name, "config": configured.get(name, {}), "tasks": tasks})
+    context = {
+        "pai": pai,
+        "status": status,
+        "roles": roles,
+        "times": {
+            "created": _ms_time(status["createdTime"]),
+            "launched": _ms_time(status["appLaunchedTime"]),
+            "completed": _ms_time(status["appCompletedTime"]),
+        },
+        "progress_percent": round(float(status["appProgress"] or 0) * 100),
+        "may_manage": may_manage,
+        "final": status["state"] in PAI_FINAL_STATES,
+        "api_url": f"/api/v1/user/{pai.owner.username}/jobs/{pai.name}",
+    }
+    return render(request, "console/openpai_job.html", context)
