@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format check-migrations test-embedded test-services venv browser
+.PHONY: run worker test lint format check-migrations test-embedded test-services venv browser
 CHROMIUM ?= /usr/bin/chromium
 
 $(PY):
@@ -29,6 +29,11 @@ run: $(VENV)/.installed
 	@echo "Serving on http://$(HOST):$(PORT)/ (admin at /admin/, API docs at /api/docs/)"
 	exec $(VENV)/bin/uvicorn --host $(HOST) --port $(PORT) --proxy-headers --lifespan off \
 		--http httptools --ws websockets dataplatform.asgi:application
+
+## make worker: one more Celery worker for jobs (production profile: DATABASE_URL, REDIS_URL and SECRET_KEY set as
+## for make run), on this machine or another that reaches the same PostgreSQL, Redis and JOBS_DIR.
+worker: $(VENV)/.installed
+	exec $(PY) manage.py worker
 
 ## make test: install dev tools, lint, check migrations, run the suite on the embedded default, then on
 ## PostgreSQL + Redis where reachable (required when PLATFORM_REQUIRE_SERVICES=1, as in CI).
@@ -58,6 +63,7 @@ browser:
 test-embedded: $(VENV)/.installed-dev
 	env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/pytest $(PYTEST_ARGS)
 
-# The browser tests run once, in the embedded pass: their server is an embedded-default process either way.
+# The browser and cluster tests run once, in the embedded pass: they start their own server processes (the
+# cluster tests on PostgreSQL and a Redis of their own) whatever the pass.
 test-services: $(VENV)/.installed-dev
-	$(PY) scripts/test_services.py -m "not browser" $(PYTEST_ARGS)
+	$(PY) scripts/test_services.py -m "not browser and not cluster" $(PYTEST_ARGS)

@@ -10,7 +10,7 @@ from django.utils.html import format_html, format_html_join
 from dataplatform.api.exceptions import ConflictError, ForbiddenError
 from jobs.engines.resultset import list_resultsets, read_resultset
 from jobs.logstore import log_read
-from jobs.models import Job, PaiJob, PaiTask
+from jobs.models import Job, PaiJob, PaiTask, Worker
 from jobs.openpai import selectors as pai_selectors
 from jobs.openpai import services as pai_services
 from jobs.services import job_kill
@@ -187,3 +187,17 @@ class PaiJobAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{pai}: {error.message}", messages.WARNING)
             else:
                 self.message_user(request, f"{pai}: stopping.", messages.SUCCESS)
+
+
+@admin.register(Worker)
+class WorkerAdmin(admin.ModelAdmin):
+    """The celery runner's workers and their heartbeats (read-only: workers register themselves)."""
+
+    list_display = ("identity", "host", "pid", "concurrency", "started_at", "heartbeat_at")
+    search_fields = ("identity", "host")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

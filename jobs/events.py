@@ -35,6 +35,30 @@ def bind_event_loop(loop: asyncio.AbstractEventLoop | None) -> None:
     _loop, _loop_thread = loop, (threading.get_ident() if loop is not None else None)
 
 
+def start_event_loop_thread() -> asyncio.AbstractEventLoop:
+    """Run an event loop in a daemon thread and bind it, for a process with no server loop (a Celery worker).
+
+    Every event of the process is then sent through that one loop, so the Redis channel layer keeps one
+    connection pool instead of a loop and a connection per message.
+    """
+    global _loop, _loop_thread
+    if _loop is not None and _loop.is_running():
+        return _loop
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.call_soon(started.set)
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, name="job-events", daemon=True)
+    thread.start()
+    started.wait(5)
+    _loop, _loop_thread = loop, thread.ident
+    return loop
+
+
 def job_group(job_id: int) -> str:
     return f"job.{job_id}"
 

@@ -96,6 +96,9 @@ class Job(models.Model):
     pid = models.IntegerField(null=True, blank=True, help_text="Engine process (and process group) id.")
     kill_requested_at = models.DateTimeField(null=True, blank=True)
     kill_requested_by = models.CharField(max_length=150, blank=True)
+    dispatched_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the job was last sent to the Celery workers (celery runner)."
+    )
 
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -147,6 +150,27 @@ class Job(models.Model):
     @property
     def log_file(self) -> Path:
         return self.workdir / "job.log"
+
+
+class Worker(models.Model):
+    """A Celery worker process of the ``celery`` runner, alive while its heartbeat is fresh.
+
+    Jobs name the worker that claimed them in ``Job.runner`` (``host:pid``); a job whose worker stopped beating
+    is ended by whichever process notices first (``jobs.runners.celery.Watchdog``).
+    """
+
+    identity = models.CharField(max_length=128, unique=True, help_text="host:pid, as in Job.runner.")
+    host = models.CharField(max_length=255)
+    pid = models.IntegerField()
+    concurrency = models.PositiveIntegerField(default=1)
+    started_at = models.DateTimeField(default=timezone.now)
+    heartbeat_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["host", "pid"]
+
+    def __str__(self) -> str:
+        return self.identity
 
 
 class JobLogLine(models.Model):

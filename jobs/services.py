@@ -269,7 +269,7 @@ def _after_submit(job_id: int) -> None:
     from jobs.runners import notify_runner
 
     publish_job_event(job_id, "status", {"status": JobStatus.INITED})
-    notify_runner()
+    notify_runner(job_id)
 
 
 # --- Finish listeners -----------------------------------------------------------------------------------------

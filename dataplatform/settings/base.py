@@ -170,6 +170,17 @@ else:
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "dataplatform"}}
 
+# --- Celery (the celery job runner) ---------------------------------------------------------------------------
+# Redis is the broker: jobs go to the "jobs" queue, kills to every worker over a broadcast queue.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "")
+CELERY_TASK_ACKS_LATE = True  # a job's message is acknowledged when its task ends, not when a worker takes it
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # a worker holds no more messages than it has free threads
+CELERY_TASK_DEFAULT_QUEUE = "jobs"
+CELERY_TASK_IGNORE_RESULT = True  # job outcomes live in the database
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+
 # --- Accounts and sessions ------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "/console/login/"
@@ -216,7 +227,13 @@ OPENPAI_VIRTUAL_CLUSTERS = env_list("OPENPAI_VIRTUAL_CLUSTERS", ["default"])
 
 # --- Jobs -----------------------------------------------------------------------------------------------------
 JOBS_DIR = env_path("JOBS_DIR", DATA_DIR / "jobs")
+# "local": jobs run in the server process (embedded default); "celery": on Celery workers (production profile).
 JOB_RUNNER = env_str("JOB_RUNNER", "local")
+# The celery runner: a worker beats every JOB_HEARTBEAT_SECONDS; one silent for JOB_WORKER_TIMEOUT_SECONDS is
+# lost and its jobs end Failed; a queued job nobody took for JOB_REDISPATCH_SECONDS is sent again.
+JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 3, minimum=1)
+JOB_WORKER_TIMEOUT_SECONDS = env_int("JOB_WORKER_TIMEOUT_SECONDS", 15, minimum=2)
+JOB_REDISPATCH_SECONDS = env_int("JOB_REDISPATCH_SECONDS", 30, minimum=1)
 # Start the runner in the server process (asgi.py); tests start their own.
 JOB_RUNNER_AUTOSTART = env_bool("JOB_RUNNER_AUTOSTART", True)
 # Short jobs spend much of their life starting processes and writing logs, so twice the cores keeps them flowing.

@@ -4,7 +4,7 @@ Nothing here falls back to the embedded parts: a missing value stops start-up wi
 system checks in ``dataplatform.checks`` refuse an unsafe combination (SQLite, the in-memory layer, DEBUG on...).
 """
 
-from dataplatform.env import env_bool, env_int, env_list, env_secret
+from dataplatform.env import env_bool, env_int, env_list, env_secret, env_str
 from dataplatform.settings.base import *
 
 PLATFORM_PROFILE = "production"
@@ -22,3 +22,6 @@ SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
 WHITENOISE_USE_FINDERS = False
 OPENMLDB_ALLOW_ANONYMOUS = env_bool("OPENMLDB_ALLOW_ANONYMOUS", False)
+# Jobs run on Celery workers (make worker); JOB_RUNNER=local keeps them in the web process, for one machine only.
+JOB_RUNNER = env_str("JOB_RUNNER", "celery")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)

@@ -118,7 +118,7 @@ class LocalRunner:
         for execution in executions:
             execution.thread.join(max(deadline - time.monotonic(), 0.1))
 
-    def notify(self) -> None:
+    def notify(self, job_id: int | None = None) -> None:
         self._wake.set()
 
     def kill(self, job_id: int) -> None:

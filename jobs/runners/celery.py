@@ -1,0 +1,364 @@
+"""The celery runner: jobs run on Celery workers (``make worker``), on this machine or others.
+
+- **Dispatch**: a submitted job is sent as a ``jobs.run_job`` task to the ``jobs`` queue on Redis. A worker
+  thread takes it, claims the job with a conditional UPDATE (``Inited`` -> ``Scheduled``), so a message delivered
+  twice runs the job once, and runs it with the local runner's ``JobExecution``: the same engines, logs,
+  progress, limits and endings. Logs, progress and statuses go to the database and, after commit, to the Redis
+  channel layer, where any web process's WebSocket consumers receive them.
+- **Limits**: a worker runs as many jobs as it has threads (``--concurrency``); ``JOB_MAX_RUNNING_PER_USER``
+  holds across workers: the claim takes a per-user lock (a row lock on PostgreSQL) and counts the user's
+  running jobs. A job over the limit stays queued and is sent again when one of the user's jobs ends.
+- **Kill**: the job row's kill flag (polled every second by the job's thread) and a ``jobs.kill_job`` broadcast
+  that reaches every worker at once; the one running the job ends its process group.
+- **Failures**: each worker beats in the ``Worker`` table every ``JOB_HEARTBEAT_SECONDS``. The watchdog, in every
+  worker and every web process, ends the jobs of a worker silent for ``JOB_WORKER_TIMEOUT_SECONDS`` as
+  ``Failed`` with the reason (a job that had not started is queued again), and sends again queued jobs that no
+  worker took for ``JOB_REDISPATCH_SECONDS`` (a message lost with a Redis restart). A worker restarted on the
+  same host also ends the engine processes its predecessor left (the local runner's reconciliation).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
+
+from jobs.models import ACTIVE, QUEUED, Job, JobStatus, Worker
+from jobs.runners.local import JobExecution, LocalRunner, _is_engine_process
+from jobs.services import ERR_FAILOVER, job_transition, run_finish_sweeps
+
+logger = logging.getLogger(__name__)
+
+RUN_TASK = "jobs.run_job"
+KILL_TASK = "jobs.kill_job"
+BROADCAST_QUEUE = "jobs.control"
+WORKER_PREFIX = "celery@"
+
+
+def celery_app():
+    from dataplatform.celery import app
+
+    return app
+
+
+def send_run(job_ids: list[int]) -> None:
+    """Send ``run_job`` for each job and stamp ``dispatched_at`` (sending never raises: the watchdog resends)."""
+    if not job_ids:
+        return
+    app = celery_app()
+    sent = []
+    for job_id in job_ids:
+        try:
+            app.send_task(RUN_TASK, args=[job_id], queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+            sent.append(job_id)
+        except Exception as exc:  # the broker is down: the watchdog sends it again later
+            logger.warning("sending job %s to the workers failed: %r", job_id, exc)
+            break
+    if sent:
+        Job.objects.filter(pk__in=sent, status__in=QUEUED).update(dispatched_at=timezone.now())
+
+
+def send_kill(job_id: int) -> None:
+    try:
+        celery_app().send_task(KILL_TASK, args=[job_id], exchange=BROADCAST_QUEUE, routing_key=BROADCAST_QUEUE)
+    except Exception as exc:  # the kill flag in the database still reaches the job within a second
+        logger.warning("broadcasting the kill of job %s failed: %r", job_id, exc)
+
+
+class Watchdog:
+    """Ends the jobs of lost workers and resends queued jobs that no worker took; runs in a thread of its own."""
+
+    def __init__(self, *, identity: str | None = None) -> None:
+        self.identity = identity
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="job-watchdog", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        interval = max(1.0, settings.JOB_HEARTBEAT_SECONDS)
+        while not self._stop.wait(interval):
+            try:
+                self.check()
+            except Exception:  # the database or the broker is away: try again next round
+                logger.exception("job watchdog round failed")
+                close_old_connections()
+        connection.close()
+
+    def check(self) -> None:
+        fail_lost_workers()
+        redispatch_stale()
+
+
+def fail_lost_workers(now: dt.datetime | None = None) -> list[int]:
+    """End the jobs claimed by workers whose heartbeat is older than the timeout; return their ids."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(seconds=settings.JOB_WORKER_TIMEOUT_SECONDS)
+    alive = set(Worker.objects.filter(heartbeat_at__gte=cutoff).values_list("identity", flat=True))
+    host = socket.gethostname()
+    ended = []
+    # Only workers' jobs (``celery@host:pid``): a local runner's reconciliation answers for its own.
+    candidates = Job.objects.filter(status__in=ACTIVE, scheduled_at__lt=cutoff, runner__startswith=WORKER_PREFIX)
+    for job in candidates.only("id", "status", "runner", "pid"):
+        if job.runner in alive:
+            continue
+        runner_host = job.runner.removeprefix(WORKER_PREFIX).rpartition(":")[0]
+        if runner_host == host and job.pid and _is_engine_process(job.pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(job.pid, signal.SIGKILL)
+        if job.status == JobStatus.SCHEDULED and job.pid is None:
+            if job_transition(
+                job_id=job.pk,
+                to=JobStatus.WAIT_FOR_RETRY,
+                only_from=(JobStatus.SCHEDULED,),
+                log=f"Worker {job.runner} was lost before the job started; it is queued again.",
+                runner="",
+            ):
+                transaction.on_commit(lambda job_id=job.pk: send_run([job_id]))
+                ended.append(job.pk)
+            continue
+        reason = (
+            f"Job {job.pk} failover: worker {job.runner} stopped responding (no heartbeat for "
+            f"{settings.JOB_WORKER_TIMEOUT_SECONDS} s) while the job was {job.status}."
+        )
+        if job_transition(
+            job_id=job.pk,
+            to=JobStatus.FAILED,
+            only_from=ACTIVE,
+            log=reason + " Submit it again.",
+            level="ERROR",
+            error_code=ERR_FAILOVER,
+            error_desc=reason,
+        ):
+            ended.append(job.pk)
+    Worker.objects.filter(heartbeat_at__lt=cutoff).delete()
+    if ended:
+        run_finish_sweeps()
+    return ended
+
+
+def redispatch_stale(now: dt.datetime | None = None) -> list[int]:
+    """Send again the queued jobs whose last dispatch is older than ``JOB_REDISPATCH_SECONDS``."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(seconds=settings.JOB_REDISPATCH_SECONDS)
+    stale = Job.objects.filter(status__in=QUEUED, created_at__lt=cutoff)
+    stale = stale.filter(dispatched_at__isnull=True) | stale.filter(dispatched_at__lt=cutoff)
+    job_ids = list(stale.order_by("id").values_list("id", flat=True)[:500])
+    send_run(job_ids)
+    return job_ids
+
+
+class CeleryRunner:
+    """The runner of a web process: sends jobs and kills to the workers and keeps a watchdog."""
+
+    def __init__(self) -> None:
+        self.watchdog = Watchdog()
+
+    def start(self) -> None:
+        self.watchdog.start()
+
+    def notify(self, job_id: int | None = None) -> None:
+        if job_id is not None:
+            send_run([job_id])
+
+    def kill(self, job_id: int) -> None:
+        send_kill(job_id)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.watchdog.stop(timeout)
+
+
+class WorkerRunner(LocalRunner):
+    """The runner inside a Celery worker: runs the jobs its tasks hand it, on the task's own thread."""
+
+    def __init__(self, *, concurrency: int, max_per_user: int) -> None:
+        super().__init__(max_running=concurrency, max_per_user=max_per_user)
+        self.identity = f"{WORKER_PREFIX}{self.host}:{os.getpid()}"
+        self.concurrency = concurrency
+        self.watchdog = Watchdog(identity=self.identity)
+        self._beating = threading.Event()
+        self._beat_thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        from jobs.events import start_event_loop_thread
+
+        start_event_loop_thread()
+        self.beat()
+        try:
+            self.reconcile()
+        finally:
+            connection.close()
+        self._beat_thread = threading.Thread(target=self._beat_loop, name="worker-heartbeat", daemon=True)
+        self._beat_thread.start()
+        self.watchdog.start()
+        send_run(list(Job.objects.filter(status__in=QUEUED).order_by("id").values_list("id", flat=True)[:500]))
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._beating.set()
+        self.watchdog.stop(timeout)
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            executions = list(self._running.values())
+        for execution in executions:
+            execution.stop_for_shutdown()
+        while self.running_count() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with contextlib.suppress(Exception):
+            Worker.objects.filter(identity=self.identity).delete()
+        connection.close()
+
+    def notify(self, job_id: int | None = None) -> None:
+        if job_id is not None:
+            send_run([job_id])
+
+    def kill(self, job_id: int) -> None:
+        """End the job's process group if this worker runs it (every worker hears every kill)."""
+        with self._lock:
+            execution = self._running.get(job_id)
+            if execution is not None:
+                self._kills.add(job_id)
+        if execution is not None:
+            execution.terminate()
+
+    # --- heartbeat ----------------------------------------------------------------------------------------------
+    def beat(self) -> None:
+        now = timezone.now()
+        Worker.objects.update_or_create(
+            identity=self.identity,
+            defaults={"host": self.host, "pid": os.getpid(), "concurrency": self.concurrency, "heartbeat_at": now},
+            create_defaults={
+                "host": self.host,
+                "pid": os.getpid(),
+                "concurrency": self.concurrency,
+                "heartbeat_at": now,
+                "started_at": now,
+            },
+        )
+
+    def _beat_loop(self) -> None:
+        while not self._beating.wait(settings.JOB_HEARTBEAT_SECONDS):
+            try:
+                self.beat()
+            except Exception:
+                logger.exception("worker heartbeat failed")
+                close_old_connections()
+        connection.close()
+
+    def reconcile(self) -> None:
+        """Settle the jobs a dead worker on this host left (identities ``celery@host:pid``)."""
+        for job in Job.objects.filter(status__in=ACTIVE, runner__startswith=f"{WORKER_PREFIX}{self.host}:").only(
+            "id", "status", "runner", "pid"
+        ):
+            pid = job.runner.rpartition(":")[2]
+            if pid.isdigit() and int(pid) != os.getpid() and _pid_running(int(pid)):
+                continue
+            if job.status == JobStatus.SCHEDULED and job.pid is None:
+                job_transition(
+                    job_id=job.pk,
+                    to=JobStatus.WAIT_FOR_RETRY,
+                    only_from=(JobStatus.SCHEDULED,),
+                    log="The worker restarted before the job started; it is queued again.",
+                    runner="",
+                )
+                continue
+            if job.pid and _is_engine_process(job.pid):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(job.pid, signal.SIGKILL)
+            reason = f"Job {job.pk} failover: worker {job.runner} stopped while the job was {job.status}."
+            job_transition(
+                job_id=job.pk,
+                to=JobStatus.FAILED,
+                only_from=ACTIVE,
+                log=reason + " Submit it again.",
+                level="ERROR",
+                error_code=ERR_FAILOVER,
+                error_desc=reason,
+            )
+        run_finish_sweeps()
+
+    # --- running ------------------------------------------------------------------------------------------------
+    def claim(self, job_id: int) -> tuple[bool, str]:
+        """Claim a queued job for this worker under the per-user limit: ``(claimed, submit_user)``."""
+        with transaction.atomic():
+            row = Job.objects.filter(pk=job_id).values_list("status", "submit_user", "owner_id").first()
+            if row is None or row[0] not in QUEUED:
+                return False, ""
+            status, user, owner_id = row
+            if owner_id is not None and connection.vendor == "postgresql":
+                # Claims of one user's jobs queue up here, so two workers cannot both take the user's last slot.
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7317, owner_id])
+            running = Job.objects.filter(status__in=ACTIVE, submit_user=user).count()
+            if running >= self.max_per_user:
+                return False, user
+            claimed = job_transition(
+                job_id=job_id,
+                to=JobStatus.SCHEDULED,
+                only_from=QUEUED,
+                runner=self.identity,
+                scheduled_at=timezone.now(),
+                pid=None,
+            )
+            return bool(claimed), user
+
+    def run(self, job_id: int) -> str:
+        """Run one job to its end on this thread (the task's); return what happened, for the task's result."""
+        try:
+            claimed, user = self.claim(job_id)
+        finally:
+            close_old_connections()
+        if not claimed:
+            return "over-limit" if user else "not-queued"
+        execution = JobExecution(self, job_id)
+        with self._lock:
+            self._running[job_id] = execution
+        try:
+            execution.run()
+        finally:
+            self._dispatch_waiting(user)
+        return "ran"
+
+    def _finished(self, job_id: int) -> None:
+        with self._lock:
+            self._running.pop(job_id, None)
+            self._kills.discard(job_id)
+
+    def _dispatch_waiting(self, user: str) -> None:
+        """A slot of ``user`` freed up: send their oldest queued jobs again (the claim re-checks the limit)."""
+        try:
+            waiting = list(
+                Job.objects.filter(status__in=QUEUED, submit_user=user)
+                .order_by("id")
+                .values_list("id", flat=True)[: self.max_per_user]
+            )
+            send_run(waiting)
+        except Exception:
+            logger.exception("dispatching the waiting jobs of %s failed", user)
+        finally:
+            connection.close()
+
+
+def _pid_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,92 @@
+"""The celery runner's logic in one process: claims under the per-user limit, the watchdog's decisions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from jobs.models import Job, JobStatus, Worker
+from jobs.runners import celery as celery_runner
+from jobs.runners.celery import WorkerRunner, fail_lost_workers, redispatch_stale
+from jobs.services import JobSpec, job_submit
+
+pytestmark = pytest.mark.django_db
+
+
+def make_job(owner) -> Job:
+    return job_submit(owner=owner, spec=JobSpec(code="print(1)", engine_type="python-python2", run_type="python"))
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """The job ids the runner would send to the workers (no broker needed)."""
+    ids: list[int] = []
+
+    def fake_send(job_ids):
+        ids.extend(job_ids)
+        Job.objects.filter(pk__in=job_ids).update(dispatched_at=timezone.now())
+
+    monkeypatch.setattr(celery_runner, "send_run", fake_send)
+    return ids
+
+
+def test_claim_takes_a_queued_job_once_and_respects_the_per_user_limit(user, sent):
+    runner = WorkerRunner(concurrency=4, max_per_user=1)
+    first, second = make_job(user), make_job(user)
+    assert runner.claim(first.pk) == (True, user.username)
+    assert runner.claim(first.pk) == (False, "")  # a message delivered twice runs the job once
+    first.refresh_from_db()
+    assert first.status == JobStatus.SCHEDULED and first.runner == runner.identity
+    assert first.runner.startswith("celery@")
+    assert runner.claim(second.pk) == (False, user.username)  # over the limit: it stays queued
+    second.refresh_from_db()
+    assert second.status == JobStatus.INITED
+
+
+def test_a_lost_workers_running_job_fails_with_the_reason_and_an_unstarted_one_is_queued_again(user, sent, settings):
+    settings.JOB_WORKER_TIMEOUT_SECONDS = 5
+    old = timezone.now() - dt.timedelta(seconds=60)
+    Worker.objects.create(identity="celery@elsewhere:1", host="elsewhere", pid=1, heartbeat_at=old)
+    Worker.objects.create(identity="celery@elsewhere:2", host="elsewhere", pid=2, heartbeat_at=timezone.now())
+    running = make_job(user)
+    Job.objects.filter(pk=running.pk).update(
+        status=JobStatus.RUNNING, runner="celery@elsewhere:1", pid=999999, scheduled_at=old
+    )
+    unstarted = make_job(user)
+    Job.objects.filter(pk=unstarted.pk).update(
+        status=JobStatus.SCHEDULED, runner="celery@elsewhere:1", scheduled_at=old
+    )
+    healthy = make_job(user)
+    Job.objects.filter(pk=healthy.pk).update(status=JobStatus.RUNNING, runner="celery@elsewhere:2", scheduled_at=old)
+    local = make_job(user)
+    Job.objects.filter(pk=local.pk).update(status=JobStatus.RUNNING, runner="elsewhere:3", scheduled_at=old)
+
+    ended = fail_lost_workers()
+
+    assert sorted(ended) == sorted([running.pk, unstarted.pk])
+    running.refresh_from_db()
+    assert running.status == JobStatus.FAILED
+    assert "worker celery@elsewhere:1 stopped responding" in running.error_desc
+    unstarted.refresh_from_db()
+    assert unstarted.status == JobStatus.WAIT_FOR_RETRY and unstarted.runner == ""
+    assert Job.objects.get(pk=healthy.pk).status == JobStatus.RUNNING  # its worker beats
+    assert Job.objects.get(pk=local.pk).status == JobStatus.RUNNING  # a local runner's job is not the watchdog's
+    assert list(Worker.objects.values_list("identity", flat=True)) == ["celery@elsewhere:2"]
+
+
+def test_queued_jobs_nobody_took_are_sent_again_after_the_redispatch_delay(user, sent, settings):
+    settings.JOB_REDISPATCH_SECONDS = 30
+    old = timezone.now() - dt.timedelta(seconds=120)
+    lost = make_job(user)
+    Job.objects.filter(pk=lost.pk).update(created_at=old, dispatched_at=old)
+    never = make_job(user)
+    Job.objects.filter(pk=never.pk).update(created_at=old, dispatched_at=None)
+    fresh = make_job(user)
+    Job.objects.filter(pk=fresh.pk).update(created_at=old, dispatched_at=timezone.now())
+    new = make_job(user)
+
+    assert redispatch_stale() == [lost.pk, never.pk]
+    assert sent == [lost.pk, never.pk]
+    assert fresh.pk not in sent and new.pk not in sent

@@ -1,0 +1,171 @@
+"""The production profile across processes: two web processes, two Celery workers, PostgreSQL and Redis.
+
+Each test is bounded in time; the failure cases (a worker killed with SIGKILL, a web process restarted, Redis
+restarted, PostgreSQL unreachable) are checked from the outside, through HTTP and WebSocket clients.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+import requests
+from websockets.sync.client import connect as ws_connect
+
+from tests.cluster import Cluster, service_problem
+from tests.conftest import need_service
+
+pytestmark = [pytest.mark.cluster, pytest.mark.live]
+
+E = "/api/rest_j/v1/entrance"
+FINAL = ("Succeed", "Failed", "Cancelled", "Timeout")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    problem = service_problem()
+    if problem:
+        need_service(problem)
+    running = Cluster(tmp_path_factory.mktemp("cluster")).start()
+    try:
+        running.start_web("a")
+        running.start_web("b")
+        running.start_worker("w1")
+        running.start_worker("w2")
+        yield running
+    finally:
+        running.stop()
+
+
+def headers(cluster, web: str = "a") -> dict[str, str]:
+    return {"Authorization": f"Bearer {cluster.token(web)}"}
+
+
+def submit(cluster, web: str, code: str, run_type: str = "python") -> tuple[str, int]:
+    body = {
+        "executionContent": {"code": code, "runType": run_type},
+        "labels": {"engineType": "python-python2" if run_type == "python" else "shell-1", "userCreator": "test-IDE"},
+    }
+    answer = requests.post(f"{cluster.url(web)}{E}/submit", json=body, headers=headers(cluster, web), timeout=30)
+    data = answer.json()
+    assert data["status"] == 0, data
+    return data["data"]["execID"], data["data"]["taskID"]
+
+
+def status(cluster, web: str, exec_id: str) -> str:
+    answer = requests.get(f"{cluster.url(web)}{E}/{exec_id}/status", headers=headers(cluster, web), timeout=30)
+    return answer.json()["data"]["status"]
+
+
+def wait_status(cluster, web: str, exec_id: str, wanted, timeout: float = 60) -> str:
+    wanted = (wanted,) if isinstance(wanted, str) else wanted
+    deadline = time.monotonic() + timeout
+    seen = None
+    while time.monotonic() < deadline:
+        seen = status(cluster, web, exec_id)
+        if seen in wanted:
+            return seen
+        time.sleep(0.2)
+    raise AssertionError(f"{exec_id} is {seen}, not {wanted} after {timeout} s")
+
+
+def log_text(cluster, web: str, exec_id: str) -> str:
+    answer = requests.get(
+        f"{cluster.url(web)}{E}/{exec_id}/log?fromLine=1&size=-1", headers=headers(cluster, web), timeout=30
+    )
+    return answer.json()["data"]["log"][3]
+
+
+def job_row(cluster, task_id: int) -> dict:
+    rows = cluster.sql("SELECT status, runner, pid, error_desc FROM jobs_job WHERE id = %s", (task_id,))
+    return dict(zip(("status", "runner", "pid", "error_desc"), rows[0], strict=True))
+
+
+def wait_running_on(cluster, task_id: int, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = job_row(cluster, task_id)
+        if row["status"] == "Running" and row["pid"]:
+            return row
+        time.sleep(0.1)
+    raise AssertionError(f"job {task_id} did not start: {job_row(cluster, task_id)}")
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_a_job_submitted_through_web_a_is_seen_logged_and_killed_through_web_b(cluster):
+    exec_id, task_id = submit(cluster, "a", "import time\nprint('started', flush=True)\ntime.sleep(300)\n")
+    row = wait_running_on(cluster, task_id)
+    assert row["runner"] in {cluster.worker_identity("w1"), cluster.worker_identity("w2")}
+    deadline = time.monotonic() + 30
+    while "INFO started" not in log_text(cluster, "b", exec_id):
+        assert time.monotonic() < deadline, "web b never showed the worker's log line"
+        time.sleep(0.2)
+    assert status(cluster, "b", exec_id) == "Running"
+    killed = requests.get(f"{cluster.url('b')}{E}/{exec_id}/kill", headers=headers(cluster, "b"), timeout=30).json()
+    assert killed["status"] == 0, killed
+    assert wait_status(cluster, "a", exec_id, FINAL, timeout=20) == "Cancelled"
+    deadline = time.monotonic() + 10
+    while process_alive(row["pid"]):
+        assert time.monotonic() < deadline, "the engine process outlived the kill"
+        time.sleep(0.1)
+
+
+def test_a_websocket_client_on_web_b_receives_the_log_of_a_job_on_worker_2(cluster):
+    token = cluster.token("b")
+    code = "import time\nfor i in range(30):\n    print(f'tick {i}', flush=True)\n    time.sleep(0.1)\n"
+    # Two jobs at once: each worker runs one job at a time, so one of them runs on w2.
+    jobs = [submit(cluster, "a", code), submit(cluster, "a", code)]
+    rows = {task_id: wait_running_on(cluster, task_id) for _, task_id in jobs}
+    on_w2 = [
+        (exec_id, task_id) for exec_id, task_id in jobs if rows[task_id]["runner"] == cluster.worker_identity("w2")
+    ]
+    assert on_w2, f"no job ran on w2: {rows}"
+    exec_id, _ = on_w2[0]
+    pushed: list[str] = []
+    final = None
+    with ws_connect(
+        f"{cluster.ws_url('b')}/ws/api/entrance/connect", additional_headers={"Authorization": f"Bearer {token}"}
+    ) as socket:
+        for action, data in (("log", {"fromLine": 1}), ("status", {})):
+            socket.send(json.dumps({"method": f"{E}/{exec_id}/{action}", "websocketTag": "t", "data": data}))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and final is None:
+            frame = json.loads(socket.recv(timeout=30))
+            if frame["method"].endswith("/log") and frame["data"]["log"][3]:
+                pushed.extend(frame["data"]["log"][3].split("\n"))
+            elif frame["method"].endswith("/status") and frame["data"]["status"] in FINAL:
+                final = frame["data"]["status"]
+    assert final == "Succeed"
+    assert [line.split(" INFO ")[-1] for line in pushed if " INFO tick " in line] == [f"tick {i}" for i in range(30)]
+    assert pushed == log_text(cluster, "a", exec_id).split("\n")  # pushed on B as stored by worker 2
+
+
+def test_a_worker_killed_mid_job_fails_the_job_with_the_reason_and_ends_its_processes(cluster):
+    exec_id, task_id = submit(cluster, "a", "import time\nprint('started', flush=True)\ntime.sleep(300)\n")
+    row = wait_running_on(cluster, task_id)
+    victim = next(name for name in ("w1", "w2") if cluster.worker_identity(name) == row["runner"])
+    killed_at = time.monotonic()
+    cluster.kill_worker(victim)
+    assert wait_status(cluster, "b", exec_id, FINAL, timeout=30) == "Failed"
+    elapsed = time.monotonic() - killed_at
+    assert elapsed < 15, f"the job was failed only after {elapsed:.1f} s"
+    runner = row["runner"]
+    row = job_row(cluster, task_id)
+    assert "stopped responding" in row["error_desc"] and runner in row["error_desc"], row
+    deadline = time.monotonic() + 10
+    while process_alive(row["pid"]):
+        assert time.monotonic() < deadline, "the killed worker's engine process was left running"
+        time.sleep(0.1)
+    # Another worker takes new jobs meanwhile, and the worker comes back.
+    exec_id2, _ = submit(cluster, "a", "print('after the loss')")
+    assert wait_status(cluster, "b", exec_id2, FINAL, timeout=60) == "Succeed"
+    cluster.start_worker(victim)
