@@ -83,26 +83,27 @@ def _authenticated(token: str) -> bool:
     return True
 
 
-def _handle(kind: str, db: str, name: str, token: str | None, body: bytes) -> bytes | None:
-    """Run the route in a worker thread; None means 'let Django answer' (credentials it must check itself)."""
+def _handle(kind: str, db: str, name: str, token: str | None, body: bytes) -> tuple[int, bytes] | None:
+    """Run the route in a worker thread: ``(status, body)``, or None to let Django answer (credentials it must
+    check itself). The status is 200, as upstream answers errors too, except 503 when the database is away."""
     from featurestore.views import call_deployment, put_rows
 
     try:
         if token is not None and not _authenticated(token):
             return None  # Django answers with the family's authentication error
         if kind == "deployment":
-            return call_deployment(db, name, body).content
-        return dumps(put_rows(db, name, body))
+            return 200, call_deployment(db, name, body).content
+        return 200, dumps(put_rows(db, name, body))
     except OpenMLDBError as exc:
-        return dumps({"code": exc.code, "msg": exc.msg})
+        return 200, dumps({"code": exc.code, "msg": exc.msg})
     except DatabaseError as exc:
         # A broken connection must not stay broken for the next request on this thread.
         connection.close()
         problem = internal_problem(exc)
-        return dumps({"code": -1, "msg": problem.message})
+        return (503 if problem.kind == "unavailable" else 200), dumps({"code": -1, "msg": problem.message})
     except Exception as exc:  # the same envelope as the Django path gives an unexpected failure
         problem = internal_problem(exc)
-        return dumps({"code": -1, "msg": problem.message})
+        return 200, dumps({"code": -1, "msg": problem.message})
 
 
 class OpenMLDBFastPath:
@@ -135,10 +136,11 @@ class OpenMLDBFastPath:
         if len(body) > limit:
             return await self.app(scope, _replay(messages, receive), send)  # Django answers 413-style
         loop = asyncio.get_running_loop()
-        payload = await loop.run_in_executor(self.executor, _handle, *route, token, body)
-        if payload is None:
+        answer = await loop.run_in_executor(self.executor, _handle, *route, token, body)
+        if answer is None:
             return await self.app(scope, _replay(messages, receive), send)
-        await send({"type": "http.response.start", "status": 200, "headers": JSON_HEADERS})
+        status, payload = answer
+        await send({"type": "http.response.start", "status": status, "headers": JSON_HEADERS})
         await send({"type": "http.response.body", "body": payload})
 
 

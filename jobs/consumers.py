@@ -219,6 +219,16 @@ class EntranceConsumer(AsyncJsonWebsocketConsumer):
         elif kind == "progress":
             await self._send_progress_values(subscription, event.get("progress", 0.0), event.get("progress_info", []))
 
+    async def layer_reconnected(self, message: dict) -> None:
+        """The channel layer came back from an outage (``dataplatform.channels``): pushes made meanwhile were lost,
+        so every subscription catches up from the store, and a job that ended meanwhile says so."""
+        for subscription in list(self.subscriptions.values()):
+            await self._catch_up(subscription)
+            status = await database_sync_to_async(_job_status)(subscription.job_id)
+            if status in TERMINAL:
+                await self._send_status(subscription, status)
+                await self._send_progress_values(subscription, 1.0, [])
+
     async def _catch_up(self, subscription: Subscription) -> None:
         """Send every stored line from the cursor on (in pages), as one or more log frames."""
         while True:
@@ -263,6 +273,10 @@ class EntranceConsumer(AsyncJsonWebsocketConsumer):
 
 
 CATCH_UP_PAGE = 2000
+
+
+def _job_status(job_id: int) -> str | None:
+    return Job.objects.filter(pk=job_id).values_list("status", flat=True).first()
 
 
 def _read_log(job_id: int, cursor: int):

@@ -230,12 +230,15 @@ def render_openmldb_error(request: HttpRequest, error: OpenMLDBError) -> HttpRes
 def render_openmldb_problem(request: HttpRequest, problem: Problem) -> HttpResponse:
     # The APIServer answers every error with HTTP 200 and code -1. Its router says "unsupported method" for an
     # HTTP method it has no route for at all, and "no match method" when no route pattern matches the path.
+    # A database outage keeps that body but says 503, so that load balancers and retrying clients see it.
     if problem.kind in ("no_route", "method_not_allowed"):
         msg = "no match method" if request.method in ("GET", "POST", "PUT") else "unsupported method"
     elif problem.kind == "unauthenticated":
         msg = f"Authentication required: {problem.message}"
     else:
         msg = problem.message
+    if problem.kind == "unavailable":
+        return _json_response({"code": -1, "msg": msg}, 503, allow_nan=True)
     return render_openmldb_error(request, OpenMLDBError(-1, msg))
 
 

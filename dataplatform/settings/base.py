@@ -146,7 +146,7 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "dataplatform.channels.ResilientRedisChannelLayer",  # outlives a Redis restart
             "CONFIG": {
                 "hosts": [REDIS_URL],
                 "prefix": env_str("CHANNEL_LAYER_PREFIX", "dataplatform"),
@@ -157,9 +157,11 @@ if REDIS_URL:
     }
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "dataplatform.cache.TolerantRedisCache",  # a Redis outage reads as a miss
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "dataplatform"),
+            # Fail fast when Redis is away (the cache then answers without it) rather than hold requests.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         }
     }
 else:

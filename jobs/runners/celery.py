@@ -81,6 +81,8 @@ class Watchdog:
         self.identity = identity
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # identity -> (the heartbeat last read, when this watchdog first read it)
+        self._seen: dict[str, tuple[dt.datetime, float]] = {}
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="job-watchdog", daemon=True)
@@ -96,21 +98,47 @@ class Watchdog:
         while not self._stop.wait(interval):
             try:
                 self.check()
-            except Exception:  # the database or the broker is away: try again next round
-                logger.exception("job watchdog round failed")
-                close_old_connections()
+            except Exception as exc:  # the database or the broker is away: try again next round
+                logger.warning("job watchdog round failed: %r", exc)
+                with contextlib.suppress(Exception):
+                    connection.close()
         connection.close()
 
     def check(self) -> None:
-        fail_lost_workers()
+        fail_lost_workers(lost=self.lost_workers())
         redispatch_stale()
 
+    def lost_workers(self) -> set[str]:
+        """Workers whose heartbeat is stale in the database *and* that this watchdog has watched not beat for a
+        whole timeout. Heartbeats stop during a database outage too; judged by the database alone, every worker
+        would look lost just after one, while a live worker beats again within a heartbeat."""
+        timeout = settings.JOB_WORKER_TIMEOUT_SECONDS
+        cutoff = timezone.now() - dt.timedelta(seconds=timeout)
+        watched = time.monotonic()
+        lost = set()
+        rows = dict(Worker.objects.values_list("identity", "heartbeat_at"))
+        for identity, beat in rows.items():
+            seen = self._seen.get(identity)
+            if seen is None or seen[0] != beat:
+                self._seen[identity] = (beat, watched)
+            elif beat < cutoff and watched - seen[1] >= timeout:
+                lost.add(identity)
+        for identity in set(self._seen) - set(rows):
+            del self._seen[identity]
+        return lost
 
-def fail_lost_workers(now: dt.datetime | None = None) -> list[int]:
-    """End the jobs claimed by workers whose heartbeat is older than the timeout; return their ids."""
-    now = now or timezone.now()
-    cutoff = now - dt.timedelta(seconds=settings.JOB_WORKER_TIMEOUT_SECONDS)
-    alive = set(Worker.objects.filter(heartbeat_at__gte=cutoff).values_list("identity", flat=True))
+
+def fail_lost_workers(*, lost: set[str] | None = None) -> list[int]:
+    """End the jobs claimed by lost workers; return their ids.
+
+    ``lost``: the identities the caller judged lost (``Watchdog.lost_workers``); None judges by the database's
+    heartbeats alone. A job whose worker has no row at all (another watchdog removed it) is lost too.
+    """
+    cutoff = timezone.now() - dt.timedelta(seconds=settings.JOB_WORKER_TIMEOUT_SECONDS)
+    workers = dict(Worker.objects.values_list("identity", "heartbeat_at"))
+    if lost is None:
+        lost = {identity for identity, beat in workers.items() if beat < cutoff}
+    alive = set(workers) - lost
     host = socket.gethostname()
     ended = []
     # Only workers' jobs (``celery@host:pid``): a local runner's reconciliation answers for its own.
@@ -147,7 +175,8 @@ def fail_lost_workers(now: dt.datetime | None = None) -> list[int]:
             error_desc=reason,
         ):
             ended.append(job.pk)
-    Worker.objects.filter(heartbeat_at__lt=cutoff).delete()
+    if lost:
+        Worker.objects.filter(identity__in=lost, heartbeat_at__lt=cutoff).delete()
     if ended:
         run_finish_sweeps()
     return ended

@@ -32,7 +32,7 @@ from collections import Counter
 from pathlib import Path
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from dataplatform.profiles import default_settings_module
@@ -56,9 +56,34 @@ logger = logging.getLogger(__name__)
 FLUSH_INTERVAL = 0.02
 FLUSH_LINES = 500
 KILL_POLL_INTERVAL = 1.0
+# While the database is away, a running job keeps its log lines in memory (up to this many) and its ending is
+# retried for up to DB_OUTAGE_SECONDS: a short outage costs the job nothing.
+PENDING_MAX_LINES = 100_000
+DB_OUTAGE_SECONDS = 300.0
 PROGRESS_INTERVAL = 0.2
 # Environment a job must not inherit from the platform process.
 _SECRET_ENV = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ADMIN_PASSWORD", "ADMIN_USERNAME")
+
+
+def _reset_connection() -> None:
+    """Drop this thread's broken database connection; the next query opens a new one."""
+    with contextlib.suppress(Exception):
+        connection.close()
+
+
+def retry_through_outage(write, *, seconds: float = DB_OUTAGE_SECONDS):
+    """Call ``write()`` until it gets past a database outage (for up to ``seconds``); return what it returns."""
+    deadline = time.monotonic() + seconds
+    pause = 0.2
+    while True:
+        try:
+            return write()
+        except DatabaseError:
+            _reset_connection()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -309,13 +334,16 @@ class JobExecution:
         except Exception as exc:  # never leave a job in a non-final status
             logger.exception("running job %s failed", self.job_id)
             self._force_kill()
-            job_transition(
-                job_id=self.job_id,
-                to=JobStatus.FAILED,
-                log=f"The platform failed to run the job: {type(exc).__name__}: {exc}",
-                level="ERROR",
-                error_code=ERR_INTERNAL,
-                error_desc=f"The platform failed to run the job: {type(exc).__name__}: {exc}",
+            reason = f"The platform failed to run the job: {type(exc).__name__}: {exc}"
+            retry_through_outage(
+                lambda: job_transition(
+                    job_id=self.job_id,
+                    to=JobStatus.FAILED,
+                    log=reason,
+                    level="ERROR",
+                    error_code=ERR_INTERNAL,
+                    error_desc=reason,
+                )
             )
         finally:
             if self._text_result is not None:
@@ -326,7 +354,11 @@ class JobExecution:
     def _kill_requested(self) -> bool:
         if self.runner.kill_requested(self.job_id):
             return True
-        return Job.objects.filter(pk=self.job_id, kill_requested_at__isnull=False).exists()
+        try:
+            return Job.objects.filter(pk=self.job_id, kill_requested_at__isnull=False).exists()
+        except DatabaseError:
+            _reset_connection()
+            return False  # asked again in a second
 
     def _run(self) -> None:
         job = Job.objects.get(pk=self.job_id)
@@ -361,13 +393,15 @@ class JobExecution:
             self.process = self._spawn(job, command, control_write)
         finally:
             os.close(control_write)
-        started = job_transition(
-            job_id=job.pk,
-            to=JobStatus.RUNNING,
-            only_from=(JobStatus.SCHEDULED,),
-            started_at=timezone.now(),
-            pid=self.process.pid,
-            log=f"Job {job.pk} is running on the {job.engine} engine (process {self.process.pid}).",
+        started = retry_through_outage(
+            lambda: job_transition(
+                job_id=job.pk,
+                to=JobStatus.RUNNING,
+                only_from=(JobStatus.SCHEDULED,),
+                started_at=timezone.now(),
+                pid=self.process.pid,
+                log=f"Job {job.pk} is running on the {job.engine} engine (process {self.process.pid}).",
+            )
         )
         if not started or self._shutdown or self.runner.kill_requested(job.pk):
             self.terminate()
@@ -504,15 +538,29 @@ class JobExecution:
                 pass
 
     def _flush(self, job: Job) -> None:
-        if self._pending:
-            entries, self._pending = self._pending, []
-            log_append(job_id=job.pk, entries=entries)
+        if not self._pending:
+            return
+        try:
+            log_append(job_id=job.pk, entries=self._pending)
+        except DatabaseError as exc:
+            # The database is away: keep the lines (bounded) and write them on a later flush.
+            _reset_connection()
+            if len(self._pending) > PENDING_MAX_LINES:
+                dropped = len(self._pending) - PENDING_MAX_LINES
+                del self._pending[:dropped]
+                logger.warning("job %s: the database is away (%r); %d log lines dropped", job.pk, exc, dropped)
+            return
+        self._pending = []
 
     def _flush_progress(self, job: Job) -> None:
         progress, info = self._progress
-        self._progress = None
         # 1.0 is reserved for a finished job; a running one reports at most 0.99.
-        job_report_progress(job_id=job.pk, progress=min(progress, 0.99), progress_info=info)
+        try:
+            job_report_progress(job_id=job.pk, progress=min(progress, 0.99), progress_info=info)
+        except DatabaseError:
+            _reset_connection()  # kept for the next report
+            return
+        self._progress = None
 
     # --- ending -----------------------------------------------------------------------------------------------
     def _finish_cancelled(self, job: Job) -> None:
@@ -540,11 +588,22 @@ class JobExecution:
             self._end(job, JobStatus.FAILED, desc, "ERROR", error_code=code, error_desc=desc)
 
     def _end(self, job: Job, status: str, line: str, level: str, **fields) -> None:
-        """Write the last log line and the job.log file, then make the status final.
+        """Write the last log lines and the job.log file, then make the status final, retrying through a
+        database outage of up to ``DB_OUTAGE_SECONDS``.
 
         The file is complete before the status says so: whoever sees a final status can read the whole log.
         """
-        log_append(job_id=job.pk, entries=[LogEntry(level, line)])
+        self._pending.append(LogEntry(level, line))
+
+        def write() -> None:
+            self._flush(job)
+            if self._pending:
+                raise DatabaseError("the log could not be written")
+            self._write_end(job, status, **fields)
+
+        retry_through_outage(write)
+
+    def _write_end(self, job: Job, status: str, **fields) -> None:
         log_dump_to_file(job=job)
         result_count = len(list_resultsets(job.result_dir)) if job.result_dir.exists() else 0
         exit_code = self.process.returncode if self.process else None

@@ -90,3 +90,24 @@ def test_queued_jobs_nobody_took_are_sent_again_after_the_redispatch_delay(user,
     assert redispatch_stale() == [lost.pk, never.pk]
     assert sent == [lost.pk, never.pk]
     assert fresh.pk not in sent and new.pk not in sent
+
+
+def test_the_watchdog_judges_a_worker_lost_only_after_watching_it_not_beat_for_a_timeout(settings, monkeypatch):
+    from jobs.runners.celery import Watchdog
+
+    settings.JOB_WORKER_TIMEOUT_SECONDS = 5
+    clock = [1000.0]
+    monkeypatch.setattr(celery_runner.time, "monotonic", lambda: clock[0])
+    stale = timezone.now() - dt.timedelta(seconds=60)
+    Worker.objects.create(identity="celery@h:1", host="h", pid=1, heartbeat_at=stale)
+    watchdog = Watchdog()
+    # Stale in the database (as every worker is just after a database outage), but not yet watched.
+    assert watchdog.lost_workers() == set()
+    clock[0] += 4
+    assert watchdog.lost_workers() == set()
+    # The worker beats again (the outage is over): the watch starts afresh.
+    Worker.objects.filter(identity="celery@h:1").update(heartbeat_at=stale + dt.timedelta(seconds=1))
+    clock[0] += 2
+    assert watchdog.lost_workers() == set()
+    clock[0] += 5  # silent for a whole timeout under watch: lost
+    assert watchdog.lost_workers() == {"celery@h:1"}

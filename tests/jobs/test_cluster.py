@@ -39,8 +39,15 @@ def cluster(tmp_path_factory):
         running.stop()
 
 
+_tokens: dict[tuple[int, str], str] = {}
+
+
 def headers(cluster, web: str = "a") -> dict[str, str]:
-    return {"Authorization": f"Bearer {cluster.token(web)}"}
+    """A bearer token for ``web``, obtained once (clients keep their token; a login needs no service outage)."""
+    key = (id(cluster), web)
+    if key not in _tokens:
+        _tokens[key] = cluster.token(web)
+    return {"Authorization": f"Bearer {_tokens[key]}"}
 
 
 def submit(cluster, web: str, code: str, run_type: str = "python") -> tuple[str, int]:
@@ -169,3 +176,131 @@ def test_a_worker_killed_mid_job_fails_the_job_with_the_reason_and_ends_its_proc
     exec_id2, _ = submit(cluster, "a", "print('after the loss')")
     assert wait_status(cluster, "b", exec_id2, FINAL, timeout=60) == "Succeed"
     cluster.start_worker(victim)
+
+
+def follow(cluster, web: str, exec_id: str, cursor: int, pushed: list[str], until: float) -> str | None:
+    """Follow a job over web's socket from ``cursor`` until it ends (its final status) or the socket drops."""
+    token = cluster.token(web)
+    try:
+        with ws_connect(
+            f"{cluster.ws_url(web)}/ws/api/entrance/connect", additional_headers={"Authorization": f"Bearer {token}"}
+        ) as socket:
+            for action, data in (("log", {"fromLine": cursor}), ("status", {})):
+                socket.send(json.dumps({"method": f"{E}/{exec_id}/{action}", "websocketTag": "t", "data": data}))
+            while time.monotonic() < until:
+                frame = json.loads(socket.recv(timeout=max(until - time.monotonic(), 0.1)))
+                if frame["method"].endswith("/log") and frame["data"]["log"][3]:
+                    pushed.extend(frame["data"]["log"][3].split("\n"))
+                elif frame["method"].endswith("/status") and frame["data"]["status"] in FINAL:
+                    return frame["data"]["status"]
+    except (OSError, TimeoutError, ConnectionError) as exc:  # the server went away: the caller reconnects
+        return f"dropped: {type(exc).__name__}"
+    except Exception as exc:  # websockets' ConnectionClosed
+        return f"dropped: {type(exc).__name__}"
+    return None
+
+
+TICKS = "import time\nfor i in range({n}):\n    print(f'tick {{i}}', flush=True)\n    time.sleep({pause})\n"
+
+
+def ticks(lines: list[str]) -> list[str]:
+    return [line.split(" INFO ")[-1] for line in lines if " INFO tick " in line]
+
+
+def test_a_restarted_web_process_loses_nothing_for_a_client_that_reconnects(cluster):
+    import threading
+
+    exec_id, task_id = submit(cluster, "a", TICKS.format(n=60, pause=0.1))
+    wait_running_on(cluster, task_id)
+    pushed: list[str] = []
+    outcome: list[str | None] = []
+    until = time.monotonic() + 60
+    reader = threading.Thread(target=lambda: outcome.append(follow(cluster, "a", exec_id, 1, pushed, until)))
+    reader.start()
+    deadline = time.monotonic() + 30
+    while len(ticks(pushed)) < 5:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    port = cluster.stop_web("a")
+    reader.join(30)
+    assert outcome and str(outcome[0]).startswith("dropped"), outcome
+    cluster.start_web("a", port=port)
+    final = follow(cluster, "a", exec_id, len(pushed) + 1, pushed, time.monotonic() + 60)
+    assert final == "Succeed"
+    assert ticks(pushed) == [f"tick {i}" for i in range(60)]  # nothing lost, nothing twice
+    assert pushed == log_text(cluster, "b", exec_id).split("\n")
+
+
+def test_redis_restarted_polling_never_stops_and_pushes_resume(cluster):
+    import threading
+
+    exec_id, task_id = submit(cluster, "a", TICKS.format(n=80, pause=0.1))
+    wait_running_on(cluster, task_id)
+    headers(cluster, "b")  # the polling client's token, obtained before the outage
+    # A socket client on B stays connected through the restart.
+    pushed: list[str] = []
+    outcome: list[str | None] = []
+    until = time.monotonic() + 90
+    reader = threading.Thread(target=lambda: outcome.append(follow(cluster, "b", exec_id, 1, pushed, until)))
+    reader.start()
+    deadline = time.monotonic() + 30
+    while not ticks(pushed):
+        assert time.monotonic() < deadline, "no push before the restart"
+        time.sleep(0.05)
+    cluster.stop_redis()
+    try:
+        for _ in range(10):  # HTTP polling goes on while Redis is down
+            assert status(cluster, "b", exec_id) == "Running"
+            assert " INFO tick " in log_text(cluster, "b", exec_id)
+            time.sleep(0.1)
+    finally:
+        cluster.start_redis()
+    reader.join(90)
+    assert outcome == ["Succeed"]  # the same socket, never closed
+    assert ticks(pushed) == [f"tick {i}" for i in range(80)]  # what the outage held back came after it
+    # Jobs submitted after the restart are dispatched and pushed as before.
+    exec_id2, _ = submit(cluster, "a", TICKS.format(n=3, pause=0.05))
+    pushed2: list[str] = []
+    assert follow(cluster, "b", exec_id2, 1, pushed2, time.monotonic() + 60) == "Succeed"
+    assert ticks(pushed2) == ["tick 0", "tick 1", "tick 2"]
+
+
+def test_postgresql_briefly_unreachable_gives_503s_in_each_envelope_then_recovers(cluster):
+    exec_id, task_id = submit(cluster, "a", TICKS.format(n=50, pause=0.1))
+    wait_running_on(cluster, task_id)
+    auth = headers(cluster, "a")
+    routes = {
+        "linkis": f"{E}/{exec_id}/status",
+        "openpai": "/api/v1/jobs",
+        "cdap": "/v3/namespaces",
+        "openmldb": "/dbs",
+    }
+    cluster.relay.cut()
+    try:
+        time.sleep(0.5)
+        answers = {
+            name: requests.get(cluster.url("a") + path, headers=auth, timeout=30) for name, path in routes.items()
+        }
+    finally:
+        cluster.relay.restore()
+    for name, answer in answers.items():
+        assert answer.status_code == 503, (name, answer.status_code, answer.text[:300])
+        kind = "text/plain" if name == "cdap" else "application/json"  # CDAP's errors are plain text
+        assert answer.headers["content-type"].startswith(kind), (name, answer.headers)
+    assert answers["linkis"].json()["status"] != 0 and answers["linkis"].json()["message"]
+    assert answers["openpai"].json()["code"] and answers["openpai"].json()["message"]
+    assert answers["openmldb"].json()["code"] != 0 and answers["openmldb"].json()["msg"]
+    assert "unavailable" in answers["cdap"].text.lower() or "database" in answers["cdap"].text.lower()
+    deadline = time.monotonic() + 20
+    while True:  # recovery without a restart
+        codes = {
+            name: requests.get(cluster.url("a") + path, headers=auth, timeout=30).status_code
+            for name, path in routes.items()
+        }
+        if set(codes.values()) == {200}:
+            break
+        assert time.monotonic() < deadline, codes
+        time.sleep(0.5)
+    # The job that ran through the outage ends with every line.
+    assert wait_status(cluster, "b", exec_id, FINAL, timeout=60) == "Succeed", job_row(cluster, task_id)
+    assert ticks(log_text(cluster, "b", exec_id).split("\n")) == [f"tick {i}" for i in range(50)]
