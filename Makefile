@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run worker test lint format check-migrations test-embedded test-services venv browser
+.PHONY: run worker nginx nginx-for-tests test lint format check-migrations test-embedded test-services venv browser
 CHROMIUM ?= /usr/bin/chromium
 
 $(PY):
@@ -26,9 +26,27 @@ run: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py bootstrap_admin
-	@echo "Serving on http://$(HOST):$(PORT)/ (admin at /admin/, API docs at /api/docs/)"
-	exec $(VENV)/bin/uvicorn --host $(HOST) --port $(PORT) --proxy-headers --lifespan off \
-		--http httptools --ws websockets dataplatform.asgi:application
+	@if [ -n "$$DATABASE_URL$$REDIS_URL" ]; then \
+		$(MAKE) --no-print-directory nginx && HOST=$(HOST) PORT=$(PORT) exec $(PY) scripts/run_production.py; \
+	else \
+		echo "Serving on http://$(HOST):$(PORT)/ (admin at /admin/, console at /console/, API docs at /api/docs/)"; \
+		exec $(VENV)/bin/uvicorn --host $(HOST) --port $(PORT) --proxy-headers --lifespan off \
+			--http httptools --ws websockets dataplatform.asgi:application; \
+	fi
+
+# The production make-run test needs nginx; where it cannot be installed that test says why it is skipped.
+nginx-for-tests:
+	@$(MAKE) --no-print-directory nginx || true
+
+## nginx: Debian's nginx, the production profile's front (installed with apt when missing and running as root).
+nginx:
+	@if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's nginx for the production profile"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light >/dev/null && \
+		{ service nginx stop >/dev/null 2>&1 || true; }; \
+	else echo "nginx is not installed and cannot be installed here (run as root, or install nginx)"; exit 1; fi
 
 ## make worker: one more Celery worker for jobs (production profile: DATABASE_URL, REDIS_URL and SECRET_KEY set as
 ## for make run), on this machine or another that reaches the same PostgreSQL, Redis and JOBS_DIR.
@@ -37,7 +55,7 @@ worker: $(VENV)/.installed
 
 ## make test: install dev tools, lint, check migrations, run the suite on the embedded default, then on
 ## PostgreSQL + Redis where reachable (required when PLATFORM_REQUIRE_SERVICES=1, as in CI).
-test: $(VENV)/.installed-dev lint check-migrations browser test-embedded test-services
+test: $(VENV)/.installed-dev lint check-migrations browser nginx-for-tests test-embedded test-services
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

@@ -1,4 +1,9 @@
-"""WSGI entry point (HTTP only; WebSocket needs the ASGI application)."""
+"""WSGI entry point: the production profile's HTTP processes (``gunicorn``; WebSocket needs the ASGI application).
+
+The hot OpenMLDB routes skip Django's request machinery here as they do under ASGI (``featurestore.fastpath``).
+Jobs are sent to the Celery workers straight from the request (``jobs.runners.notify_runner``): these processes
+run no job runner of their own.
+"""
 
 import os
 
@@ -8,4 +13,8 @@ from dataplatform.profiles import default_settings_module
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", default_settings_module())
 
-application = get_wsgi_application()
+django_wsgi_app = get_wsgi_application()
+
+from featurestore.fastpath import OpenMLDBWSGIFastPath  # noqa: E402
+
+application = OpenMLDBWSGIFastPath(django_wsgi_app)

@@ -15,6 +15,7 @@ needs CSRF checks; other methods and routes) goes to Django unchanged.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +43,13 @@ def _route(method: str, path: str) -> tuple[str, str, str] | None:
     return None
 
 
+def _bearer(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer`` header; "" for another scheme; None without the header."""
+    if authorization is None:
+        return None
+    return authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
+
+
 def _credentials(scope) -> tuple[bool, str | None]:
     """(has a cookie, the bearer token if any)."""
     cookie, token = False, None
@@ -49,8 +57,7 @@ def _credentials(scope) -> tuple[bool, str | None]:
         if name == b"cookie":
             cookie = True
         elif name == b"authorization":
-            text = value.decode("latin-1")
-            token = text[7:].strip() if text.lower().startswith("bearer ") else ""
+            token = _bearer(value.decode("latin-1"))
     return cookie, token
 
 
@@ -154,3 +161,41 @@ def _replay(messages: list, receive):
         return await receive()
 
     return replayed
+
+
+class OpenMLDBWSGIFastPath:
+    """The same fast path for the WSGI entry point (the production profile's HTTP processes, ``gunicorn``).
+
+    A sync worker answers the hot routes on its own thread, without Django's middleware stack and DRF's dispatch;
+    everything else, and every request the fast path cannot authenticate by itself, goes to Django unchanged.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        if not settings.FEATURESTORE_FASTPATH:
+            return self.app(environ, start_response)
+        route = _route(environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", ""))
+        if route is None:
+            return self.app(environ, start_response)
+        token = _bearer(environ.get("HTTP_AUTHORIZATION"))
+        if "HTTP_COOKIE" in environ or token == "" or (token is None and not settings.OPENMLDB_ALLOW_ANONYMOUS):
+            return self.app(environ, start_response)
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return self.app(environ, start_response)
+        if length <= 0 or length > settings.MAX_REQUEST_BODY_BYTES:
+            return self.app(environ, start_response)  # Django answers (an empty, chunked or oversized body)
+        body = environ["wsgi.input"].read(length)
+        answer = _handle(*route, token, body)
+        if answer is None:
+            environ["wsgi.input"] = io.BytesIO(body)
+            return self.app(environ, start_response)
+        status, payload = answer
+        reason = "OK" if status == 200 else "Service Unavailable"
+        start_response(
+            f"{status} {reason}", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+        )
+        return [payload]

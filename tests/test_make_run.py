@@ -115,3 +115,80 @@ def test_make_run_prints_a_generated_admin_password(tmp_path):
         assert response.status_code == 200 and response.json()["user"] == "admin"
     finally:
         stop(process)
+
+
+@pytest.mark.cluster
+def test_make_run_with_database_and_redis_urls_starts_the_production_profile(tmp_path):
+    """nginx on PORT in front of gunicorn (HTTP) and uvicorn (WebSocket), and a Celery worker: a job submitted
+    over HTTP runs on the worker and its log arrives over a WebSocket on the same origin."""
+    import json
+    import shutil
+
+    from websockets.sync.client import connect as ws_connect
+
+    from tests.cluster import Cluster, service_problem
+    from tests.conftest import need_service
+
+    problem = service_problem() or (
+        None if shutil.which("nginx") or Path("/usr/sbin/nginx").exists() else "nginx is not installed (make nginx)"
+    )
+    if problem:
+        need_service(problem)
+    cluster = Cluster(tmp_path)
+    cluster.start_redis()
+    cluster._create_database()
+    port = free_port()
+    environ = {k: v for k, v in cluster.env.items() if k not in ("ADMIN_USERNAME", "ADMIN_PASSWORD")}
+    environ.update(PORT=str(port), HTTP_PORT=str(free_port()), WS_PORT=str(free_port()), WEB_PROCESSES="2")
+    environ.update(ADMIN_USERNAME="ops", ADMIN_PASSWORD="ops-password")
+    process = subprocess.Popen(
+        ["make", "--no-print-directory", "run"],
+        cwd=ROOT,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    process.lines = []
+    process.reader = threading.Thread(target=lambda: process.lines.extend(process.stdout), daemon=True)
+    process.reader.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        health = wait_healthy(process, port, timeout=120)
+        assert health.json()["profile"] == "production"
+        token = requests.post(
+            f"{url}/api/auth", json={"username": "ops", "password": "ops-password"}, timeout=10
+        ).json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        deadline = time.monotonic() + 60
+        while not cluster.sql("SELECT identity FROM jobs_worker"):
+            assert time.monotonic() < deadline, "the worker never registered"
+            time.sleep(0.2)
+        body = {
+            "executionContent": {"code": "for i in 1 2 3; do echo step $i; sleep 0.2; done", "runType": "sh"},
+            "labels": {"engineType": "shell-1", "userCreator": "make-IDE"},
+        }
+        submitted = requests.post(f"{url}/api/rest_j/v1/entrance/submit", json=body, headers=auth, timeout=30).json()
+        assert submitted["status"] == 0, submitted
+        exec_id = submitted["data"]["execID"]
+        lines, final = [], None
+        with ws_connect(f"ws://127.0.0.1:{port}/ws/api/entrance/connect", additional_headers=auth) as socket:
+            for action, data in (("log", {"fromLine": 1}), ("status", {})):
+                method = f"/api/rest_j/v1/entrance/{exec_id}/{action}"
+                socket.send(json.dumps({"method": method, "websocketTag": "m", "data": data}))
+            while final is None and time.monotonic() < deadline:
+                frame = json.loads(socket.recv(timeout=60))
+                if frame["method"].endswith("/log") and frame["data"]["log"][3]:
+                    lines.extend(frame["data"]["log"][3].split("\n"))
+                elif frame["method"].endswith("/status") and frame["data"]["status"] in ("Succeed", "Failed"):
+                    final = frame["data"]["status"]
+        assert final == "Succeed"
+        assert [line.split(" INFO ")[-1] for line in lines if " INFO step " in line] == ["step 1", "step 2", "step 3"]
+        runner = cluster.sql("SELECT runner FROM jobs_job")[0][0]
+        assert runner.startswith("celery@")  # it ran on the worker, not in a web process
+    finally:
+        output = stop(process)
+        cluster.stop()
+    for name in ("proxy", "web", "ws", "worker"):
+        assert f"{name}." in output or f"{name} " in output, output[-3000:]

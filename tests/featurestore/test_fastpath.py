@@ -112,3 +112,51 @@ async def test_oversized_bodies_go_to_django(deployed, settings):
     settings.MAX_REQUEST_BODY_BYTES = 1024
     inner = Marker()
     assert (await call(OpenMLDBFastPath(inner), "PUT", "/dbs/fs/tables/t1", b" " * 2048))[0] == 299
+
+
+# --- the WSGI fast path (the production profile's gunicorn processes) ------------------------------------------
+def wsgi_call(app, method: str, path: str, body: bytes, **headers):
+    import io
+
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "CONTENT_LENGTH": str(len(body)),
+               "CONTENT_TYPE": "application/json", "wsgi.input": io.BytesIO(body), **headers}  # fmt: skip
+    started = {}
+
+    def start_response(status, response_headers):
+        started["status"], started["headers"] = status, dict(response_headers)
+
+    payload = b"".join(app(environ, start_response))
+    return started["status"], started["headers"], payload, environ
+
+
+def test_wsgi_fast_path_answers_as_django_and_lets_the_rest_through(deployed, user):
+    from django.core.wsgi import get_wsgi_application
+
+    from featurestore.fastpath import OpenMLDBWSGIFastPath
+
+    inner_calls = []
+    django_app = get_wsgi_application()
+
+    def inner(environ, start_response):
+        inner_calls.append(environ["PATH_INFO"])
+        return django_app(environ, start_response)
+
+    app = OpenMLDBWSGIFastPath(inner)
+    body = json.dumps({"input": [["a", 2, 2000]]}).encode()
+    status, headers, payload, _ = wsgi_call(app, "POST", "/dbs/fs/deployments/d", body)
+    assert status == "200 OK" and headers["Content-Type"] == "application/json"
+    assert json.loads(payload) == {"code": 0, "msg": "ok", "data": {"data": [["a", 3]]}}
+    assert inner_calls == []  # answered without Django
+    token = bearer(user)["HTTP_AUTHORIZATION"]
+    status, _, payload, _ = wsgi_call(app, "POST", "/dbs/fs/deployments/d", body, HTTP_AUTHORIZATION=token)
+    assert status == "200 OK" and json.loads(payload)["data"]["data"] == [["a", 3]] and inner_calls == []
+    # A cookie (CSRF to check), another scheme, or another route: Django answers, with the body intact.
+    status, _, payload, _ = wsgi_call(app, "POST", "/dbs/fs/deployments/d", body, HTTP_AUTHORIZATION="Basic eA==")
+    assert inner_calls == ["/dbs/fs/deployments/d"]
+    status, _, payload, _ = wsgi_call(
+        app, "POST", "/dbs/fs", json.dumps({"sql": "SELECT 1", "mode": "online"}).encode()
+    )
+    assert inner_calls[-1] == "/dbs/fs"
+    status, _, payload, _ = wsgi_call(app, "PUT", "/dbs/fs/tables/t1", json.dumps({"value": [["b", 5, 3000]]}).encode())
+    assert json.loads(payload) == {"code": 0, "msg": "ok"} and len(inner_calls) == 2
+    assert [tuple(row[1:]) for row in select_all(table_get(db="fs", name="t1"))] == [("a", 1, 1000), ("b", 5, 3000)]
