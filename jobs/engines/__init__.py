@@ -29,6 +29,9 @@ from typing import NamedTuple
 ENGINE_UNAVAILABLE_EXIT = 3
 ENGINES = ("python", "shell", "sql", "duckdb", "spark")
 SPARK_RUN_TYPES = {"sql": "code.sql", "python": "code.py"}
+# The run types Linkis clients send for Spark, as the spark engine program knows them.
+SPARK_RUN_TYPE_ALIASES = {"py": "python", "python3": "python", "pyspark": "python", "hql": "sql", "spark-sql": "sql",
+                          "sparksql": "sql", "jdbc": "sql"}  # fmt: skip
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,6 +96,7 @@ def prepare(
     elif engine == "sql":
         filename, program = "code.sql", [*engine_module, "featurestore.jobengine", "code.sql"]
     elif engine == "spark":
+        run_type = SPARK_RUN_TYPE_ALIASES.get(run_type.lower(), run_type.lower())
         if run_type not in SPARK_RUN_TYPES:
             raise ValueError(f"spark run_type must be 'sql' or 'python', not {run_type!r}")
         filename = SPARK_RUN_TYPES[run_type]

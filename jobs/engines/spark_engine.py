@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -160,6 +161,23 @@ class ProgressReporter:
         if entries and (force or snapshot != self._last):
             self._last = snapshot
             control.progress(self._fraction, entries)
+
+
+def cancel_group_on_term(spark_context: Any, group: str) -> None:
+    """On SIGTERM (a kill or a timeout from the runner), cancel the job group on the cluster before exiting.
+
+    Killing the driver alone leaves a cluster's executors to notice it is gone; cancelling the group stops the
+    group's running tasks at once (``interruptOnCancel``), and the user's code then fails with Spark's
+    cancellation, ending the run. The runner's SIGKILL after its grace period remains the backstop.
+    """
+
+    def cancel(signum, frame) -> None:
+        control.log("INFO", f"Cancelling the Spark job group {group}.")
+        with contextlib.suppress(Exception):
+            spark_context.cancelJobGroup(group)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the driver at once
+
+    signal.signal(signal.SIGTERM, cancel)
 
 
 # --- Results and errors -------------------------------------------------------------------------------------
@@ -314,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     sc = spark.sparkContext
     # The group is per thread: it covers the Spark jobs started from this (the main) thread, the user's code.
     sc.setJobGroup(group, f"Platform job {job_id}", interruptOnCancel=True)
+    cancel_group_on_term(sc, group)
     reporter = ProgressReporter(sc, group)
     reporter.start()
     try:

@@ -151,6 +151,10 @@ def test_prepare_spark_and_shell(tmp_path, monkeypatch):
     assert f"--as={512 * 1024 * 1024}" in shell.argv
     assert shell.tee_stdout_as_text_result and shell.limit_memory
 
+    for alias, program_type in (("py", "python"), ("pyspark", "python"), ("hql", "sql"), ("SQL", "sql")):
+        aliased = prepare(engine="spark", run_type=alias, code="", workdir=tmp_path / alias, job_id=1, memory_mb=0,
+                          cpu_seconds=0)  # fmt: skip
+        assert aliased.argv[-3:-1] == ["--run-type", program_type]
     with pytest.raises(ValueError, match="run_type"):
         prepare(engine="spark", run_type="scala", code="", workdir=tmp_path, job_id=1, memory_mb=0, cpu_seconds=0)
     with pytest.raises(ValueError, match="unknown engine"):

@@ -250,6 +250,31 @@ def test_spark_sql_job_runs_with_task_progress(client, user, runner):
     assert opened[0]["fileContent"] == [["0", "0"], ["1", "2"], ["2", "4"]]
 
 
+def test_killing_a_spark_job_cancels_its_job_group(client, user, runner, settings):
+    from jobs.engines import engine_unavailable_reason
+
+    if reason := engine_unavailable_reason("spark"):
+        pytest.skip(reason)
+    settings.JOB_KILL_GRACE_SECONDS = 30  # the cancellation, not the SIGKILL, ends the run
+    code = "import time\nsc.parallelize(range(2), 2).map(lambda x: time.sleep(120)).count()\n"
+    data = submit(client, user, code, "spark-2.4.3", "py")
+    deadline = time.monotonic() + 120
+    while True:  # until Spark reports the group's tasks running
+        job = Job.objects.get(pk=data["taskID"])
+        if any(entry.get("runningTasks") for entry in job.progress_info or []):
+            break
+        assert job.status in (JobStatus.INITED, JobStatus.SCHEDULED, JobStatus.RUNNING), log_text(job.pk)
+        assert time.monotonic() < deadline, "the Spark tasks never ran"
+        time.sleep(0.2)
+    killed_at = time.monotonic()
+    assert client.get(f"{E}/{data['execID']}/kill", **bearer(user)).json()["status"] == 0
+    job = wait_for(data["taskID"], timeout=60)
+    assert job.status == JobStatus.CANCELLED
+    assert time.monotonic() - killed_at < 25  # well before the 30 s SIGKILL: the group was cancelled
+    assert f"Cancelling the Spark job group platform-job-{job.pk}." in log_text(job.pk)
+    assert not _alive(job.pid)
+
+
 def test_sql_job_runs_the_feature_stores_sql(client, user, runner):
     from featurestore import sql as sqlexec
 
