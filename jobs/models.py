@@ -160,6 +160,7 @@ class Worker(models.Model):
     """
 
     identity = models.CharField(max_length=128, unique=True, help_text="host:pid, as in Job.runner.")
+    node = models.CharField(max_length=255, blank=True, help_text="Celery node name (it answers control pings).")
     host = models.CharField(max_length=255)
     pid = models.IntegerField()
     concurrency = models.PositiveIntegerField(default=1)

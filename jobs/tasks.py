@@ -5,13 +5,20 @@ from __future__ import annotations
 import threading
 
 from celery import shared_task
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import worker_init, worker_ready, worker_shutdown
 from django.conf import settings
 
 from jobs.runners.celery import KILL_TASK, RUN_TASK, WorkerRunner
 
 _runner: WorkerRunner | None = None
 _lock = threading.Lock()
+_node = ""  # this worker's Celery node name, e.g. celery@host
+
+
+@worker_init.connect
+def _remember_node(sender=None, **kwargs) -> None:
+    global _node
+    _node = getattr(sender, "hostname", "") or ""
 
 
 def worker_runner() -> WorkerRunner:
@@ -19,7 +26,9 @@ def worker_runner() -> WorkerRunner:
     global _runner
     with _lock:
         if _runner is None:
-            _runner = WorkerRunner(concurrency=settings.JOB_MAX_RUNNING, max_per_user=settings.JOB_MAX_RUNNING_PER_USER)
+            _runner = WorkerRunner(
+                concurrency=settings.JOB_MAX_RUNNING, max_per_user=settings.JOB_MAX_RUNNING_PER_USER, node=_node
+            )
             _runner.start()
         return _runner
 

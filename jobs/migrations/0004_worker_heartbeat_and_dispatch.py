@@ -16,6 +16,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('identity', models.CharField(help_text='host:pid, as in Job.runner.', max_length=128, unique=True)),
+                ('node', models.CharField(blank=True, help_text='Celery node name (it answers control pings).', max_length=255)),
                 ('host', models.CharField(max_length=255)),
                 ('pid', models.IntegerField()),
                 ('concurrency', models.PositiveIntegerField(default=1)),

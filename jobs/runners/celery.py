@@ -67,6 +67,18 @@ def send_run(job_ids: list[int]) -> None:
         Job.objects.filter(pk__in=sent, status__in=QUEUED).update(dispatched_at=timezone.now())
 
 
+def ping_workers(nodes: list[str], timeout: float = 1.0) -> set[str] | None:
+    """The Celery nodes among ``nodes`` that answer a control ping (through Redis); None when the broker is away."""
+    if not nodes:
+        return set()
+    try:
+        replies = celery_app().control.ping(destination=nodes, timeout=timeout)
+    except Exception as exc:
+        logger.warning("pinging workers %s failed: %r", nodes, exc)
+        return None
+    return {node for reply in replies for node in reply}
+
+
 def send_kill(job_id: int) -> None:
     try:
         celery_app().send_task(KILL_TASK, args=[job_id], exchange=BROADCAST_QUEUE, routing_key=BROADCAST_QUEUE)
@@ -96,13 +108,21 @@ class Watchdog:
     def _loop(self) -> None:
         interval = max(1.0, settings.JOB_HEARTBEAT_SECONDS)
         while not self._stop.wait(interval):
-            try:
-                self.check()
-            except Exception as exc:  # the database or the broker is away: try again next round
-                logger.warning("job watchdog round failed: %r", exc)
-                with contextlib.suppress(Exception):
-                    connection.close()
+            self.round()
         connection.close()
+
+    def round(self) -> bool:
+        """One watchdog round; False when it failed (the database or the broker is away: next round retries)."""
+        try:
+            self.check()
+        except Exception as exc:
+            logger.warning("job watchdog round failed: %r", exc)
+            # What this watchdog could not watch does not count: after the outage every watch starts afresh.
+            self._seen.clear()
+            with contextlib.suppress(Exception):
+                connection.close()
+            return False
+        return True
 
     def check(self) -> None:
         fail_lost_workers(lost=self.lost_workers())
@@ -115,17 +135,25 @@ class Watchdog:
         timeout = settings.JOB_WORKER_TIMEOUT_SECONDS
         cutoff = timezone.now() - dt.timedelta(seconds=timeout)
         watched = time.monotonic()
-        lost = set()
-        rows = dict(Worker.objects.values_list("identity", "heartbeat_at"))
-        for identity, beat in rows.items():
+        silent: dict[str, str] = {}
+        rows = {identity: (beat, node) for identity, beat, node in Worker.objects.values_list(
+            "identity", "heartbeat_at", "node")}  # fmt: skip
+        for identity, (beat, node) in rows.items():
             seen = self._seen.get(identity)
             if seen is None or seen[0] != beat:
                 self._seen[identity] = (beat, watched)
             elif beat < cutoff and watched - seen[1] >= timeout:
-                lost.add(identity)
+                silent[identity] = node
         for identity in set(self._seen) - set(rows):
             del self._seen[identity]
-        return lost
+        if not silent:
+            return set()
+        # A worker whose heartbeat cannot reach the database (its connections still recovering from an outage)
+        # is alive if it answers Celery's control ping; one that cannot be asked is given the benefit of the doubt.
+        answered = ping_workers(sorted({node for node in silent.values() if node}))
+        if answered is None:
+            return set()
+        return {identity for identity, node in silent.items() if not node or node not in answered}
 
 
 def fail_lost_workers(*, lost: set[str] | None = None) -> list[int]:
@@ -216,8 +244,9 @@ class CeleryRunner:
 class WorkerRunner(LocalRunner):
     """The runner inside a Celery worker: runs the jobs its tasks hand it, on the task's own thread."""
 
-    def __init__(self, *, concurrency: int, max_per_user: int) -> None:
+    def __init__(self, *, concurrency: int, max_per_user: int, node: str = "") -> None:
         super().__init__(max_running=concurrency, max_per_user=max_per_user)
+        self.node = node
         self.identity = f"{WORKER_PREFIX}{self.host}:{os.getpid()}"
         self.concurrency = concurrency
         self.watchdog = Watchdog(identity=self.identity)
@@ -270,8 +299,9 @@ class WorkerRunner(LocalRunner):
         now = timezone.now()
         Worker.objects.update_or_create(
             identity=self.identity,
-            defaults={"host": self.host, "pid": os.getpid(), "concurrency": self.concurrency, "heartbeat_at": now},
+            defaults={"heartbeat_at": now, "node": self.node, "concurrency": self.concurrency},
             create_defaults={
+                "node": self.node,
                 "host": self.host,
                 "pid": os.getpid(),
                 "concurrency": self.concurrency,

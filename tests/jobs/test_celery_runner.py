@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 
 import pytest
+from django.db import OperationalError
 from django.utils import timezone
 
 from jobs.models import Job, JobStatus, Worker
@@ -111,3 +113,53 @@ def test_the_watchdog_judges_a_worker_lost_only_after_watching_it_not_beat_for_a
     assert watchdog.lost_workers() == set()
     clock[0] += 5  # silent for a whole timeout under watch: lost
     assert watchdog.lost_workers() == {"celery@h:1"}
+
+
+def test_a_watchdog_round_that_fails_restarts_every_watch(settings, monkeypatch):
+    from jobs.runners.celery import Watchdog
+
+    settings.JOB_WORKER_TIMEOUT_SECONDS = 5
+    clock = [1000.0]
+    monkeypatch.setattr(celery_runner.time, "monotonic", lambda: clock[0])
+    stale = timezone.now() - dt.timedelta(seconds=60)
+    Worker.objects.create(identity="celery@h:1", host="h", pid=1, heartbeat_at=stale)
+    watchdog = Watchdog()
+    assert watchdog.lost_workers() == set()
+
+    def database_away():
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(celery_runner, "redispatch_stale", database_away)
+    monkeypatch.setattr(celery_runner, "connection", SimpleNamespace(close=lambda: None))  # keep the test database
+    assert watchdog.round() is False  # the database was away for this round
+    clock[0] += 10
+    assert watchdog.lost_workers() == set()  # the outage's time was not watched
+    clock[0] += 5
+    assert watchdog.lost_workers() == {"celery@h:1"}
+
+
+def test_a_silent_worker_that_answers_celerys_ping_is_not_lost(settings, monkeypatch):
+    from jobs.runners.celery import Watchdog
+
+    settings.JOB_WORKER_TIMEOUT_SECONDS = 5
+    clock = [1000.0]
+    monkeypatch.setattr(celery_runner.time, "monotonic", lambda: clock[0])
+    stale = timezone.now() - dt.timedelta(seconds=60)
+    Worker.objects.create(identity="celery@h:1", node="w1@h", host="h", pid=1, heartbeat_at=stale)
+    Worker.objects.create(identity="celery@h:2", node="w2@h", host="h", pid=2, heartbeat_at=stale)
+    pinged = []
+
+    def ping(nodes, timeout=1.0):
+        pinged.append(nodes)
+        return answers
+
+    monkeypatch.setattr(celery_runner, "ping_workers", ping)
+    watchdog = Watchdog()
+    answers = {"w1@h"}
+    assert watchdog.lost_workers() == set() and pinged == []  # not watched long enough: nobody is asked
+    clock[0] += 6
+    # w1 cannot reach the database (its heartbeat is stale) but answers over Redis; w2 answers nothing.
+    assert watchdog.lost_workers() == {"celery@h:2"}
+    assert pinged == [["w1@h", "w2@h"]]
+    answers = None  # the broker is away too: nobody can be judged
+    assert watchdog.lost_workers() == set()

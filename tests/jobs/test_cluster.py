@@ -304,3 +304,39 @@ def test_postgresql_briefly_unreachable_gives_503s_in_each_envelope_then_recover
     # The job that ran through the outage ends with every line.
     assert wait_status(cluster, "b", exec_id, FINAL, timeout=60) == "Succeed", job_row(cluster, task_id)
     assert ticks(log_text(cluster, "b", exec_id).split("\n")) == [f"tick {i}" for i in range(50)]
+
+
+def test_the_feature_store_is_served_by_both_web_processes_from_one_database(cluster):
+    from concurrent.futures import ThreadPoolExecutor
+
+    auth = headers(cluster, "a")
+
+    def sql(web: str, statement: str) -> dict:
+        answer = requests.post(
+            f"{cluster.url(web)}/dbs/shared", json={"sql": statement, "mode": "online"}, headers=auth, timeout=30
+        )
+        return answer.json()
+
+    assert sql("a", "CREATE DATABASE shared")["code"] == 0
+    assert sql("b", "CREATE TABLE t (k string, v int, ts timestamp, INDEX(KEY=k, TS=ts))")["code"] == 0
+    deploy = "DEPLOY s SELECT k, sum(v) OVER w AS total, count(v) OVER w AS n FROM t WINDOW w AS "
+    deploy += "(PARTITION BY k ORDER BY ts ROWS_RANGE BETWEEN 1000000s PRECEDING AND CURRENT ROW)"
+    assert sql("a", deploy)["code"] == 0
+
+    def put(index: int) -> int:
+        web = "ab"[index % 2]
+        body = {"value": [["k", 1, 1_000 + index]]}
+        return requests.put(f"{cluster.url(web)}/dbs/shared/tables/t", json=body, headers=auth, timeout=30).json()[
+            "code"
+        ]
+
+    with ThreadPoolExecutor(8) as pool:  # inserts through both processes at once
+        assert set(pool.map(put, range(200))) == {0}
+    for web in ("a", "b"):  # both see every row, through the table's cache and the deployment's plan
+        answer = requests.post(
+            f"{cluster.url(web)}/dbs/shared/deployments/s", json={"input": [["k", 5, 10_000]]}, headers=auth, timeout=30
+        ).json()
+        assert answer["code"] == 0, answer
+        assert answer["data"]["data"] == [["k", 205, 201]]
+    rows = sql("b", "SELECT count(*) AS c FROM t")
+    assert rows["code"] == 0 and rows["data"]["data"] == [[200]], rows
