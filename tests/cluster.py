@@ -98,7 +98,7 @@ class Relay:
 
 
 class Cluster:
-    def __init__(self, base_dir: Path, *, worker_concurrency: int = 1) -> None:
+    def __init__(self, base_dir: Path, *, worker_concurrency: int = 1, **env: str) -> None:
         self.base_dir = base_dir
         self.db_name = f"platform_cluster_{uuid.uuid4().hex[:10]}"
         self.relay = Relay(PG_HOST, PG_PORT)
@@ -129,6 +129,7 @@ class Cluster:
             OPENMLDB_ALLOW_ANONYMOUS="1",
             SYSTEM_ARTIFACTS_LOAD_AT_START="0",
         )
+        self.env.update(env)
 
     # --- services -------------------------------------------------------------------------------------------------
     def start_redis(self) -> None:
