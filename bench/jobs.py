@@ -8,8 +8,12 @@ Measures, and prints as JSON:
    and checks that none was lost;
 4. ``--drain`` jobs queued at once, drained: time until all are ``Succeed``, none lost.
 
-Usage: ``.venv/bin/python bench/jobs.py [--duration 60] [--clients 200] [--drain 1000]``. Every loop is bounded
-in count and time; the server runs in a temporary DATA_DIR and is stopped at the end.
+Usage: ``.venv/bin/python bench/jobs.py [--duration 60] [--clients 200] [--drain 1000] [--production]``. Every
+loop is bounded in count and time; the server runs in a temporary DATA_DIR and is stopped at the end.
+
+``--production`` measures the same on the production profile (``tests/cluster.py``), served as ``make run`` serves
+it: HTTP by gunicorn (one sync worker per core), WebSocket by one uvicorn process, ``--workers`` Celery workers,
+PostgreSQL, the Redis channel layer and broker.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import threading
@@ -286,6 +291,36 @@ def drain(server: LiveServer, token: str, count: int, threads: int = 8) -> dict:
     }
 
 
+class ProductionServer:
+    """The production profile seen through LiveServer's attributes: gunicorn for HTTP, uvicorn ``a`` for WebSocket."""
+
+    def __init__(self, base_dir: Path, workers: int) -> None:
+        from tests.cluster import Cluster, service_problem
+
+        problem = service_problem()
+        if problem:
+            sys.exit(problem)
+        self.cluster = Cluster(base_dir, JOB_QUEUE_CAPACITY="100000", LOG_LEVEL="WARNING")
+        self.cluster.worker_concurrency = 0  # 0: each worker runs JOB_MAX_RUNNING (twice the cores) at once
+        self.workers = workers
+        self.data_dir = base_dir / "data"
+
+    def __enter__(self) -> ProductionServer:
+        self.cluster.start()
+        self.cluster.start_web("a")
+        self.ws_url = self.cluster.ws_url("a")
+        self.url = self.cluster.start_http("http", processes=os.cpu_count() or 1)
+        for index in range(self.workers):
+            self.cluster.start_worker(f"bench{index}")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.cluster.stop()
+
+    def token(self) -> str:
+        return self.cluster.token("a")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--latency-runs", type=int, default=100)
@@ -303,13 +338,20 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--drain", type=int, default=1000)
+    parser.add_argument("--production", action="store_true", help="the production profile (PostgreSQL, Redis, Celery)")
+    parser.add_argument("--workers", type=int, default=2, help="Celery workers with --production")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-jobs-") as data_dir:
-        with LiveServer(Path(data_dir), JOB_QUEUE_CAPACITY="100000", LOG_LEVEL="WARNING") as server:
+        if args.production:
+            context = ProductionServer(Path(data_dir), args.workers)
+        else:
+            context = LiveServer(Path(data_dir), JOB_QUEUE_CAPACITY="100000", LOG_LEVEL="WARNING")
+        with context as server:
             token = server.token()
             parts = set(args.only or ["latency", "fanout", "sustained", "drain", "pai"])
-            results: dict = {"server": {"JOB_MAX_RUNNING": "default (twice the cores)"}}
+            profile = f"production, {args.workers} workers" if args.production else "embedded"
+            results: dict = {"server": {"profile": profile, "JOB_MAX_RUNNING": "default (twice the cores)"}}
             if "latency" in parts:
                 results["submit_to_running"] = asyncio.run(submit_to_running(server, token, args.latency_runs))
                 print(json.dumps({"submit_to_running": results["submit_to_running"]}), flush=True)

@@ -14,6 +14,8 @@ so a client never misses or repeats a line.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from dataclasses import dataclass
@@ -33,6 +35,9 @@ from jobs.views import log_page, progress_data, spec_from_execute, spec_from_sub
 logger = logging.getLogger(__name__)
 
 PREFIX = "/api/rest_j/v1/entrance/"
+#: Every this many seconds a connection checks its unfinished jobs against the store, so that a push the channel
+#: layer lost (a full channel, a broker hiccup) delays a line or a final status by at most this long.
+RESYNC_SECONDS = 5.0
 
 
 @dataclass
@@ -41,6 +46,7 @@ class Subscription:
     exec_id: str
     tag: str | None
     cursor: int  # number of the next log line to send
+    final: bool = False  # a final status was sent
 
 
 def envelope(method: str | None, status: int, message: str, data: dict) -> dict:
@@ -52,9 +58,13 @@ class EntranceConsumer(AsyncJsonWebsocketConsumer):
         """Accept the socket; authentication is checked per frame, as Linkis's gateway does."""
         self.subscriptions: dict[int, Subscription] = {}
         await self.accept()
+        self._resync_task = asyncio.get_running_loop().create_task(self._resync_loop())
 
     async def disconnect(self, code) -> None:
-        """Leave every job group this connection joined."""
+        """Stop the resync loop and leave every job group this connection joined."""
+        task = getattr(self, "_resync_task", None)
+        if task is not None:
+            task.cancel()
         for job_id in list(self.subscriptions):
             await self.channel_layer.group_discard(job_group(job_id), self.channel_name)
 
@@ -219,6 +229,26 @@ class EntranceConsumer(AsyncJsonWebsocketConsumer):
         elif kind == "progress":
             await self._send_progress_values(subscription, event.get("progress", 0.0), event.get("progress_info", []))
 
+    async def _resync_loop(self) -> None:
+        while True:
+            await asyncio.sleep(RESYNC_SECONDS)
+            with contextlib.suppress(Exception):  # the database away: next round
+                await self._resync()
+
+    async def _resync(self) -> None:
+        """Catch every unfinished subscription up with the store: lines past the cursor, a final status."""
+        pending = [s for s in self.subscriptions.values() if not s.final]
+        if not pending:
+            return
+        states = await database_sync_to_async(_job_states)([s.job_id for s in pending])
+        for subscription in pending:
+            status, lines = states.get(subscription.job_id, (None, 0))
+            if lines >= subscription.cursor:
+                await self._catch_up(subscription)
+            if status in TERMINAL and not subscription.final:
+                await self._send_status(subscription, status)
+                await self._send_progress_values(subscription, 1.0, [])
+
     async def layer_reconnected(self, message: dict) -> None:
         """The channel layer came back from an outage (``dataplatform.channels``): pushes made meanwhile were lost,
         so every subscription catches up from the store, and a job that ended meanwhile says so."""
@@ -249,6 +279,8 @@ class EntranceConsumer(AsyncJsonWebsocketConsumer):
         )  # fmt: skip
 
     async def _send_status(self, subscription: Subscription, status, method: str | None = None) -> None:
+        if status in TERMINAL:
+            subscription.final = True
         await self.send_json(
             envelope(
                 method or f"{PREFIX}{subscription.exec_id}/status", 0, "return status information(返回状态信息)",
@@ -273,6 +305,12 @@ class EntranceConsumer(AsyncJsonWebsocketConsumer):
 
 
 CATCH_UP_PAGE = 2000
+
+
+def _job_states(job_ids: list[int]) -> dict[int, tuple[str, int]]:
+    """``{job_id: (status, stored log lines)}`` in one query."""
+    rows = Job.objects.filter(pk__in=job_ids).values_list("id", "status", "log_lines")
+    return {job_id: (status, lines) for job_id, status, lines in rows}
 
 
 def _job_status(job_id: int) -> str | None:

@@ -216,9 +216,20 @@ class Cluster:
         self._wait(lambda: requests.get(f"{url}/healthz", timeout=2).status_code == 200, name)
         return url
 
+    def start_http(self, name: str, processes: int = 2) -> str:
+        """HTTP as ``make run``'s production profile serves it: gunicorn with sync WSGI workers (no WebSocket)."""
+        port = free_port()
+        argv = [sys.executable, "-m", "gunicorn", "dataplatform.wsgi:application", "--bind", f"127.0.0.1:{port}",
+                "--workers", str(processes), "--worker-class", "sync", "--timeout", "600"]  # fmt: skip
+        self.webs[name] = (port, self._spawn(name, argv))
+        url = self.url(name)
+        self._wait(lambda: requests.get(f"{url}/healthz", timeout=2).status_code == 200, name)
+        return url
+
     def start_worker(self, name: str) -> subprocess.Popen:
-        argv = [sys.executable, "manage.py", "worker", f"--concurrency={self.worker_concurrency}",
-                f"--hostname={name}@%h"]  # fmt: skip
+        argv = [sys.executable, "manage.py", "worker", f"--hostname={name}@%h"]
+        if self.worker_concurrency:  # 0: the command's default, JOB_MAX_RUNNING
+            argv.append(f"--concurrency={self.worker_concurrency}")
         process = self._spawn(name, argv)
         self.workers[name] = process
         self._wait(lambda: self.worker_identity(name) is not None, name)

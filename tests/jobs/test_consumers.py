@@ -214,3 +214,37 @@ def test_frames_are_utf8_json():
 
     text = asyncio.run(EntranceConsumer.encode_json({"message": "成功"}))
     assert json.loads(text) == {"message": "成功"} and "成功" in text
+
+
+async def test_pushes_the_channel_layer_lost_are_made_up_from_the_store(application, user, bound_loop, monkeypatch):
+    """Lines and a final status stored without any push (as if the channel layer dropped them) reach the socket
+    within the resync interval."""
+    from jobs import consumers
+    from jobs.logstore import LogEntry, log_append
+    from jobs.services import JobSpec, job_submit, job_transition
+
+    monkeypatch.setattr(consumers, "RESYNC_SECONDS", 0.2)
+    job = await database_sync_to_async(job_submit)(
+        owner=user, spec=JobSpec(code="print(1)", engine_type="python-python2", run_type="python")
+    )
+    communicator = await connect(application, user)
+    await communicator.send_json_to({"method": f"{PREFIX}{job.exec_id}/log", "data": {"fromLine": 1}})
+    first = await frames_until(communicator, lambda f: f["method"].endswith("/log"))
+    cursor = first[-1]["data"]["fromLine"]
+
+    def store_silently():
+        monkeypatch.setattr("jobs.services.publish_job_event", lambda *args, **kwargs: None)
+        monkeypatch.setattr("jobs.logstore.publish_job_event", lambda *args, **kwargs: None, raising=False)
+        log_append(job_id=job.pk, entries=[LogEntry("INFO", "lost push 1"), LogEntry("INFO", "lost push 2")])
+        assert job_transition(job_id=job.pk, to=JobStatus.SCHEDULED)
+        assert job_transition(job_id=job.pk, to=JobStatus.RUNNING)
+        assert job_transition(job_id=job.pk, to=JobStatus.SUCCEED)
+
+    await database_sync_to_async(store_silently)()
+    frames = await frames_until(communicator, is_final_status, wait=10)
+    lines = pushed_lines(frames, job.exec_id)
+    assert [line.split(" INFO ")[-1] for line in lines if "lost push" in line] == ["lost push 1", "lost push 2"]
+    assert frames[-1]["data"]["status"] == "Succeed"
+    log_frames = [f for f in frames if f["method"].endswith("/log")]
+    assert log_frames[0]["data"]["fromLine"] > cursor
+    await communicator.disconnect()
