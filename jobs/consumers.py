@@ -260,12 +260,18 @@ class EntranceConsumer(AsyncJsonWebsocketConsumer):
                 await self._send_progress_values(subscription, 1.0, [])
 
     async def _catch_up(self, subscription: Subscription) -> None:
-        """Send every stored line from the cursor on (in pages), as one or more log frames."""
+        """Send every stored line from the cursor on (in pages), as one or more log frames.
+
+        A push may be handled while the store is read (the resync loop runs beside the message handlers): the
+        lines it already sent are left out, since the cursor only moves forward."""
         while True:
-            lines, next_line = await database_sync_to_async(_read_log)(subscription.job_id, subscription.cursor)
-            if lines:
+            start = subscription.cursor
+            lines, next_line = await database_sync_to_async(_read_log)(subscription.job_id, start)
+            page_full = len(lines) >= CATCH_UP_PAGE
+            lines = lines[max(subscription.cursor - start, 0) :]
+            if lines and next_line > subscription.cursor:
                 await self._send_log(subscription, lines, next_line)
-            if len(lines) < CATCH_UP_PAGE:
+            if not page_full:
                 return
 
     async def _send_log(self, subscription: Subscription, lines, next_line: int) -> None:

@@ -248,3 +248,26 @@ async def test_pushes_the_channel_layer_lost_are_made_up_from_the_store(applicat
     log_frames = [f for f in frames if f["method"].endswith("/log")]
     assert log_frames[0]["data"]["fromLine"] > cursor
     await communicator.disconnect()
+
+
+async def test_a_catch_up_racing_a_push_leaves_out_the_lines_the_push_sent(monkeypatch):
+    from jobs import consumers
+
+    consumer = consumers.EntranceConsumer()
+    sent = []
+
+    async def send_json(content, close=False):
+        sent.append(content)
+
+    consumer.send_json = send_json
+    subscription = consumers.Subscription(job_id=1, exec_id="e", tag=None, cursor=1)
+    stored = [("INFO", f"line {n}") for n in range(1, 6)]
+
+    def read_log(job_id, cursor):
+        subscription.cursor = 4  # a push sent lines 1-3 while the store was read
+        return stored[cursor - 1 :], 6
+
+    monkeypatch.setattr(consumers, "_read_log", read_log)
+    await consumer._catch_up(subscription)
+    assert [frame["data"]["log"][3] for frame in sent] == ["line 4\nline 5"]
+    assert subscription.cursor == 6
