@@ -18,6 +18,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import weakref
 from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
@@ -36,8 +38,8 @@ logger = logging.getLogger(__name__)
 
 PREFIX = "/api/rest_j/v1/entrance/"
 #: Every this many seconds a connection checks its unfinished jobs against the store, so that a push the channel
-#: layer lost (a full channel, a broker hiccup) delays a line or a final status by at most this long.
-RESYNC_SECONDS = 5.0
+#: layer lost (a full channel, a broker hiccup) delays a line or a final status by at most this long; 0: never.
+RESYNC_SECONDS = float(os.environ.get("WEBSOCKET_RESYNC_SECONDS", "5"))
 
 
 @dataclass
@@ -47,6 +49,7 @@ class Subscription:
     tag: str | None
     cursor: int  # number of the next log line to send
     final: bool = False  # a final status was sent
+    heard: float = 0.0  # when the last push for the job arrived (loop time)
 
 
 def envelope(method: str | None, status: int, message: str, data: dict) -> dict:
@@ -58,13 +61,12 @@ class EntranceConsumer(AsyncJsonWebsocketConsumer):
         """Accept the socket; authentication is checked per frame, as Linkis's gateway does."""
         self.subscriptions: dict[int, Subscription] = {}
         await self.accept()
-        self._resync_task = asyncio.get_running_loop().create_task(self._resync_loop())
+        _live_consumers.add(self)
+        _ensure_resync_task()
 
     async def disconnect(self, code) -> None:
-        """Stop the resync loop and leave every job group this connection joined."""
-        task = getattr(self, "_resync_task", None)
-        if task is not None:
-            task.cancel()
+        """Leave every job group this connection joined."""
+        _live_consumers.discard(self)
         for job_id in list(self.subscriptions):
             await self.channel_layer.group_discard(job_group(job_id), self.channel_name)
 
@@ -210,6 +212,7 @@ class EntranceConsumer(AsyncJsonWebsocketConsumer):
         subscription = self.subscriptions.get(event.get("job_id"))
         if subscription is None:
             return
+        subscription.heard = asyncio.get_running_loop().time()
         kind = event.get("kind")
         if kind == "log":
             first, lines = event["from_line"], event["lines"]
@@ -229,20 +232,9 @@ class EntranceConsumer(AsyncJsonWebsocketConsumer):
         elif kind == "progress":
             await self._send_progress_values(subscription, event.get("progress", 0.0), event.get("progress_info", []))
 
-    async def _resync_loop(self) -> None:
-        while True:
-            await asyncio.sleep(RESYNC_SECONDS)
-            with contextlib.suppress(Exception):  # the database away: next round
-                await self._resync()
-
-    async def _resync(self) -> None:
-        """Catch every unfinished subscription up with the store: lines past the cursor, a final status."""
-        pending = [s for s in self.subscriptions.values() if not s.final]
-        if not pending:
-            return
-        states = await database_sync_to_async(_job_states)([s.job_id for s in pending])
-        for subscription in pending:
-            status, lines = states.get(subscription.job_id, (None, 0))
+    async def resync(self, subscription: Subscription, status: str | None, lines: int) -> None:
+        """Catch a subscription that heard no push for a while up with the store (``_resync_all``)."""
+        with contextlib.suppress(Exception):  # the socket closed meanwhile, the database away: next round
             if lines >= subscription.cursor:
                 await self._catch_up(subscription)
             if status in TERMINAL and not subscription.final:
@@ -311,6 +303,45 @@ class EntranceConsumer(AsyncJsonWebsocketConsumer):
 
 
 CATCH_UP_PAGE = 2000
+
+
+# --- resync -----------------------------------------------------------------------------------------------------
+# One task per process checks every connection's quiet, unfinished subscriptions against the store in one query
+# every RESYNC_SECONDS; only the connections that fell behind read the store themselves. (A query per connection
+# every few seconds would queue hundreds of sockets on the database pool and hold their pushes up.)
+_live_consumers: weakref.WeakSet[EntranceConsumer] = weakref.WeakSet()
+_resync_task: asyncio.Task | None = None
+
+
+def _ensure_resync_task() -> None:
+    global _resync_task
+    loop = asyncio.get_running_loop()
+    if RESYNC_SECONDS > 0 and (_resync_task is None or _resync_task.done() or _resync_task.get_loop() is not loop):
+        _resync_task = loop.create_task(_resync_all())
+
+
+async def _resync_all() -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(RESYNC_SECONDS)
+        quiet_since = loop.time() - RESYNC_SECONDS
+        pending = [
+            (consumer, subscription)
+            for consumer in list(_live_consumers)
+            for subscription in list(consumer.subscriptions.values())
+            if not subscription.final and subscription.heard <= quiet_since
+        ]
+        if not pending:
+            continue
+        try:
+            states = await database_sync_to_async(_job_states)(sorted({sub.job_id for _, sub in pending}))
+        except Exception as exc:  # the database away: next round
+            logger.warning("websocket resync failed: %r", exc)
+            continue
+        for consumer, subscription in pending:
+            status, lines = states.get(subscription.job_id, (None, 0))
+            if lines >= subscription.cursor or (status in TERMINAL and not subscription.final):
+                loop.create_task(consumer.resync(subscription, status, lines))
 
 
 def _job_states(job_ids: list[int]) -> dict[int, tuple[str, int]]:

@@ -150,7 +150,10 @@ if REDIS_URL:
             "CONFIG": {
                 "hosts": [REDIS_URL],
                 "prefix": env_str("CHANNEL_LAYER_PREFIX", "dataplatform"),
-                "capacity": 1000,
+                # channels-redis keeps one queue per web process for all its sockets' channels, and a group send
+                # to a queue at capacity is dropped: one log event to 200 sockets is 200 messages, so 1,000 (the
+                # default) lost pushes under a burst. Messages expire after 60 s either way.
+                "capacity": env_int("CHANNEL_LAYER_CAPACITY", 50_000, minimum=100),
                 "expiry": 60,
             },
         }
