@@ -23,7 +23,6 @@ import contextlib
 import datetime as dt
 import logging
 import os
-import signal
 import socket
 import threading
 import time
@@ -33,8 +32,8 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from jobs.models import ACTIVE, QUEUED, Job, JobStatus, Worker
-from jobs.runners.local import JobExecution, LocalRunner, _is_engine_process
-from jobs.services import ERR_FAILOVER, job_transition, run_finish_sweeps
+from jobs.runners.local import JobExecution, LocalRunner, _pid_alive, settle_orphaned_job
+from jobs.services import job_transition, run_finish_sweeps
 
 logger = logging.getLogger(__name__)
 
@@ -175,33 +174,20 @@ def fail_lost_workers(*, lost: set[str] | None = None) -> list[int]:
         if job.runner in alive:
             continue
         runner_host = job.runner.removeprefix(WORKER_PREFIX).rpartition(":")[0]
-        if runner_host == host and job.pid and _is_engine_process(job.pid):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(job.pid, signal.SIGKILL)
-        if job.status == JobStatus.SCHEDULED and job.pid is None:
-            if job_transition(
-                job_id=job.pk,
-                to=JobStatus.WAIT_FOR_RETRY,
-                only_from=(JobStatus.SCHEDULED,),
-                log=f"Worker {job.runner} was lost before the job started; it is queued again.",
-                runner="",
-            ):
-                transaction.on_commit(lambda job_id=job.pk: send_run([job_id]))
-                ended.append(job.pk)
-            continue
         reason = (
             f"Job {job.pk} failover: worker {job.runner} stopped responding (no heartbeat for "
             f"{settings.JOB_WORKER_TIMEOUT_SECONDS} s) while the job was {job.status}."
         )
-        if job_transition(
-            job_id=job.pk,
-            to=JobStatus.FAILED,
-            only_from=ACTIVE,
-            log=reason + " Submit it again.",
-            level="ERROR",
-            error_code=ERR_FAILOVER,
-            error_desc=reason,
-        ):
+        settled = settle_orphaned_job(
+            job,
+            requeue_log=f"Worker {job.runner} was lost before the job started; it is queued again.",
+            fail_log=reason + " Submit it again.",
+            fail_desc=reason,
+            on_this_host=runner_host == host,
+        )
+        if settled == "requeued":
+            transaction.on_commit(lambda job_id=job.pk: send_run([job_id]))
+        if settled:
             ended.append(job.pk)
     if lost:
         Worker.objects.filter(identity__in=lost, heartbeat_at__lt=cutoff).delete()
@@ -325,29 +311,14 @@ class WorkerRunner(LocalRunner):
             "id", "status", "runner", "pid"
         ):
             pid = job.runner.rpartition(":")[2]
-            if pid.isdigit() and int(pid) != os.getpid() and _pid_running(int(pid)):
+            if pid.isdigit() and int(pid) != os.getpid() and _pid_alive(int(pid)):
                 continue
-            if job.status == JobStatus.SCHEDULED and job.pid is None:
-                job_transition(
-                    job_id=job.pk,
-                    to=JobStatus.WAIT_FOR_RETRY,
-                    only_from=(JobStatus.SCHEDULED,),
-                    log="The worker restarted before the job started; it is queued again.",
-                    runner="",
-                )
-                continue
-            if job.pid and _is_engine_process(job.pid):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(job.pid, signal.SIGKILL)
             reason = f"Job {job.pk} failover: worker {job.runner} stopped while the job was {job.status}."
-            job_transition(
-                job_id=job.pk,
-                to=JobStatus.FAILED,
-                only_from=ACTIVE,
-                log=reason + " Submit it again.",
-                level="ERROR",
-                error_code=ERR_FAILOVER,
-                error_desc=reason,
+            settle_orphaned_job(
+                job,
+                requeue_log="The worker restarted before the job started; it is queued again.",
+                fail_log=reason + " Submit it again.",
+                fail_desc=reason,
             )
         run_finish_sweeps()
 
@@ -411,13 +382,3 @@ class WorkerRunner(LocalRunner):
             logger.exception("dispatching the waiting jobs of %s failed", user)
         finally:
             connection.close()
-
-
-def _pid_running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

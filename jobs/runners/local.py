@@ -96,6 +96,35 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def settle_orphaned_job(
+    job: Job, *, requeue_log: str, fail_log: str, fail_desc: str, on_this_host: bool = True
+) -> str | None:
+    """Settle a job whose runner is gone: queued again when its code never started, else ended ``Failed``
+    (``ERR_FAILOVER``) after its leftover engine process group is killed (``on_this_host``: the job's ``pid``
+    is a process of this machine).
+
+    Returns ``"requeued"``, ``"failed"``, or None when the job had moved on meanwhile.
+    """
+    if job.status == JobStatus.SCHEDULED and job.pid is None:
+        requeued = job_transition(
+            job_id=job.pk, to=JobStatus.WAIT_FOR_RETRY, only_from=(JobStatus.SCHEDULED,), log=requeue_log, runner=""
+        )
+        return "requeued" if requeued else None
+    if on_this_host and job.pid and _is_engine_process(job.pid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(job.pid, signal.SIGKILL)
+    failed = job_transition(
+        job_id=job.pk,
+        to=JobStatus.FAILED,
+        only_from=ACTIVE,
+        log=fail_log,
+        level="ERROR",
+        error_code=ERR_FAILOVER,
+        error_desc=fail_desc,
+    )
+    return "failed" if failed else None
+
+
 def _is_engine_process(pid: int) -> bool:
     """Whether ``pid`` is still one of our engine processes (and not a recycled pid of something else)."""
     try:
@@ -170,25 +199,11 @@ class LocalRunner:
                 continue  # another machine's runner answers for it
             if runner_pid.isdigit() and int(runner_pid) != os.getpid() and _pid_alive(int(runner_pid)):
                 continue  # a live runner on this host holds it
-            if job.status == JobStatus.SCHEDULED and job.pid is None:
-                job_transition(
-                    job_id=job.pk,
-                    to=JobStatus.WAIT_FOR_RETRY,
-                    only_from=(JobStatus.SCHEDULED,),
-                    log="The platform restarted before the job started; it is queued again.",
-                    runner="",
-                )
-                continue
-            if job.pid and _is_engine_process(job.pid):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(job.pid, signal.SIGKILL)
-            job_transition(
-                job_id=job.pk,
-                to=JobStatus.FAILED,
-                log=f"The platform stopped while the job was {job.status}; it was ended. Submit it again.",
-                level="ERROR",
-                error_code=ERR_FAILOVER,
-                error_desc=f"Job {job.pk} failover: the platform stopped while the job was {job.status}.",
+            settle_orphaned_job(
+                job,
+                requeue_log="The platform restarted before the job started; it is queued again.",
+                fail_log=f"The platform stopped while the job was {job.status}; it was ended. Submit it again.",
+                fail_desc=f"Job {job.pk} failover: the platform stopped while the job was {job.status}.",
             )
         run_finish_sweeps()
 

@@ -1,4 +1,4 @@
-/* Shared helpers of the console's pages: CSRF-aware fetch, escaping, the narrow-window menu. */
+/* Shared helpers of the console's pages: CSRF-aware fetch, escaping, log lines, the narrow-window menu. */
 (function () {
   "use strict";
 
@@ -28,6 +28,27 @@
     return String(value).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   }
 
+  /** Append log lines to a <pre>, ERROR and WARN lines marked, keeping it scrolled to the end if it was. */
+  function appendLogLines(log, lines) {
+    const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 8;
+    const fragment = document.createDocumentFragment();
+    for (const line of lines) {
+      const span = document.createElement("span");
+      const level = / (ERROR|WARN) /.exec(line);
+      if (level) span.className = level[1];
+      span.textContent = line + "\n";
+      fragment.appendChild(span);
+    }
+    log.appendChild(fragment);
+    if (atBottom) log.scrollTop = log.scrollHeight;
+  }
+
+  /** Show how a page follows its job: "websocket" or "polling". */
+  function setConnectionMode(badge, mode) {
+    badge.textContent = mode;
+    badge.dataset.mode = mode;
+  }
+
   function setupNav() {
     const toggle = document.querySelector(".nav-toggle");
     const nav = document.getElementById("site-nav");
@@ -38,6 +59,6 @@
     });
   }
 
-  window.Console = { api, cookie, escapeHtml };
+  window.Console = { api, cookie, escapeHtml, appendLogLines, setConnectionMode };
   document.addEventListener("DOMContentLoaded", setupNav);
 })();

@@ -35,24 +35,11 @@
   }
 
   function setMode(mode) {
-    const badge = $("connection-mode");
-    badge.textContent = mode;
-    badge.dataset.mode = mode;
+    Console.setConnectionMode($("connection-mode"), mode);
   }
 
   function appendLines(lines) {
-    const log = $("job-log");
-    const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 8;
-    const fragment = document.createDocumentFragment();
-    for (const line of lines) {
-      const span = document.createElement("span");
-      const level = / (ERROR|WARN) /.exec(line);
-      if (level) span.className = level[1];
-      span.textContent = line + "\n";
-      fragment.appendChild(span);
-    }
-    log.appendChild(fragment);
-    if (atBottom) log.scrollTop = log.scrollHeight;
+    Console.appendLogLines($("job-log"), lines);
   }
 
   function showResults() {
