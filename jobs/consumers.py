@@ -244,12 +244,10 @@ class EntranceConsumer(AsyncJsonWebsocketConsumer):
     async def layer_reconnected(self, message: dict) -> None:
         """The channel layer came back from an outage (``dataplatform.channels``): pushes made meanwhile were lost,
         so every subscription catches up from the store, and a job that ended meanwhile says so."""
-        for subscription in list(self.subscriptions.values()):
-            await self._catch_up(subscription)
-            status = await database_sync_to_async(_job_status)(subscription.job_id)
-            if status in TERMINAL:
-                await self._send_status(subscription, status)
-                await self._send_progress_values(subscription, 1.0, [])
+        subscriptions = list(self.subscriptions.values())
+        states = await database_sync_to_async(_job_states)([s.job_id for s in subscriptions])
+        for subscription in subscriptions:
+            await self.resync(subscription, *states.get(subscription.job_id, (None, 0)))
 
     async def _catch_up(self, subscription: Subscription) -> None:
         """Send every stored line from the cursor on (in pages), as one or more log frames.
@@ -348,10 +346,6 @@ def _job_states(job_ids: list[int]) -> dict[int, tuple[str, int]]:
     """``{job_id: (status, stored log lines)}`` in one query."""
     rows = Job.objects.filter(pk__in=job_ids).values_list("id", "status", "log_lines")
     return {job_id: (status, lines) for job_id, status, lines in rows}
-
-
-def _job_status(job_id: int) -> str | None:
-    return Job.objects.filter(pk=job_id).values_list("status", flat=True).first()
 
 
 def _read_log(job_id: int, cursor: int):

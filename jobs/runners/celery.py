@@ -29,6 +29,7 @@ import time
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from jobs.models import ACTIVE, QUEUED, Job, JobStatus, Worker
@@ -88,8 +89,7 @@ def send_kill(job_id: int) -> None:
 class Watchdog:
     """Ends the jobs of lost workers and resends queued jobs that no worker took; runs in a thread of its own."""
 
-    def __init__(self, *, identity: str | None = None) -> None:
-        self.identity = identity
+    def __init__(self) -> None:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         # identity -> (the heartbeat last read, when this watchdog first read it)
@@ -200,11 +200,25 @@ def redispatch_stale(now: dt.datetime | None = None) -> list[int]:
     """Send again the queued jobs whose last dispatch is older than ``JOB_REDISPATCH_SECONDS``."""
     now = now or timezone.now()
     cutoff = now - dt.timedelta(seconds=settings.JOB_REDISPATCH_SECONDS)
-    stale = Job.objects.filter(status__in=QUEUED, created_at__lt=cutoff)
-    stale = stale.filter(dispatched_at__isnull=True) | stale.filter(dispatched_at__lt=cutoff)
+    stale = Job.objects.filter(
+        Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=cutoff), status__in=QUEUED, created_at__lt=cutoff
+    )
     job_ids = list(stale.order_by("id").values_list("id", flat=True)[:500])
     send_run(job_ids)
     return job_ids
+
+
+def lock_user(user: str) -> None:
+    """Take the transaction's lock on ``user``'s job claims (PostgreSQL; SQLite's IMMEDIATE transactions are
+    serialized already)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [7317, user])
+
+
+def undispatched_jobs():
+    """Queued jobs with no message to the workers in flight, oldest first."""
+    return Job.objects.filter(status__in=QUEUED, dispatched_at__isnull=True).order_by("id")
 
 
 class CeleryRunner:
@@ -235,7 +249,7 @@ class WorkerRunner(LocalRunner):
         self.node = node
         self.identity = f"{WORKER_PREFIX}{self.host}:{os.getpid()}"
         self.concurrency = concurrency
-        self.watchdog = Watchdog(identity=self.identity)
+        self.watchdog = Watchdog()
         self._beating = threading.Event()
         self._beat_thread: threading.Thread | None = None
 
@@ -251,7 +265,8 @@ class WorkerRunner(LocalRunner):
         self._beat_thread = threading.Thread(target=self._beat_loop, name="worker-heartbeat", daemon=True)
         self._beat_thread.start()
         self.watchdog.start()
-        send_run(list(Job.objects.filter(status__in=QUEUED).order_by("id").values_list("id", flat=True)[:500]))
+        # Queued jobs with no message in flight: requeued above, deferred over a user's limit, or never sent.
+        send_run(list(undispatched_jobs().values_list("id", flat=True)[:500]))
 
     def stop(self, timeout: float = 10.0) -> None:
         self._beating.set()
@@ -267,9 +282,7 @@ class WorkerRunner(LocalRunner):
             Worker.objects.filter(identity=self.identity).delete()
         connection.close()
 
-    def notify(self, job_id: int | None = None) -> None:
-        if job_id is not None:
-            send_run([job_id])
+    notify = CeleryRunner.notify  # a job queued from inside a worker goes to the workers like any other
 
     def kill(self, job_id: int) -> None:
         """End the job's process group if this worker runs it (every worker hears every kill)."""
@@ -326,16 +339,15 @@ class WorkerRunner(LocalRunner):
     def claim(self, job_id: int) -> tuple[bool, str]:
         """Claim a queued job for this worker under the per-user limit: ``(claimed, submit_user)``."""
         with transaction.atomic():
-            row = Job.objects.filter(pk=job_id).values_list("status", "submit_user", "owner_id").first()
+            row = Job.objects.filter(pk=job_id).values_list("status", "submit_user").first()
             if row is None or row[0] not in QUEUED:
                 return False, ""
-            status, user, owner_id = row
-            if owner_id is not None and connection.vendor == "postgresql":
-                # Claims of one user's jobs queue up here, so two workers cannot both take the user's last slot.
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7317, owner_id])
+            user = row[1]
+            lock_user(user)  # two workers cannot both take the user's last slot
             running = Job.objects.filter(status__in=ACTIVE, submit_user=user).count()
             if running >= self.max_per_user:
+                # The message is spent: the job waits with none in flight until one of the user's jobs ends.
+                Job.objects.filter(pk=job_id, status__in=QUEUED).update(dispatched_at=None)
                 return False, user
             claimed = job_transition(
                 job_id=job_id,
@@ -370,13 +382,16 @@ class WorkerRunner(LocalRunner):
             self._kills.discard(job_id)
 
     def _dispatch_waiting(self, user: str) -> None:
-        """A slot of ``user`` freed up: send their oldest queued jobs again (the claim re-checks the limit)."""
+        """A slot of ``user`` freed up: send their oldest jobs deferred over the limit (the claim re-checks it).
+
+        Jobs whose message is still in flight are not sent again. The user's lock orders this after a claim
+        deferring a job at the same moment, so that job is seen here."""
         try:
-            waiting = list(
-                Job.objects.filter(status__in=QUEUED, submit_user=user)
-                .order_by("id")
-                .values_list("id", flat=True)[: self.max_per_user]
-            )
+            with transaction.atomic():
+                lock_user(user)
+                waiting = list(
+                    undispatched_jobs().filter(submit_user=user).values_list("id", flat=True)[: self.max_per_user]
+                )
             send_run(waiting)
         except Exception:
             logger.exception("dispatching the waiting jobs of %s failed", user)

@@ -107,7 +107,12 @@ def settle_orphaned_job(
     """
     if job.status == JobStatus.SCHEDULED and job.pid is None:
         requeued = job_transition(
-            job_id=job.pk, to=JobStatus.WAIT_FOR_RETRY, only_from=(JobStatus.SCHEDULED,), log=requeue_log, runner=""
+            job_id=job.pk,
+            to=JobStatus.WAIT_FOR_RETRY,
+            only_from=(JobStatus.SCHEDULED,),
+            log=requeue_log,
+            runner="",
+            dispatched_at=None,  # its message was spent: the celery runner sends it again
         )
         return "requeued" if requeued else None
     if on_this_host and job.pid and _is_engine_process(job.pid):

@@ -45,6 +45,16 @@ def test_claim_takes_a_queued_job_once_and_respects_the_per_user_limit(user, sen
     assert runner.claim(second.pk) == (False, user.username)  # over the limit: it stays queued
     second.refresh_from_db()
     assert second.status == JobStatus.INITED
+    assert second.dispatched_at is None  # with no message in flight
+
+
+def test_a_freed_slot_sends_only_the_jobs_deferred_over_the_limit(user, sent):
+    runner = WorkerRunner(concurrency=4, max_per_user=2)
+    deferred, in_flight, other = make_job(user), make_job(user), make_job(user)
+    Job.objects.filter(pk__in=[deferred.pk, other.pk]).update(dispatched_at=None)
+    Job.objects.filter(pk=in_flight.pk).update(dispatched_at=timezone.now())
+    runner._dispatch_waiting(user.username)
+    assert sent == [deferred.pk, other.pk]  # the job whose message is in flight is not sent twice
 
 
 def test_a_lost_workers_running_job_fails_with_the_reason_and_an_unstarted_one_is_queued_again(user, sent, settings):
