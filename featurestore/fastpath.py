@@ -50,6 +50,14 @@ def _bearer(authorization: str | None) -> str | None:
     return authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
 
 
+def _takes(cookie: bool, token: str | None) -> bool:
+    """Whether the fast path may answer: a bearer token, or no credentials while anonymous calls are allowed. A
+    cookie (CSRF to check) or another scheme goes to Django."""
+    if cookie or token == "":
+        return False
+    return token is not None or settings.OPENMLDB_ALLOW_ANONYMOUS
+
+
 def _credentials(scope) -> tuple[bool, str | None]:
     """(has a cookie, the bearer token if any)."""
     cookie, token = False, None
@@ -127,7 +135,7 @@ class OpenMLDBFastPath:
         if route is None:
             return await self.app(scope, receive, send)
         cookie, token = _credentials(scope)
-        if cookie or token == "" or (token is None and not settings.OPENMLDB_ALLOW_ANONYMOUS):
+        if not _takes(cookie, token):
             return await self.app(scope, receive, send)
         body, more, messages = b"", True, []
         limit = settings.MAX_REQUEST_BODY_BYTES
@@ -180,7 +188,7 @@ class OpenMLDBWSGIFastPath:
         if route is None:
             return self.app(environ, start_response)
         token = _bearer(environ.get("HTTP_AUTHORIZATION"))
-        if "HTTP_COOKIE" in environ or token == "" or (token is None and not settings.OPENMLDB_ALLOW_ANONYMOUS):
+        if not _takes("HTTP_COOKIE" in environ, token):
             return self.app(environ, start_response)
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
