@@ -5,8 +5,9 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run worker nginx nginx-for-tests test lint format check-migrations test-embedded test-services venv browser
+.PHONY: run worker nginx nginx-for-tests sandbox test lint format check-migrations test-embedded test-services venv browser
 CHROMIUM ?= /usr/bin/chromium
+JOB_OS_USER ?= platform-job
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +23,7 @@ $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 venv: $(VENV)/.installed
 
 ## make run: install, migrate, create the first admin (once), serve HTTP + WebSocket on $(HOST):$(PORT).
-run: $(VENV)/.installed
+run: $(VENV)/.installed sandbox
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py bootstrap_admin
@@ -33,6 +34,23 @@ run: $(VENV)/.installed
 		exec $(VENV)/bin/uvicorn --host $(HOST) --port $(PORT) --proxy-headers --lifespan off \
 			--http httptools --ws websockets dataplatform.asgi:application; \
 	fi
+
+## sandbox: what users' code runs in (jobs/sandbox.py): Debian's bubblewrap, and the unprivileged OS user
+## $(JOB_OS_USER) that jobs run as. Both are installed/created when missing and running as root; otherwise the
+## platform refuses to run users' code and says why (unless JOB_SANDBOX=off).
+sandbox:
+	@if command -v bwrap >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's bubblewrap, the sandbox for users' code"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null 2>&1 || { \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null; }; \
+	else echo "bubblewrap is not installed and cannot be installed here: users' code will not run (JOB_SANDBOX=off runs it unsandboxed)"; fi
+	@if [ "$${JOB_SANDBOX:-on}" = off ] || id -u "$(JOB_OS_USER)" >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "Creating the OS user $(JOB_OS_USER) that users' code runs as"; \
+		useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$(JOB_OS_USER)"; \
+	else echo "The OS user $(JOB_OS_USER) does not exist and cannot be created here: users' code will not run"; fi
 
 # The production make-run test needs nginx; where it cannot be installed that test says why it is skipped.
 nginx-for-tests:
@@ -50,12 +68,12 @@ nginx:
 
 ## make worker: one more Celery worker for jobs (production profile: DATABASE_URL, REDIS_URL and SECRET_KEY set as
 ## for make run), on this machine or another that reaches the same PostgreSQL, Redis and JOBS_DIR.
-worker: $(VENV)/.installed
+worker: $(VENV)/.installed sandbox
 	exec $(PY) manage.py worker
 
 ## make test: install dev tools, lint, check migrations, run the suite on the embedded default, then on
 ## PostgreSQL + Redis where reachable (required when PLATFORM_REQUIRE_SERVICES=1, as in CI).
-test: $(VENV)/.installed-dev lint check-migrations browser nginx-for-tests test-embedded test-services
+test: $(VENV)/.installed-dev lint check-migrations browser nginx-for-tests sandbox test-embedded test-services
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

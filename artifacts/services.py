@@ -1051,16 +1051,31 @@ _ENGINE_ROUTES = {
 }
 
 
+def _readable_by_jobs(top: Path) -> None:
+    """Let the sandboxed job user read an unpacked artifact (mounted read-only into its programs' sandboxes);
+    ARTIFACTS_DIR itself stays private to the server (0700), so nothing else reaches it."""
+    os.chmod(top, 0o755)  # noqa: S103 - read-only code for the jobs' user, in a private directory
+    for root, dirs, files in os.walk(top):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o755)  # noqa: S103
+        for name in files:
+            path = os.path.join(root, name)
+            os.chmod(path, os.stat(path).st_mode & 0o777 | 0o644)
+
+
 def unpack_artifact(version: ArtifactVersion) -> Path:
     """Extract the version's archive once (atomically) and return the directory programs run from."""
     target = unpacked_path(version.blob_id)
     if target.is_dir():
+        if target.stat().st_mode & 0o005 != 0o005:  # unpacked before programs ran sandboxed
+            _readable_by_jobs(target)
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(dir=target.parent, prefix=".unpack-"))
     try:
         with zipfile.ZipFile(version.blob_path) as zf:
             zf.extractall(scratch)  # the archive passed inspect_archive: no traversal, links or bombs
+        _readable_by_jobs(scratch)
         try:
             os.replace(scratch, target)
         except OSError:
@@ -1089,10 +1104,14 @@ def _runtime_args(body: Any) -> dict[str, str]:
 def program_start(*, app: Application, program_type: str, name: str, runtime_args: Any, actor) -> ProgramRun:
     """Start a program: submit its job (cwd: the job's directory; the unpacked artifact on PYTHONPATH)."""
     from jobs.models import Job
-    from jobs.services import JobSpec, job_submit
+    from jobs.services import JobSpec, engine_require, job_submit
 
     program = program_get(app=app, program_type=program_type, name=name)
     args = _runtime_args(runtime_args)
+    # A program runs the artifact's code, which may start any process: it needs the shell right as well as
+    # the right to its own engine (job_submit checks that one too).
+    engine_require(user=actor, engine="shell")
+    engine_require(user=actor, engine=program.get("engine") or "shell")
     artifact_dir = unpack_artifact(app.artifact_version)
     if program.get("command"):
         engine_type, run_type = _ENGINE_ROUTES["shell"]
@@ -1133,6 +1152,7 @@ def program_start(*, app: Application, program_type: str, name: str, runtime_arg
         source_api=Job.SourceApi.CDAP,
         timeout_seconds=settings.JOB_MAX_TIMEOUT if long_running else None,
         env=env,
+        grants={"read_only": [str(artifact_dir)]},
     )
     with transaction.atomic():
         locked = Application.objects.select_for_update().select_related("namespace").get(pk=app.pk)

@@ -137,7 +137,8 @@ class EntranceConsumer(AsyncJsonWebsocketConsumer):
             )  # fmt: skip
             return
         except ForbiddenError as exc:
-            await self.send_json(envelope(method, 1, exc.message, {"websocketTag": tag}))
+            status = 3 if isinstance(exc, services.EngineForbiddenError) else 1
+            await self.send_json(envelope(method, status, exc.message, {"websocketTag": tag}))
             return
         await self.send_json(
             envelope(method, 0, "Request execution succeeded(请求执行成功)",

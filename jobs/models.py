@@ -78,6 +78,9 @@ class Job(models.Model):
     #: Extra environment of the engine process, set by platform services only (an application's config and
     #: artifact directory, OpenPAI's task-role variables); clients of the Linkis API cannot set it.
     env = models.JSONField(default=dict, blank=True)
+    #: Host paths the job's sandbox shows it besides its own directory, ``{"read_only": [...], "read_write":
+    #: [...]}``: set by platform services only (an application's unpacked artifact, an OpenPAI job's directories).
+    grants = models.JSONField(default=dict, blank=True)
 
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.INITED)
     progress = models.FloatField(default=0.0)
@@ -110,6 +113,14 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        # Engine rights (jobs.rights): granted to users and groups in the admin; admins may use every engine.
+        permissions = [
+            ("use_engine_python", "Can run jobs on the python engine"),
+            ("use_engine_shell", "Can run jobs on the shell engine (and OpenPAI tasks, CDAP programs)"),
+            ("use_engine_sql", "Can run jobs on the sql engine (the feature store's SQL)"),
+            ("use_engine_duckdb", "Can run jobs on the duckdb engine"),
+            ("use_engine_spark", "Can run jobs on the spark engine"),
+        ]
         indexes = [
             models.Index(fields=["status", "id"], name="jobs_job_status_id"),
             models.Index(fields=["owner", "-id"], name="jobs_job_owner_id"),

@@ -12,9 +12,34 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from jobs.engines import ENGINES
 from jobs.models import ACTIVE, NON_TERMINAL, QUEUED, Job
 
 _TRAILING_TASK_ID = re.compile(r"_(\d+)$")
+
+
+# --- engine rights --------------------------------------------------------------------------------------------
+def engine_permission(engine: str) -> str:
+    """The permission (``app_label.codename``) that lets a user run jobs on ``engine``."""
+    return f"jobs.use_engine_{engine}"
+
+
+def user_engines(user) -> list[str]:
+    """The engines ``user`` may run jobs on, in the registry's order.
+
+    Admins may use every engine. Anyone else gets the engines granted to them or to one of their groups
+    (``jobs.use_engine_<engine>`` permissions, edited in the admin); a user granted none gets
+    ``JOB_DEFAULT_ENGINES``.
+    """
+    if user is None or not getattr(user, "is_active", False):
+        return []
+    if getattr(user, "is_admin", False):
+        return list(ENGINES)
+    permissions = user.get_all_permissions()  # cached on the user object for the rest of the request
+    granted = [engine for engine in ENGINES if engine_permission(engine) in permissions]
+    if granted:
+        return granted
+    return [engine for engine in ENGINES if engine in settings.JOB_DEFAULT_ENGINES]
 
 
 def parse_job_ident(ident: str) -> tuple[int | None, str | None]:

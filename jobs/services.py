@@ -137,6 +137,29 @@ def _run_types_of(name: str) -> str:
     }[name]
 
 
+class EngineForbiddenError(ForbiddenError):
+    """The user has no right to the engine; ``engine`` names it."""
+
+    def __init__(self, message: str, *, engine: str) -> None:
+        super().__init__(message, code="engine")
+        self.engine = engine
+
+
+def engine_require(*, user, engine: str) -> None:
+    """Raise EngineForbiddenError unless ``user`` may run jobs on ``engine`` (see ``user_engines``)."""
+    from jobs.selectors import user_engines
+
+    allowed = user_engines(user)
+    if engine not in allowed:
+        name = getattr(user, "username", "anonymous")
+        granted = ", ".join(allowed) if allowed else "none"
+        raise EngineForbiddenError(
+            f"User {name} may not run jobs on the {engine} engine (allowed: {granted}); an admin grants engines "
+            'in the admin (Users or Groups: permission "Can run jobs on the ... engine").',
+            engine=engine,
+        )
+
+
 # --- Variables ------------------------------------------------------------------------------------------------
 _VARIABLE = re.compile(r"\$\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}")
 
@@ -176,6 +199,7 @@ class JobSpec:
     timeout_seconds: int | None = None
     queue_timeout_seconds: int | None = None
     env: dict[str, str] = field(default_factory=dict)
+    grants: dict[str, list[str]] = field(default_factory=dict)  # see Job.grants
 
 
 def _positive_seconds(value: Any, label: str) -> int | None:
@@ -212,6 +236,7 @@ def job_submit(*, owner, spec: JobSpec, may_act_as_others: bool = False) -> Job:
     if not isinstance(variables, dict):
         raise JobRequestError(ERR_PARAMS_EMPTY, "params.variable must be an object of name: value.")
     chosen = route(engine_type=spec.engine_type, run_type=spec.run_type)
+    engine_require(user=owner, engine=chosen.engine)
     execute_user = spec.execute_user or owner.username
     if execute_user != owner.username and not (may_act_as_others or getattr(owner, "is_admin", False)):
         raise ForbiddenError(f"User {owner.username} may not submit jobs as {execute_user}.", code="execute_user")
@@ -239,6 +264,7 @@ def job_submit(*, owner, spec: JobSpec, may_act_as_others: bool = False) -> Job:
             source=spec.source,
             labels=spec.labels,
             env={str(key): str(value) for key, value in spec.env.items()},
+            grants=spec.grants,
             timeout_seconds=timeout,
             queue_timeout_seconds=queue_timeout,
         )

@@ -74,6 +74,8 @@ def _submit(request, build_spec, method: str):
         job = services.job_submit(owner=request.user, spec=spec, may_act_as_others=_may_act_as_others(request))
     except services.JobRequestError as exc:
         raise LinkisError(exc.message, err_code=exc.err_code) from None
+    except services.EngineForbiddenError as exc:
+        raise LinkisError(exc.message, status=3) from None  # Linkis's "authorization failed" (鉴权失败)
     except ForbiddenError as exc:
         raise LinkisError(exc.message, status=1) from None
     return linkis_response(request, {"execID": job.exec_id, "taskID": job.pk}, method=method)

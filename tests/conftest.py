@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 from django.core.cache import cache
@@ -18,6 +19,22 @@ def need_service(reason: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"{reason} (PLATFORM_REQUIRE_SERVICES=1)")
     pytest.skip(reason)
+
+
+def eventually(predicate, *, timeout: float = 30.0, interval: float = 0.05, message: str = ""):
+    """Call ``predicate`` until it returns something truthy and return that; fail after ``timeout`` seconds.
+
+    The one way tests wait for something that happens in another thread or process: generous on a loaded
+    machine, and quick when the answer is already there.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(message or f"not true after {timeout} s: {predicate}")
+        time.sleep(interval)
 
 
 @pytest.fixture(autouse=True)

@@ -249,7 +249,17 @@ JOB_DEFAULT_TIMEOUT = env_int("JOB_DEFAULT_TIMEOUT", 3600, minimum=1)
 JOB_MAX_TIMEOUT = env_int("JOB_MAX_TIMEOUT", 7 * 86400, minimum=1)
 JOB_KILL_GRACE_SECONDS = env_int("JOB_KILL_GRACE_SECONDS", 5, minimum=0)
 JOB_MEMORY_LIMIT_MB = env_int("JOB_MEMORY_LIMIT_MB", 4096, minimum=0)  # 0: unlimited
-JOB_CPU_LIMIT_SECONDS = env_int("JOB_CPU_LIMIT_SECONDS", 0, minimum=0)  # 0: unlimited
+# CPU seconds a job's processes may use (RLIMIT_CPU); JOB_CPU_LIMIT_SECONDS is the older name. 0: unlimited.
+JOB_CPU_LIMIT_SECONDS = env_int("JOB_CPU_SECONDS", env_int("JOB_CPU_LIMIT_SECONDS", 0, minimum=0), minimum=0)
+# Processes and threads a job may have at once (RLIMIT_NPROC, counted in the job's own user namespace). 0: unlimited.
+JOB_MAX_PROCESSES = env_int("JOB_MAX_PROCESSES", 1024, minimum=0)
+# Users' code runs in a bubblewrap sandbox as JOB_OS_USER (jobs/sandbox.py). JOB_SANDBOX=off runs it unsandboxed, as
+# the platform itself: only for a platform used by one trusted person. JOB_SANDBOX_NETWORK=off cuts jobs' network.
+JOB_SANDBOX = env_bool("JOB_SANDBOX", True)
+JOB_OS_USER = env_str("JOB_OS_USER", "platform-job")
+JOB_SANDBOX_NETWORK = env_bool("JOB_SANDBOX_NETWORK", True)
+# Engines a user may use when neither they nor their groups were granted any (jobs.use_engine_* permissions).
+JOB_DEFAULT_ENGINES = env_list("JOB_DEFAULT_ENGINES", ["python", "shell", "sql", "duckdb", "spark"])
 JOB_SPARK_DRIVER_MEMORY = env_str("JOB_SPARK_DRIVER_MEMORY", "1g")
 JOB_MAX_CODE_BYTES = env_int("JOB_MAX_CODE_BYTES", 1024 * 1024, minimum=1)
 JOB_LOG_MAX_LINES = env_int("JOB_LOG_MAX_LINES", 100000, minimum=10)

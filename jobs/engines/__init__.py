@@ -38,7 +38,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 class EngineCommand(NamedTuple):  # a NamedTuple, not a dataclass: dataclasses costs 10 ms at each engine start
     argv: list[str]  # full argv to exec, with cwd=workdir
-    env: dict[str, str]  # extra environment variables, merged over os.environ by the runner
+    env: dict[str, str]  # the engine's variables, set by the runner over a job environment built from scratch
     tee_stdout_as_text_result: bool  # the runner copies stdout lines into a TEXT result set (shell)
     # False for spark and duckdb: the JVM and DuckDB reserve far more address space than they use, so RLIMIT_AS
     # breaks them; the JVM gets spark.driver.memory and DuckDB its memory_limit instead.
@@ -82,11 +82,19 @@ def prepare(
     job_id: int,
     memory_mb: int,
     cpu_seconds: int,
+    max_processes: int = 0,
     spark_driver_memory: str = "1g",
     extra_env: dict[str, str] | None = None,
 ) -> EngineCommand:
-    """Write the job's code into workdir and return the command that runs it (0 limits mean unlimited)."""
-    engine_module = [sys.executable, "-u", "-m"]
+    """Write the job's code into workdir and return the command that runs it (0 limits mean unlimited).
+
+    ``extra_env`` (the job's own variables: OpenPAI's, an application's) come first; the platform's variables
+    (``PLATFORM_*``, the engine's ``PYTHONPATH``) are set over them. The ``sql`` engine is platform code: it takes
+    only the ``PLATFORM_*`` variables, and nothing on its path that a job could have supplied.
+    """
+    trusted = engine == "sql"
+    # -P: the working directory is not put on sys.path (the platform's own sql engine must import only its code).
+    engine_module = [sys.executable, "-u", *(["-P"] if trusted else []), "-m"]
     if engine == "python":
         filename, program = "code.py", [*engine_module, "jobs.engines.python_engine", "code.py"]
     elif engine == "shell":
@@ -111,52 +119,58 @@ def prepare(
     result_dir.mkdir(exist_ok=True)
 
     limit_memory = engine not in ("spark", "duckdb")
-    python_path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    env = {
-        "PYTHONPATH": python_path,
-        "PYTHONUNBUFFERED": "1",
-        "PLATFORM_JOB_ID": str(job_id),
-        "PLATFORM_RESULT_DIR": str(result_dir),
-    }
+    extra = {str(k): str(v) for k, v in (extra_env or {}).items()}
+    job_path = extra.pop("PYTHONPATH", "")
+    if trusted:
+        env = {key: value for key, value in extra.items() if key.startswith("PLATFORM_")}
+        env["PYTHONPATH"] = str(PROJECT_ROOT)
+    else:
+        env = extra
+        # A job's own PYTHONPATH (an application's unpacked artifact) goes in front of the engines', never instead.
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (job_path, str(PROJECT_ROOT)) if p)
+    env.update(
+        {
+            "PYTHONUNBUFFERED": "1",
+            "PLATFORM_JOB_ID": str(job_id),
+            "PLATFORM_RESULT_DIR": str(result_dir),
+        }
+    )
     if engine == "duckdb":
         env["PLATFORM_MEMORY_MB"] = str(memory_mb)
-    extra = dict(extra_env or {})
-    # A job's own PYTHONPATH (an application's unpacked artifact) goes in front of the platform's, never instead.
-    if extra.get("PYTHONPATH"):
-        env["PYTHONPATH"] = os.pathsep.join((extra.pop("PYTHONPATH"), python_path))
     if engine == "shell":
         # `python` in a shell job is the platform's interpreter (the one with the platform's libraries).
         interpreter_dir = str(Path(sys.executable).parent)
-        env["PATH"] = os.pathsep.join(p for p in (interpreter_dir, extra.pop("PATH", os.environ.get("PATH", ""))) if p)
-    env.update(extra)
+        env["PATH"] = os.pathsep.join((interpreter_dir, extra.get("PATH") or "/usr/local/bin:/usr/bin:/bin"))
     if engine == "spark":
         env["PLATFORM_SPARK_DRIVER_MEMORY"] = spark_driver_memory
         if os.environ.get("SPARK_MASTER"):
             env["SPARK_MASTER"] = os.environ["SPARK_MASTER"]
-    argv = _limited(program, memory_mb if limit_memory else 0, cpu_seconds)
+    argv = _limited(program, memory_mb if limit_memory else 0, cpu_seconds, 0 if trusted else max_processes)
     return EngineCommand(
         argv=argv,
         env=env,
         tee_stdout_as_text_result=engine == "shell",
         limit_memory=limit_memory,
-        trusted=engine == "sql",
+        trusted=trusted,
     )
 
 
-def _limited(program: list[str], memory_mb: int, cpu_seconds: int) -> list[str]:
+def _limited(program: list[str], memory_mb: int, cpu_seconds: int, max_processes: int = 0) -> list[str]:
     """Wrap the program so that it starts under the limits: util-linux ``prlimit`` (a C program, about a
     millisecond) when present, else the Python launcher (an extra interpreter start, tens of milliseconds)."""
-    if memory_mb <= 0 and cpu_seconds <= 0:
+    if memory_mb <= 0 and cpu_seconds <= 0 and max_processes <= 0:
         return program
     import shutil
 
     prlimit = shutil.which("prlimit")
     if prlimit is None:
         return [sys.executable, "-m", "jobs.engines.launch", "--memory-mb", str(memory_mb),
-                "--cpu-seconds", str(cpu_seconds), "--", *program]  # fmt: skip
+                "--cpu-seconds", str(cpu_seconds), "--processes", str(max_processes), "--", *program]  # fmt: skip
     limits = []
     if memory_mb > 0:
         limits.append(f"--as={memory_mb * 1024 * 1024}")
     if cpu_seconds > 0:
         limits.append(f"--cpu={cpu_seconds}:{cpu_seconds + 5}")
+    if max_processes > 0:
+        limits.append(f"--nproc={max_processes}")
     return [prlimit, *limits, "--", *program]

@@ -1,10 +1,11 @@
 """The launcher every engine command starts with: apply resource limits, then exec the engine program.
 
-    python -m jobs.engines.launch --memory-mb 512 --cpu-seconds 60 -- /bin/bash code.sh
+    python -m jobs.engines.launch --memory-mb 512 --cpu-seconds 60 --processes 1024 -- /bin/bash code.sh
 
 Limits set with setrlimit survive exec, so the engine program and everything it starts inherit them:
 ``RLIMIT_AS`` caps the address space (allocations beyond it fail with ENOMEM, a MemoryError in Python) and
-``RLIMIT_CPU`` sends SIGXCPU at the soft limit and SIGKILL five seconds of CPU later. Zero means no limit.
+``RLIMIT_CPU`` sends SIGXCPU at the soft limit and SIGKILL five seconds of CPU later, ``RLIMIT_NPROC`` caps the
+processes and threads (in a sandbox: of the job's own user namespace). Zero means no limit.
 The process image is replaced, so the exit status and signals are the program's own. Standard library only:
 this runs before every job and must start fast.
 """
@@ -15,7 +16,7 @@ import os
 import resource
 import sys
 
-USAGE = "usage: python -m jobs.engines.launch --memory-mb N --cpu-seconds N -- program [args...]"
+USAGE = "usage: python -m jobs.engines.launch --memory-mb N --cpu-seconds N --processes N -- program [args...]"
 EXEC_FAILED_EXIT = 127  # the shell's status for a command that could not be run
 
 
@@ -27,9 +28,9 @@ def _set_limit(which: int, soft: int, hard: int) -> None:
     resource.setrlimit(which, (soft, hard))
 
 
-def parse_args(argv: list[str]) -> tuple[int, int, list[str]]:
-    """Return (memory_mb, cpu_seconds, program_argv) from the launcher's arguments."""
-    options = {"--memory-mb": 0, "--cpu-seconds": 0}
+def parse_args(argv: list[str]) -> tuple[int, int, list[str], int]:
+    """Return (memory_mb, cpu_seconds, program_argv, processes) from the launcher's arguments."""
+    options = {"--memory-mb": 0, "--cpu-seconds": 0, "--processes": 0}
     i = 0
     while i < len(argv) and argv[i] != "--":
         name = argv[i]
@@ -43,13 +44,13 @@ def parse_args(argv: list[str]) -> tuple[int, int, list[str]]:
     program = argv[i + 1 :]
     if not program:
         raise ValueError("no program given after --")
-    return options["--memory-mb"], options["--cpu-seconds"], program
+    return options["--memory-mb"], options["--cpu-seconds"], program, options["--processes"]
 
 
 def main(argv: list[str]) -> int:
     """Apply the limits and exec the program; return a status only when that fails."""
     try:
-        memory_mb, cpu_seconds, program = parse_args(argv)
+        memory_mb, cpu_seconds, program, processes = parse_args(argv)
     except ValueError as exc:
         print(f"launch: {exc}\n{USAGE}", file=sys.stderr)
         return 2
@@ -58,6 +59,8 @@ def main(argv: list[str]) -> int:
         _set_limit(resource.RLIMIT_AS, limit, limit)
     if cpu_seconds > 0:
         _set_limit(resource.RLIMIT_CPU, cpu_seconds, cpu_seconds + 5)
+    if processes > 0:
+        _set_limit(resource.RLIMIT_NPROC, processes, processes)
     sys.stdout.flush()
     try:
         os.execvp(program[0], program)  # noqa: S606 -- running the job program is the point

@@ -53,23 +53,38 @@ _NAME = re.compile(r"_(\d+)\.dolphin")
 
 # --- Files ----------------------------------------------------------------------------------------------------
 def list_resultsets(result_dir: str | os.PathLike) -> list[Path]:
-    """Return the result set files of a directory in creation order (by the number in ``_N.dolphin``)."""
+    """Return the result set files of a directory in creation order (by the number in ``_N.dolphin``).
+
+    Only regular files count: a link or a FIFO a job left under that name is not a result set.
+    """
     directory = Path(result_dir)
     if not directory.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in directory.iterdir() if (m := _NAME.fullmatch(p.name))]
+    found = [
+        (int(m.group(1)), Path(entry.path))
+        for entry in os.scandir(directory)
+        if (m := _NAME.fullmatch(entry.name)) and entry.is_file(follow_symlinks=False)
+    ]
     return [p for _, p in sorted(found)]
 
 
-def _reserve(result_dir: Path) -> tuple[Path, int]:
-    """Create the next free ``_N.dolphin`` (after every existing one) and return it with an open descriptor."""
-    existing = list_resultsets(result_dir)
-    n = int(_NAME.fullmatch(existing[-1].name).group(1)) + 1 if existing else 0
+def _reserve(result_dir: Path, dir_fd: int | None = None) -> tuple[Path, int]:
+    """Create the next free ``_N.dolphin`` (after every existing one) and return it with an open descriptor.
+
+    ``dir_fd``: an open descriptor of the directory, for a writer that must not follow a link a job put in
+    place of it or of the file (the runner writing into a sandboxed job's directory).
+    """
+    names = os.listdir(dir_fd) if dir_fd is not None else os.listdir(result_dir)
+    numbers = [int(m.group(1)) for name in names if (m := _NAME.fullmatch(name))]
+    n = max(numbers) + 1 if numbers else 0
     while True:
-        path = result_dir / f"_{n}.dolphin"
+        name = f"_{n}.dolphin"
         try:
-            # O_EXCL makes the name ours even when another writer (or the runner) picks at the same moment.
-            return path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            # O_EXCL makes the name ours even when another writer (or the runner) picks at the same moment, and
+            # with O_CREAT it never follows a symlink.
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+            return result_dir / name, os.open(name if dir_fd is not None else result_dir / name, flags, 0o644,
+                                              dir_fd=dir_fd)  # fmt: skip
         except FileExistsError:
             n += 1
 
@@ -84,10 +99,13 @@ def next_result_path(result_dir: str | os.PathLike) -> Path:
 class ResultSetWriter:
     """Write one result set file, row by row; use ``table`` or ``text`` to open one, as a context manager."""
 
-    def __init__(self, result_dir: str | os.PathLike, kind: str, metadata: list[dict] | str) -> None:
+    def __init__(
+        self, result_dir: str | os.PathLike, kind: str, metadata: list[dict] | str, *, dir_fd: int | None = None
+    ) -> None:
         directory = Path(result_dir)
-        directory.mkdir(parents=True, exist_ok=True)
-        self.path, fd = _reserve(directory)
+        if dir_fd is None:
+            directory.mkdir(parents=True, exist_ok=True)
+        self.path, fd = _reserve(directory, dir_fd)
         self.kind = kind
         self.rows = 0
         self._width = len(metadata) if isinstance(metadata, list) else 1
@@ -101,9 +119,9 @@ class ResultSetWriter:
         return cls(result_dir, TABLE, metadata)
 
     @classmethod
-    def text(cls, result_dir: str | os.PathLike) -> ResultSetWriter:
-        """Open a TEXT result set."""
-        return cls(result_dir, TEXT, "NULL")
+    def text(cls, result_dir: str | os.PathLike, *, dir_fd: int | None = None) -> ResultSetWriter:
+        """Open a TEXT result set (``dir_fd``: see ``_reserve``)."""
+        return cls(result_dir, TEXT, "NULL", dir_fd=dir_fd)
 
     def _write(self, value: Any) -> None:
         self._file.write(json.dumps(value, ensure_ascii=False, allow_nan=False))

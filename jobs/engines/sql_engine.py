@@ -6,7 +6,8 @@ returns rows (SELECT, SHOW, DESCRIBE, EXPLAIN, ... RETURNING) becomes its own TA
 the script: ``SQL error in statement <i>: <message>`` on stderr and exit status 1.
 
 The working directory is the job's, so ``read_csv('data.csv')`` reads the job's files and DuckDB spills to
-``./.tmp`` when a query outgrows memory. The job's memory limit (``PLATFORM_MEMORY_MB``) becomes DuckDB's own
+``./.tmp`` when a query outgrows memory; no other file is reachable from SQL except the paths granted to the job
+(``connect``). The job's memory limit (``PLATFORM_MEMORY_MB``) becomes DuckDB's own
 ``memory_limit``: DuckDB reserves far more address space than it uses, so an address-space rlimit would crash
 it instead of making it spill.
 
@@ -96,14 +97,30 @@ def _failing_statement(sql: str) -> int:
     return 1
 
 
+def allowed_directories() -> list[str]:
+    """The directories a job's SQL may read and write: its working directory (which holds its result sets and
+    DuckDB's spill files) and the paths granted to the job (``PLATFORM_GRANTED_PATHS``)."""
+    granted = [p for p in os.environ.get("PLATFORM_GRANTED_PATHS", "").split(os.pathsep) if p]
+    return [os.path.join(os.path.abspath(p), "") for p in (os.getcwd(), *granted)]
+
+
 def connect(memory_mb: int) -> Any:
-    """Open the in-memory DuckDB database a job runs on."""
+    """Open the in-memory DuckDB database a job runs on.
+
+    The file system is closed to the job's SQL outside ``allowed_directories()``: ``read_text``, ``COPY ... TO``,
+    ``ATTACH`` and extension installs are refused elsewhere, and the configuration is locked so that no
+    statement can open it again. (The sandbox hides the platform's files as well; this holds without it too.)
+    """
     import duckdb
 
     config = {"memory_limit": f"{memory_mb}MiB"} if memory_mb > 0 else {}
     connection = duckdb.connect(":memory:", config=config)
     # The progress bar would draw over the job's log.
     connection.execute("SET enable_progress_bar = false")
+    connection.execute("SET temp_directory = ?", [os.path.join(os.getcwd(), ".tmp")])
+    connection.execute("SET allowed_directories = ?", [allowed_directories()])
+    connection.execute("SET enable_external_access = false")
+    connection.execute("SET lock_configuration = true")
     return connection
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import re
 import socket
 from pathlib import Path
@@ -36,7 +37,8 @@ from dataplatform.api.exceptions import (
 )
 from jobs.models import NON_TERMINAL, PAI_FINAL_STATES, Job, JobLogLine, JobStatus, PaiJob, PaiJobState, PaiTask
 from jobs.openpai.config import ConfigError, resolve_dirs, validate_config
-from jobs.services import JobQueueFullError
+from jobs.sandbox import Grants
+from jobs.services import JobQueueFullError, engine_require
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +74,10 @@ def pai_job_submit(*, owner, data, raw: str, name: str | None = None, replace_fi
         config = validate_config(data, name=name)
     except ConfigError as error:
         raise InvalidInputError(error.message, code="InvalidParametersError") from None
+    try:
+        engine_require(user=owner, engine="shell")  # every task runs its command on the shell engine
+    except ForbiddenError as error:
+        raise ForbiddenError(error.message, code="ForbiddenUserError") from None
     vc = config["virtualCluster"] or "default"
     if vc not in settings.OPENPAI_VIRTUAL_CLUSTERS:
         raise NotFoundError(f"Virtual cluster {vc} is not found.", code="NoVirtualClusterError")
@@ -80,6 +86,10 @@ def pai_job_submit(*, owner, data, raw: str, name: str | None = None, replace_fi
     default_fs = str(settings.OPENPAI_DEFAULT_FS)
     resolved = resolve_dirs(config, username=owner.username, default_fs=default_fs)
     job_name = config["jobName"]
+    # The outputDir exists before any task can start (a task's sandbox mounts it only if it does).
+    for output in task_grants(resolved, username=owner.username).read_write:
+        with contextlib.suppress(OSError):
+            Path(output).mkdir(parents=True, exist_ok=True)
     with transaction.atomic():
         existing = PaiJob.objects.select_for_update().filter(owner=owner, name=job_name).first()
         if existing is not None:
@@ -103,10 +113,41 @@ def pai_job_submit(*, owner, data, raw: str, name: str | None = None, replace_fi
             _submit_attempt(pai)
         except JobQueueFullError as error:
             raise QueueFullError(f"{error.message} The job was not submitted; retry later.") from None
-    if resolved["outputDir"].startswith(default_fs):
-        with contextlib.suppress(OSError):
-            Path(resolved["outputDir"]).mkdir(parents=True, exist_ok=True)
     return pai
+
+
+def user_area(username: str) -> Path:
+    """The part of ``$PAI_DEFAULT_FS_URI`` that only ``username``'s tasks may write: ``Output/<username>``."""
+    return Path(settings.OPENPAI_DEFAULT_FS) / "Output" / username
+
+
+def task_grants(config: dict, *, username: str) -> Grants:
+    """What a task's sandbox shows of ``$PAI_DEFAULT_FS_URI``, as HDFS permissions would allow upstream.
+
+    ``dataDir`` and ``codeDir`` are readable (read-only) anywhere in it except other users' ``Output/<user>``
+    areas (and not the whole file system, which holds them); ``outputDir`` is writable inside the user's own
+    ``Output/<username>``. Other paths are not shown: the task fails to read or write them, in its own log.
+    """
+    fs = Path(settings.OPENPAI_DEFAULT_FS)
+    own = user_area(username)
+
+    def inside(raw: str) -> Path | None:
+        if not raw:
+            return None
+        path = Path(os.path.normpath(raw))
+        return path if path.is_absolute() and path.is_relative_to(fs) and path != fs else None
+
+    read_only = []
+    for key in ("dataDir", "codeDir"):
+        path = inside(config.get(key) or "")
+        if path is None or path == fs / "Output":
+            continue
+        if path.is_relative_to(fs / "Output") and not path.is_relative_to(own):
+            continue
+        read_only.append(str(path))
+    output = inside(config.get("outputDir") or "")
+    read_write = [str(output)] if output is not None and output.is_relative_to(own) else []
+    return Grants(read_only=tuple(dict.fromkeys(read_only)), read_write=tuple(read_write))
 
 
 def _free_ports(count: int) -> list[int]:
@@ -175,6 +216,7 @@ def _submit_attempt(pai: PaiJob) -> None:
             f"{HOST}:{next(iter(task_ports.values()))[0]}" for task_ports in ports[role["name"]]
         )
     tasks = []
+    grants = task_grants(config, username=pai.owner.username).to_json()
     for role in roles:
         for index, task_ports in enumerate(ports[role["name"]]):
             first_port = next(iter(task_ports.values()))[0]
@@ -215,6 +257,7 @@ def _submit_attempt(pai: PaiJob) -> None:
                 source_api=Job.SourceApi.OPENPAI,
                 timeout_seconds=settings.JOB_MAX_TIMEOUT,
                 env=env,
+                grants=grants,
             )
             job = job_submit(owner=pai.owner, spec=spec)
             tasks.append(PaiTask(pai_job=pai, attempt=pai.attempt, role=role["name"], index=index, job=job,
@@ -367,7 +410,7 @@ def pai_settle(*, pai_job_id: int) -> bool:
                     pai.save(update_fields=["attempt", "retries", "exit_code", "exit_diagnostics", "exit_type"])
                     _submit_attempt(pai)
                 return False
-            except JobQueueFullError as error:
+            except (JobQueueFullError, ForbiddenError) as error:  # the queue is full, or the shell right revoked
                 pai.refresh_from_db()  # the attempt was rolled back with its savepoint
                 diagnostics += f"\nThe retry could not be queued: {error.message}"
         return _finish(pai, PaiJobState.FAILED, exit_code, diagnostics, "NON_TRANSIENT")

@@ -33,7 +33,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from jobs.models import ACTIVE, QUEUED, Job, JobStatus, Worker
-from jobs.runners.local import JobExecution, LocalRunner, _pid_alive, settle_orphaned_job
+from jobs.runners.local import JobExecution, LocalRunner, _pid_alive, prepare_host, settle_orphaned_job
 from jobs.services import job_transition, run_finish_sweeps
 
 logger = logging.getLogger(__name__)
@@ -257,6 +257,7 @@ class WorkerRunner(LocalRunner):
         from jobs.events import start_event_loop_thread
 
         start_event_loop_thread()
+        prepare_host()
         self.beat()
         try:
             self.reconcile()

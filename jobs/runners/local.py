@@ -40,6 +40,20 @@ from jobs.engines import ENGINE_UNAVAILABLE_EXIT, EngineCommand, engine_unavaila
 from jobs.engines.resultset import ResultSetWriter, list_resultsets
 from jobs.logstore import LogEntry, log_append, log_dump_to_file
 from jobs.models import ACTIVE, QUEUED, Job, JobStatus
+from jobs.sandbox import (
+    Grants,
+    SandboxState,
+    checked_grants,
+    exit_status,
+    job_environment,
+    sandbox_argv,
+    sandbox_state,
+    secure_platform_files,
+    signal_inside,
+    tmpdir_for,
+    workdir_hand_over,
+    workdir_reclaim,
+)
 from jobs.services import (
     ERR_ENGINE_FAILED,
     ERR_ENGINE_UNAVAILABLE,
@@ -61,8 +75,6 @@ KILL_POLL_INTERVAL = 1.0
 PENDING_MAX_LINES = 100_000
 DB_OUTAGE_SECONDS = 300.0
 PROGRESS_INTERVAL = 0.2
-# Environment a job must not inherit from the platform process.
-_SECRET_ENV = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ADMIN_PASSWORD", "ADMIN_USERNAME")
 
 
 def _reset_connection() -> None:
@@ -118,6 +130,9 @@ def settle_orphaned_job(
     if on_this_host and job.pid and _is_engine_process(job.pid):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(job.pid, signal.SIGKILL)
+    if on_this_host:
+        with contextlib.suppress(OSError):
+            workdir_reclaim(job.workdir, tmpdir_for(job.workdir))
     failed = job_transition(
         job_id=job.pk,
         to=JobStatus.FAILED,
@@ -139,6 +154,17 @@ def _is_engine_process(pid: int) -> bool:
     return b"jobs.engines" in cmdline or b"code.sh" in cmdline
 
 
+def prepare_host() -> None:
+    """What every process that runs jobs does first: lock the platform's files away, and say whether users' code
+    can run here (and why not)."""
+    secure_platform_files()
+    state = sandbox_state()
+    if not state.ready:
+        logger.error("%s", state.detail)
+    elif not state.enabled:
+        logger.warning("The sandbox is %s.", state.detail)
+
+
 class LocalRunner:
     def __init__(self, *, max_running: int, max_per_user: int) -> None:
         self.max_running = max_running
@@ -155,7 +181,7 @@ class LocalRunner:
 
     # --- lifecycle --------------------------------------------------------------------------------------------
     def start(self) -> None:
-        Path(settings.JOBS_DIR).mkdir(parents=True, exist_ok=True)
+        prepare_host()
         try:
             self.reconcile()
         finally:
@@ -307,6 +333,15 @@ def _engine_env(job: Job) -> dict[str, str]:
     return env
 
 
+def _job_grants(job: Job) -> Grants:
+    """The paths the job's service granted it, kept only where such grants may come from."""
+    return checked_grants(
+        Grants.from_json(job.grants),
+        read_only_roots=[Path(settings.ARTIFACTS_DIR) / "unpacked", Path(settings.OPENPAI_DEFAULT_FS)],
+        read_write_roots=[Path(settings.OPENPAI_DEFAULT_FS)],
+    )
+
+
 class JobExecution:
     """Run one job's engine process to its end and record what happened."""
 
@@ -323,16 +358,22 @@ class JobExecution:
         self._pending: list[LogEntry] = []
         self._progress: tuple[float, list | None] | None = None
         self._text_result: ResultSetWriter | None = None
+        self._result_fd: int | None = None  # the result directory, held open while a sandboxed job runs
+        self.sandboxed = False
 
     # --- control from other threads ---------------------------------------------------------------------------
     def terminate(self) -> None:
-        """SIGTERM the job's process group now, SIGKILL it after the grace period."""
+        """SIGTERM the job's processes now, SIGKILL the whole sandbox or process group after the grace period.
+
+        In a sandbox, SIGTERM goes to the processes inside, not to bubblewrap, whose end would end them all at once.
+        """
         process = self.process
         if process is None or self._terminating:
             return
         self._terminating = True
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGTERM)
+            if not (self.sandboxed and signal_inside(process.pid, signal.SIGTERM)):
+                os.killpg(process.pid, signal.SIGTERM)
         timer = threading.Timer(settings.JOB_KILL_GRACE_SECONDS, self._force_kill)
         timer.daemon = True
         timer.start()
@@ -368,8 +409,17 @@ class JobExecution:
         finally:
             if self._text_result is not None:
                 self._text_result.close()
+            if self._result_fd is not None:
+                os.close(self._result_fd)
             self.runner._finished(self.job_id)
             connection.close()
+
+    @property
+    def exit_code(self) -> int | None:
+        """The engine's exit status; a signal that ended it is -N, in a sandbox as outside one."""
+        if self.process is None or self.process.returncode is None:
+            return None
+        return exit_status(self.process.returncode) if self.sandboxed else self.process.returncode
 
     def _kill_requested(self) -> bool:
         if self.runner.kill_requested(self.job_id):
@@ -386,6 +436,9 @@ class JobExecution:
             self._finish_cancelled(job)
             return
         reason = engine_unavailable_reason(job.engine)
+        if reason is None and job.engine != "sql":  # the sql engine runs the platform's code, not the user's
+            state = sandbox_state()
+            reason = None if state.ready else state.detail
         if reason:
             job_transition(
                 job_id=job.pk,
@@ -397,6 +450,9 @@ class JobExecution:
             )
             return
         job.workdir.mkdir(parents=True, exist_ok=True)
+        os.chmod(job.workdir, 0o700)
+        sandbox = sandbox_state() if job.engine != "sql" else None
+        self.sandboxed = sandbox is not None and sandbox.sandboxed
         command = prepare(
             engine=job.engine,
             run_type=job.run_type,
@@ -405,31 +461,59 @@ class JobExecution:
             job_id=job.pk,
             memory_mb=settings.JOB_MEMORY_LIMIT_MB,
             cpu_seconds=settings.JOB_CPU_LIMIT_SECONDS,
+            max_processes=settings.JOB_MAX_PROCESSES if self.sandboxed else 0,
             spark_driver_memory=settings.JOB_SPARK_DRIVER_MEMORY,
             extra_env=_engine_env(job),
         )
         control_read, control_write = os.pipe()
         try:
-            self.process = self._spawn(job, command, control_write)
-        finally:
-            os.close(control_write)
-        started = retry_through_outage(
-            lambda: job_transition(
-                job_id=job.pk,
-                to=JobStatus.RUNNING,
-                only_from=(JobStatus.SCHEDULED,),
-                started_at=timezone.now(),
-                pid=self.process.pid,
-                log=f"Job {job.pk} is running on the {job.engine} engine (process {self.process.pid}).",
+            try:
+                self.process = self._spawn(job, command, control_write, sandbox)
+            finally:
+                os.close(control_write)
+            started = retry_through_outage(
+                lambda: job_transition(
+                    job_id=job.pk,
+                    to=JobStatus.RUNNING,
+                    only_from=(JobStatus.SCHEDULED,),
+                    started_at=timezone.now(),
+                    pid=self.process.pid,
+                    log=f"Job {job.pk} is running on the {job.engine} engine (process {self.process.pid}"
+                    f"{', sandboxed' if self.sandboxed else ''}).",
+                )
             )
-        )
-        if not started or self._shutdown or self.runner.kill_requested(job.pk):
-            self.terminate()
-        with open(control_read, "rb", buffering=0) as control:
-            self._pump(job, command, control)
+            if not started or self._shutdown or self.runner.kill_requested(job.pk):
+                self.terminate()
+            with open(control_read, "rb", buffering=0) as control:
+                control_read = None
+                self._pump(job, command, control)
+        finally:
+            if control_read is not None:
+                os.close(control_read)
+            self._end_sandbox(job)
         self._finish(job)
 
-    def _spawn(self, job: Job, command: EngineCommand, control_fd: int) -> subprocess.Popen:
+    def _end_sandbox(self, job: Job) -> None:
+        """Make sure nothing of the job runs any more, then take its directory back from the job's OS user."""
+        if not self.sandboxed:
+            return
+        if self.process is not None and self.process.poll() is None:
+            self._force_kill()
+            self.process.wait()
+        if self._text_result is not None:
+            self._text_result.close()
+            self._text_result = None
+        workdir_reclaim(job.workdir, tmpdir_for(job.workdir))
+
+    def _spawn(
+        self, job: Job, command: EngineCommand, control_fd: int, sandbox: SandboxState | None
+    ) -> subprocess.Popen:
+        extra = {
+            **command.env,
+            "PLATFORM_CONTROL_FD": str(control_fd),
+            "PLATFORM_RESULT_MAX_ROWS": str(settings.JOB_RESULT_MAX_ROWS),
+        }
+        argv = command.argv
         if command.trusted:
             # Platform code that needs the platform's database: the same settings, the same database.
             env = dict(os.environ)
@@ -437,14 +521,20 @@ class JobExecution:
                 os.environ.get("DJANGO_SETTINGS_MODULE") or settings.SETTINGS_MODULE or default_settings_module()
             )
             env["PLATFORM_DATABASE_NAME"] = str(connection.settings_dict["NAME"])
+            env.update(extra)
         else:
-            env = {key: value for key, value in os.environ.items() if key not in _SECRET_ENV}
-            env = {key: value for key, value in env.items() if not key.startswith("DJANGO_")}
-        env.update(command.env)
-        env["PLATFORM_CONTROL_FD"] = str(control_fd)
-        env["PLATFORM_RESULT_MAX_ROWS"] = str(settings.JOB_RESULT_MAX_ROWS)
+            grants = _job_grants(job)
+            extra["PLATFORM_GRANTED_PATHS"] = os.pathsep.join(grants.paths)
+            env = job_environment(sandbox, home=str(job.workdir), extra=extra)
+            if self.sandboxed:
+                tmpdir = tmpdir_for(job.workdir)
+                workdir_hand_over(sandbox, job.workdir, tmpdir, grants)
+                # The runner writes a shell job's text result set into a directory the job owns: through a
+                # descriptor taken now, so that a link the job puts in its place leads nowhere.
+                self._result_fd = os.open(job.result_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+                argv = sandbox_argv(sandbox, argv, workdir=job.workdir, tmpdir=tmpdir, grants=grants)
         return subprocess.Popen(  # noqa: S603 - the argv comes from the engine registry, not from the request
-            command.argv,
+            argv,
             cwd=job.workdir,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -522,7 +612,7 @@ class JobExecution:
             self._pending.append(LogEntry("INFO", text))
             if command.tee_stdout_as_text_result:
                 if self._text_result is None:
-                    self._text_result = ResultSetWriter.text(job.result_dir)
+                    self._text_result = ResultSetWriter.text(job.result_dir, dir_fd=self._result_fd)
                 self._text_result.write_line(text)
         elif kind == "err":
             self._pending.append(LogEntry("ERROR", text))
@@ -589,7 +679,7 @@ class JobExecution:
         )
 
     def _finish(self, job: Job) -> None:
-        exit_code = self.process.returncode
+        exit_code = self.exit_code
         if self._text_result is not None:
             self._text_result.close()
             self._text_result = None
@@ -626,12 +716,16 @@ class JobExecution:
     def _write_end(self, job: Job, status: str, **fields) -> None:
         log_dump_to_file(job=job)
         result_count = len(list_resultsets(job.result_dir)) if job.result_dir.exists() else 0
-        exit_code = self.process.returncode if self.process else None
+        exit_code = self.exit_code
         job_transition(job_id=job.pk, to=status, exit_code=exit_code, result_count=result_count, **fields)
 
     def _failure_reason(self, job: Job, exit_code: int) -> tuple[int, str]:
         if self.error is not None:
             return self.error
+        if self.sandboxed:
+            said = [line for line in self.stderr_tail if line.startswith("bwrap: ")]
+            if said:  # bubblewrap's own complaint: the sandbox never ran the engine
+                return ERR_ENGINE_UNAVAILABLE, f"The sandbox could not start the job: {said[-1]}"
         summary = self._stderr_summary()
         # Only the spark engine program exits with this code on its own (and says why on the control channel
         # first); for any other engine it is the user's code exiting 3, an ordinary failure.

@@ -1,6 +1,8 @@
-"""Helpers for job tests: wait for a job, read its log (the ``runner`` fixture is in tests/conftest.py)."""
+"""Helpers for job tests: wait for a job, read its log, find its processes (``runner`` is in tests/conftest.py)."""
 
+import os
 import time
+from pathlib import Path
 
 from jobs.models import TERMINAL, Job
 
@@ -21,3 +23,52 @@ def log_text(job_id: int) -> str:
     from jobs.logstore import log_read
 
     return "\n".join(text for _, _, text in log_read(job_id=job_id))
+
+
+def _ppid(pid: int) -> int | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(text[text.rindex(")") + 2 :].split()[1])
+
+
+def descendants(pid: int) -> list[int]:
+    """The host pids of every live process below ``pid`` (a job's engine or sandbox), found through /proc."""
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit() and (parent := _ppid(int(name))) is not None:
+            children.setdefault(parent, []).append(int(name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def cmdline(pid: int) -> str:
+    """A process's command line, its arguments joined by spaces ("" when it is gone)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def host_pid(sandbox_pid: int, inner_pid: int) -> int:
+    """The host pid of the process that is ``inner_pid`` inside the sandbox started as ``sandbox_pid``."""
+
+    def find() -> int | None:
+        for pid in descendants(sandbox_pid):
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            ids = next((line.split()[1:] for line in status.splitlines() if line.startswith("NSpid:")), [])
+            if ids and int(ids[-1]) == inner_pid:
+                return pid
+        return None
+
+    from tests.conftest import eventually
+
+    return eventually(find, timeout=10, message=f"no process {inner_pid} in the sandbox of {sandbox_pid}")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from jobs.models import Job, JobStatus
-from tests.conftest import bearer
-from tests.jobs.conftest import log_text, wait_for
+from tests.conftest import bearer, eventually
+from tests.jobs.conftest import cmdline, descendants, log_text, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -102,25 +102,18 @@ def _alive(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
 
 
-def test_kill_ends_the_whole_process_tree(client, user, runner, tmp_path):
-    marker = tmp_path / "child.pid"
-    code = f"sleep 300 &\necho $! > {marker}\necho started\nwait"
+def test_kill_ends_the_whole_process_tree(client, user, runner):
+    code = "sleep 300 &\necho started\nwait"
     data = submit(client, user, code, "shell-1", "sh")
     job = wait_for(data["taskID"], {JobStatus.RUNNING})
-    deadline = time.monotonic() + 10
-    while not marker.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    child = int(marker.read_text().strip())
     engine_pid = job.pid
+    child = eventually(lambda: next((pid for pid in descendants(engine_pid) if cmdline(pid) == "sleep 300"), None))
     assert _alive(child) and _alive(engine_pid)
     body = client.get(f"{E}/{data['execID']}/kill", **bearer(user)).json()
     assert body["status"] == 0
     job = wait_for(job.pk, timeout=15)
     assert job.status == JobStatus.CANCELLED
-    deadline = time.monotonic() + 5
-    while (_alive(child) or _alive(engine_pid)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _alive(child) and not _alive(engine_pid)
+    eventually(lambda: not _alive(child) and not _alive(engine_pid), timeout=10)
     assert "was kill by user successfully" in log_text(job.pk)
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from jobs.models import Job, JobStatus, PaiJob, PaiTask
 from tests.conftest import bearer
-from tests.jobs.conftest import wait_for
+from tests.jobs.conftest import host_pid, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,7 +47,10 @@ def role(name: str, command: str, count: int = 1, **extra) -> dict:
 def config(name: str, roles: list[dict], marks: Path | None = None, **extra) -> dict:
     body = {"jobName": name, "image": "openpai/alpine:bash", "taskRoles": roles, **extra}
     if marks is not None:
+        # The tasks and the test talk through files in the job's outputDir: in the user's own area of the
+        # default file system, the one place a sandboxed task may write besides its working directory.
         body.setdefault("jobEnvs", {})["MARKS"] = str(marks)
+        body.setdefault("outputDir", str(marks))
     return body
 
 
@@ -183,16 +186,21 @@ def assert_all_gone(pids: list[int], timeout: float = 8.0) -> None:
 
 
 @pytest.fixture
-def marks(tmp_path):
-    path = tmp_path / "marks"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
 def pai_fs(settings, tmp_path):
     settings.OPENPAI_DEFAULT_FS = tmp_path / "pai-fs"
     return settings.OPENPAI_DEFAULT_FS
+
+
+@pytest.fixture
+def marks(pai_fs):
+    path = pai_fs / "Output" / "alice" / "marks"
+    path.mkdir(parents=True)
+    return path
+
+
+def task_child(task_pid: int, marks: Path) -> int:
+    """The host pid of the child a SPAWNS_CHILD task wrote to ``marks/child`` (a pid inside its sandbox)."""
+    return host_pid(task_pid, int(wait_file(marks / "child")))
 
 
 # --- a distributed job runs to SUCCEEDED ---------------------------------------------------------------------------
@@ -208,7 +216,7 @@ ENV_DUMP = (
     'echo "ENV CODE=$PAI_CODE_DIR"\n'
     'echo "ENV GREETING=$GREETING"\n'
     'echo "ENV LEVEL=$LEVEL"\n'
-    'echo "$PAI_CURRENT_TASK_ROLE_NAME $PAI_CURRENT_TASK_ROLE_CURRENT_TASK_INDEX" >> "$MARKS/ran"\n'
+    'echo "$PAI_CURRENT_TASK_ROLE_NAME $PAI_CURRENT_TASK_ROLE_CURRENT_TASK_INDEX" >> "$PAI_OUTPUT_DIR/ran"\n'
     "sleep 0.3"
 )
 
@@ -217,11 +225,10 @@ def _env_of(log: str) -> dict[str, str]:
     return dict(re.findall(r" INFO ENV (\w+)=(.*)$", log, flags=re.MULTILINE))
 
 
-def test_two_roles_ten_tasks_run_to_succeeded_with_openpai_env(api_client, user, runner, marks, pai_fs):
+def test_two_roles_ten_tasks_run_to_succeeded_with_openpai_env(api_client, user, runner, pai_fs):
     body = config(
         "dist-train",
         [role("ps", ENV_DUMP, 2), role("worker", ENV_DUMP, 8)],
-        marks,
         dataDir="$PAI_DEFAULT_FS_URI/data/mnist",
         codeDir="/code/train",
         jobEnvs={"GREETING": "hello world", "LEVEL": 3},
@@ -241,7 +248,7 @@ def test_two_roles_ten_tasks_run_to_succeeded_with_openpai_env(api_client, user,
     assert status["completedTime"] == status["appCompletedTime"]
 
     # every task instance ran exactly once, each as its own job of the job core
-    ran = sorted((marks / "ran").read_text().split("\n")[:-1])
+    ran = sorted((pai_fs / "Output" / user.username / name / "ran").read_text().split("\n")[:-1])
     assert ran == sorted([f"ps {i}" for i in range(2)] + [f"worker {i}" for i in range(8)])
     tasks = tasks_of(name)
     assert len(tasks) == 10 and {t.attempt for t in tasks} == {1}
@@ -540,10 +547,10 @@ def test_stop_ends_every_process_of_every_task(api_client, user, runner, marks, 
     roles = [role("sleeper", "sleep 60", 2), role("stubborn", "trap '' TERM\nsleep 60"), role("parent", SPAWNS_CHILD)]
     name = submit(api_client, user, config("to-stop", roles, marks))
     running = wait_running(name, 4)
-    child = int(wait_file(marks / "child"))
     pids = [t.job.pid for t in running]
-    assert alive(child) and all(alive(pid) for pid in pids)
     parent_pid = next(t.job.pid for t in running if t.role == "parent")
+    child = task_child(parent_pid, marks)
+    assert alive(child) and all(alive(pid) for pid in pids)
     assert child in group_members(parent_pid)  # the child is in its task's process group
 
     started = time.monotonic()
@@ -600,8 +607,8 @@ def test_delete_of_a_running_job_kills_its_processes(api_client, user, runner, m
     roles = [role("sleeper", "sleep 60", 2), role("parent", SPAWNS_CHILD)]
     name = submit(api_client, user, config("to-delete", roles, marks))
     running = wait_running(name, 3)
-    child = int(wait_file(marks / "child"))
     pids = [t.job.pid for t in running]
+    child = task_child(next(t.job.pid for t in running if t.role == "parent"), marks)
     job_ids = [t.job_id for t in running]
     response = api_client.delete(f"{JOBS}/{name}", **bearer(user))
     assert response.status_code == 202 and response.json() == {"message": f"deleted job {name} successfully"}
