@@ -1,4 +1,4 @@
-"""``GET /healthz``: 200 once the database and the channel layer answer, 503 otherwise."""
+"""``GET /healthz``: 200 once the database and the channel layer answer, 503 otherwise; with the sandbox's state."""
 
 from __future__ import annotations
 
@@ -55,6 +55,37 @@ def check_channel_layer() -> str:
     return "ok"
 
 
+def sandbox_report() -> dict:
+    """Whether users' code can run, and how: this process's sandbox (local runner), or each Celery worker's.
+
+    ``state`` is ``ok`` (sandboxed), ``off`` (JOB_SANDBOX=off: unsandboxed, knowingly) or ``unavailable`` (users'
+    code does not run; ``detail`` says why). It does not change the HTTP status: the APIs work either way.
+    """
+    from jobs.sandbox import sandbox_state
+    from jobs.selectors import worker_sandboxes
+
+    if settings.JOB_RUNNER == "celery":
+        try:
+            workers = worker_sandboxes()
+        except Exception as exc:  # the database check reports the outage
+            return {"state": "unknown", "detail": f"{type(exc).__name__}: {exc}"}
+        if not workers:
+            return {"state": "unknown", "detail": "No Celery worker is running.", "workers": {}}
+        states = {_sandbox_word(detail) for detail in workers.values()}
+        state = "unavailable" if "unavailable" in states else ("off" if "off" in states else "ok")
+        return {"state": state, "detail": "See each worker.", "workers": workers}
+    state = sandbox_state()
+    return {"state": _sandbox_word(state.detail), "detail": state.detail, "user": state.user}
+
+
+def _sandbox_word(detail: str) -> str:
+    if detail.startswith("ok"):
+        return "ok"
+    if detail.startswith("off"):
+        return "off"
+    return "unavailable"
+
+
 class HealthView(PlatformAPIView):
     authentication_classes = []
     permission_classes = [AllowAny]
@@ -68,10 +99,12 @@ class HealthView(PlatformAPIView):
                     "profile": serializers.CharField(),
                     "version": serializers.CharField(),
                     "checks": serializers.DictField(child=serializers.CharField()),
+                    "sandbox": serializers.DictField(),
                 },
             ),
         },
-        description="200 when the database and the channel layer answer; 503 with the failing checks otherwise.",
+        description="200 when the database and the channel layer answer; 503 with the failing checks otherwise. "
+        "``sandbox`` says whether users' code can run here (ok, off, unavailable) and why.",
         auth=[],
     )
     def get(self, request):
@@ -82,5 +115,6 @@ class HealthView(PlatformAPIView):
             "profile": settings.PLATFORM_PROFILE,
             "version": settings.PLATFORM_VERSION,
             "checks": checks,
+            "sandbox": sandbox_report(),
         }
         return Response(body, status=200 if healthy else 503)

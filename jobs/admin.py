@@ -3,20 +3,69 @@ jobs with their tasks (each linked to its job) and a stop action."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
+from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from dataplatform.api.exceptions import ConflictError, ForbiddenError
+from jobs.engines import ENGINES
 from jobs.engines.resultset import list_resultsets, read_resultset
 from jobs.logstore import log_read
 from jobs.models import Job, PaiJob, PaiTask, Worker
 from jobs.openpai import selectors as pai_selectors
 from jobs.openpai import services as pai_services
-from jobs.services import job_kill
+from jobs.selectors import engines_granted
+from jobs.services import engine_grants_set, job_kill
 
 LOG_PREVIEW_LINES = 500
 RESULT_PREVIEW_ROWS = 20
+
+
+# --- engine rights on users and groups ------------------------------------------------------------------------------
+class EngineRightsFormMixin(forms.ModelForm):
+    """An "Engines" checkbox list on the user and group forms: the ``jobs.use_engine_*`` permissions, which the
+    permission list below it then leaves out."""
+
+    engines = forms.MultipleChoiceField(
+        choices=[(engine, engine) for engine in ENGINES],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Engines this account may run jobs on (OpenPAI tasks and CDAP programs need shell). A user "
+        "with no engine of their own or of a group gets JOB_DEFAULT_ENGINES; admins may use every engine.",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["engines"].initial = engines_granted(self.instance)
+        field = self.fields.get("user_permissions") or self.fields.get("permissions")
+        if field is not None:
+            field.queryset = field.queryset.exclude(content_type__app_label="jobs", codename__startswith="use_engine_")
+
+
+def save_engine_rights(form) -> None:
+    """After the form's many-to-many fields were saved (which cleared the engine permissions it hides)."""
+    engine_grants_set(principal=form.instance, engines=form.cleaned_data.get("engines") or [])
+
+
+class GroupAdmin(DjangoGroupAdmin):
+    class form(EngineRightsFormMixin):  # noqa: N801 - Django's attribute name
+        class Meta:
+            model = Group
+            fields = ("name", "permissions")
+
+    fields = ("name", "engines", "permissions")
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        save_engine_rights(form)
+
+
+admin.site.unregister(Group)
+admin.site.register(Group, GroupAdmin)
 
 
 @admin.register(Job)

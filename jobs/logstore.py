@@ -11,6 +11,7 @@ clients can classify them; the script code echoed at submission is stored raw, a
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -109,7 +110,9 @@ def split_levels(lines: Iterable[tuple[str, str]]) -> list[str]:
 def log_dump_to_file(*, job: Job) -> None:
     """Write the whole log to the job's ``job.log`` (the file Linkis's ``logPath`` names)."""
     job.workdir.mkdir(parents=True, exist_ok=True)
-    with open(job.log_file, "w", encoding="utf-8") as handle:
+    # Private to the server, and never written through a link (the job's directory was the job's own).
+    fd = os.open(job.log_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with open(fd, "w", encoding="utf-8") as handle:
         start = 1
         while True:
             chunk = log_read(job_id=job.pk, from_line=start, size=5000)

@@ -175,6 +175,7 @@ class Worker(models.Model):
     host = models.CharField(max_length=255)
     pid = models.IntegerField()
     concurrency = models.PositiveIntegerField(default=1)
+    sandbox = models.TextField(blank=True, help_text="The worker's sandbox for users' code: ok, off, or why not.")
     started_at = models.DateTimeField(default=timezone.now)
     heartbeat_at = models.DateTimeField(default=timezone.now)
 

@@ -409,7 +409,7 @@ def workdir_reclaim(workdir: Path, tmpdir: Path | None = None) -> None:
             os.lchown(path, uid, gid)
             if not stat.S_ISLNK(mode):
                 os.chmod(path, stat.S_IMODE(mode) & 0o700 | (0o700 if stat.S_ISDIR(mode) else 0o600))
-    result.mkdir(exist_ok=True)
+    result.mkdir(mode=0o700, exist_ok=True)
 
 
 def tmpdir_for(workdir: Path) -> Path:

@@ -13,7 +13,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from jobs.engines import ENGINES
-from jobs.models import ACTIVE, NON_TERMINAL, QUEUED, Job
+from jobs.models import ACTIVE, NON_TERMINAL, QUEUED, Job, Worker
 
 _TRAILING_TASK_ID = re.compile(r"_(\d+)$")
 
@@ -22,6 +22,15 @@ _TRAILING_TASK_ID = re.compile(r"_(\d+)$")
 def engine_permission(engine: str) -> str:
     """The permission (``app_label.codename``) that lets a user run jobs on ``engine``."""
     return f"jobs.use_engine_{engine}"
+
+
+def engines_granted(principal) -> list[str]:
+    """The engines granted directly to a user or a group (its own ``jobs.use_engine_*`` permissions)."""
+    from django.contrib.auth.models import Group
+
+    permissions = principal.permissions if isinstance(principal, Group) else principal.user_permissions
+    codenames = set(permissions.filter(content_type__app_label="jobs").values_list("codename", flat=True))
+    return [engine for engine in ENGINES if f"use_engine_{engine}" in codenames]
 
 
 def user_engines(user) -> list[str]:
@@ -218,3 +227,8 @@ def job_search(*, user, filters: dict, admin: bool = False) -> QuerySet[Job]:
 def job_list_by_ids(*, user, ids: list[int]) -> QuerySet[Job]:
     """The jobs among ``ids`` that ``user`` may see (others are left out, not refused)."""
     return Job.objects.for_user(user).filter(pk__in=ids)
+
+
+def worker_sandboxes() -> dict[str, str]:
+    """Each live Celery worker's sandbox state (``Worker.sandbox``), by identity."""
+    return dict(Worker.objects.order_by("identity").values_list("identity", "sandbox"))

@@ -160,6 +160,24 @@ def engine_require(*, user, engine: str) -> None:
         )
 
 
+def engine_grants_set(*, principal, engines: list[str]) -> None:
+    """Make ``engines`` exactly the engines granted directly to a user or a group (its other permissions stay)."""
+    from django.contrib.auth.models import Group, Permission
+
+    from jobs.engines import ENGINES
+
+    unknown = sorted(set(engines) - set(ENGINES))
+    if unknown:
+        raise InvalidInputError(f"Unknown engines: {', '.join(unknown)}; the engines are {', '.join(ENGINES)}.")
+    permissions = principal.permissions if isinstance(principal, Group) else principal.user_permissions
+    engine_permissions = Permission.objects.filter(
+        content_type__app_label="jobs", codename__in=[f"use_engine_{engine}" for engine in ENGINES]
+    )
+    with transaction.atomic():
+        permissions.remove(*engine_permissions)
+        permissions.add(*engine_permissions.filter(codename__in=[f"use_engine_{engine}" for engine in engines]))
+
+
 # --- Variables ------------------------------------------------------------------------------------------------
 _VARIABLE = re.compile(r"\$\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}")
 

@@ -12,6 +12,7 @@ from dataplatform.accounts import services
 from dataplatform.accounts.models import ApiToken, User, hash_token_code
 from dataplatform.api.exceptions import AuthenticationError, ThrottledError
 from dataplatform.api.request import client_ip
+from jobs.admin import EngineRightsFormMixin, save_engine_rights
 
 
 class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
@@ -40,15 +41,26 @@ admin.site.site_header = "Data platform administration"
 admin.site.site_title = "Data platform admin"
 
 
+class UserChangeForm(EngineRightsFormMixin, DjangoUserAdmin.form):
+    pass
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    form = UserChangeForm
     list_display = ("username", "is_active", "is_superuser", "is_staff", "date_joined", "last_login")
     list_filter = ("is_active", "is_superuser", "is_staff")
     search_fields = ("username", "email", "first_name", "last_name")
     fieldsets = (
         *DjangoUserAdmin.fieldsets,
+        ("Jobs", {"fields": ("engines",)}),
         ("OpenPAI", {"fields": ("virtual_clusters",)}),
     )
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        if "engines" in form.cleaned_data:  # the change form (the add form has no engines)
+            save_engine_rights(form)
 
 
 class ApiTokenAddForm(forms.ModelForm):

@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from jobs.models import ACTIVE, QUEUED, Job, JobStatus, Worker
 from jobs.runners.local import JobExecution, LocalRunner, _pid_alive, prepare_host, settle_orphaned_job
+from jobs.sandbox import sandbox_state
 from jobs.services import job_transition, run_finish_sweeps
 
 logger = logging.getLogger(__name__)
@@ -297,14 +298,16 @@ class WorkerRunner(LocalRunner):
     # --- heartbeat ----------------------------------------------------------------------------------------------
     def beat(self) -> None:
         now = timezone.now()
+        sandbox = sandbox_state().detail
         Worker.objects.update_or_create(
             identity=self.identity,
-            defaults={"heartbeat_at": now, "node": self.node, "concurrency": self.concurrency},
+            defaults={"heartbeat_at": now, "node": self.node, "concurrency": self.concurrency, "sandbox": sandbox},
             create_defaults={
                 "node": self.node,
                 "host": self.host,
                 "pid": os.getpid(),
                 "concurrency": self.concurrency,
+                "sandbox": sandbox,
                 "heartbeat_at": now,
                 "started_at": now,
             },

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import time
 
 import pytest
@@ -124,6 +125,28 @@ def test_a_job_submitted_through_web_a_is_seen_logged_and_killed_through_web_b(c
     while process_alive(row["pid"]):
         assert time.monotonic() < deadline, "the engine process outlived the kill"
         time.sleep(0.1)
+
+
+def test_jobs_on_the_workers_run_sandboxed_as_the_job_user(cluster):
+    data_dir = cluster.env["DATA_DIR"]
+    code = (
+        'echo "uid=$(id -u)"\n'
+        f'echo "data=$(ls {data_dir} | tr "\\n" " ")"\n'
+        f'cat {data_dir}/secret_key >/dev/null 2>&1 && echo "key=read" || echo "key=refused"\n'
+        'cat /proc/1/environ >/dev/null 2>&1 && echo "init=read" || echo "init=refused"\n'
+        "env | sort\n"
+    )
+    exec_id, task_id = submit(cluster, "a", code, run_type="sh")
+    assert wait_status(cluster, "a", exec_id, FINAL) == "Succeed"
+    log = log_text(cluster, "a", exec_id)
+    assert f"INFO uid={pwd.getpwnam('platform-job').pw_uid}" in log
+    # DATA_DIR holds only the way to the job's own directory; the key and the rest are not there.
+    assert "INFO data=jobs " in log and "INFO key=refused" in log and "INFO init=refused" in log
+    for name in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ADMIN_PASSWORD"):
+        assert f"INFO {name}=" not in log and cluster.env[name] not in log
+    assert "sandboxed" in log
+    health = requests.get(f"{cluster.url('a')}/healthz", timeout=30).json()["sandbox"]
+    assert health["state"] == "ok" and set(health["workers"].values()) == {"ok"}, health
 
 
 def test_a_websocket_client_on_web_b_receives_the_log_of_a_job_on_worker_2(cluster):

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
+from jobs.selectors import user_engines
 from jobs.services import DEFAULT_ENGINE_VERSIONS
 
 #: What the workbench offers: engine -> (engineType label, run types, CodeMirror mode).
@@ -21,8 +22,11 @@ WORKBENCH_ENGINES = {
 
 @login_required(login_url="console:login")
 def workbench(request):
+    """The workbench, offering only the engines the user was granted."""
+    allowed = set(user_engines(request.user))
     engines = [
         {"name": name, "engine_type": engine_type, "run_types": run_types, "mode": mode}
         for name, (engine_type, run_types, mode) in WORKBENCH_ENGINES.items()
+        if name in allowed
     ]
     return render(request, "console/workbench.html", {"engines": engines, "debug": settings.DEBUG})
