@@ -1,4 +1,31 @@
 from django.apps import AppConfig
+from django.conf import settings
+from django.core import checks
+
+
+def check_job_settings(app_configs=None, **kwargs) -> list[checks.Error]:
+    """Engine names in JOB_DEFAULT_ENGINES must exist; JOB_OS_USER must name someone."""
+    from jobs.engines import ENGINES
+
+    errors = []
+    unknown = sorted(set(settings.JOB_DEFAULT_ENGINES) - set(ENGINES))
+    if unknown:
+        errors.append(
+            checks.Error(
+                f"JOB_DEFAULT_ENGINES names unknown engines: {', '.join(unknown)}.",
+                hint=f"Use some of {','.join(ENGINES)} (comma-separated), or leave it empty.",
+                id="jobs.E001",
+            )
+        )
+    if settings.JOB_SANDBOX and not settings.JOB_OS_USER.strip():
+        errors.append(
+            checks.Error(
+                "JOB_OS_USER is empty: users' code needs an OS user to run as.",
+                hint="Unset it (platform-job) or name an unprivileged user.",
+                id="jobs.E002",
+            )
+        )
+    return errors
 
 
 class JobsConfig(AppConfig):
@@ -6,6 +33,8 @@ class JobsConfig(AppConfig):
     verbose_name = "Jobs"
 
     def ready(self):
+        checks.register(check_job_settings)
+
         from jobs.models import Job
         from jobs.openpai.services import pai_settle_all, pai_task_finished
         from jobs.services import on_job_finished

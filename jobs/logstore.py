@@ -58,18 +58,22 @@ def _physical_lines(entries: Iterable[LogEntry]) -> list[tuple[str, str]]:
     return lines
 
 
-def log_append(*, job_id: int, entries: Iterable[LogEntry], publish: bool = True) -> int:
+def log_append(*, job_id: int, entries: Iterable[LogEntry], publish: bool = True, batch: str = "") -> int:
     """Append lines to a job's log; return how many were stored (the rest fell past the per-job cap).
 
     One transaction per batch. Past ``JOB_LOG_MAX_LINES`` a single marker line says the log was truncated and
-    later lines are only counted in ``log_dropped``.
+    later lines are only counted in ``log_dropped``. ``batch``: a token naming this batch, kept on the job with
+    it, so that a writer whose commit may or may not have happened (the connection broke) can retry it safely:
+    a batch already stored is not stored again.
     """
     lines = _physical_lines(entries)
     if not lines:
         return 0
     cap = settings.JOB_LOG_MAX_LINES
     with transaction.atomic():
-        job = Job.objects.select_for_update().only("id", "log_lines", "log_dropped").get(pk=job_id)
+        job = Job.objects.select_for_update().only("id", "log_lines", "log_dropped", "log_batch").get(pk=job_id)
+        if batch and job.log_batch == batch:
+            return 0
         room = max(cap - job.log_lines, 0)
         kept, dropped = lines[:room], len(lines) - min(room, len(lines))
         if dropped and job.log_dropped == 0:
@@ -80,8 +84,9 @@ def log_append(*, job_id: int, entries: Iterable[LogEntry], publish: bool = True
         JobLogLine.objects.bulk_create(
             JobLogLine(job_id=job_id, line_no=first + i, level=level, text=text) for i, (level, text) in enumerate(kept)
         )
+        marked = {"log_batch": batch} if batch else {}
         Job.objects.filter(pk=job_id).update(
-            log_lines=F("log_lines") + len(kept), log_dropped=F("log_dropped") + dropped
+            log_lines=F("log_lines") + len(kept), log_dropped=F("log_dropped") + dropped, **marked
         )
         if publish and kept:
             payload = {"from_line": first, "lines": [[level, text] for level, text in kept]}

@@ -93,6 +93,7 @@ class Job(models.Model):
 
     log_lines = models.PositiveIntegerField(default=0, help_text="Number of stored log lines.")
     log_dropped = models.PositiveIntegerField(default=0, help_text="Lines dropped past the per-job cap.")
+    log_batch = models.CharField(max_length=32, blank=True, help_text="The runner's last stored log batch.")
     result_count = models.PositiveIntegerField(default=0)
 
     runner = models.CharField(max_length=128, blank=True, help_text="host:pid of the runner that claimed the job.")

@@ -28,6 +28,7 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -356,6 +357,9 @@ class JobExecution:
         self.error: tuple[int, str] | None = None
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
         self._pending: list[LogEntry] = []
+        # A batch whose write failed: (its token, its lines). The write may have committed all the same (the
+        # connection broke before the answer); the token lets the retry tell, so no line is stored twice.
+        self._inflight: tuple[str, list[LogEntry]] | None = None
         self._progress: tuple[float, list | None] | None = None
         self._text_result: ResultSetWriter | None = None
         self._result_fd: int | None = None  # the result directory, held open while a sandboxed job runs
@@ -558,7 +562,7 @@ class JobExecution:
         last_flush = last_kill_check = last_progress = time.monotonic()
         exited_at: float | None = None
         while selector.get_map():
-            for key, _ in selector.select(FLUSH_INTERVAL if self._pending else 0.25):
+            for key, _ in selector.select(FLUSH_INTERVAL if self._pending or self._inflight else 0.25):
                 kind = key.data
                 try:
                     data = os.read(key.fd, 65536)
@@ -579,7 +583,9 @@ class JobExecution:
                     rest = b""
                 buffers[kind] = rest
             now = time.monotonic()
-            if self._pending and (now - last_flush >= FLUSH_INTERVAL or len(self._pending) >= FLUSH_LINES):
+            if (self._pending or self._inflight) and (
+                now - last_flush >= FLUSH_INTERVAL or len(self._pending) >= FLUSH_LINES
+            ):
                 self._flush(job)
                 last_flush = now
             if self._progress is not None and now - last_progress >= PROGRESS_INTERVAL:
@@ -648,19 +654,21 @@ class JobExecution:
                 pass
 
     def _flush(self, job: Job) -> None:
-        if not self._pending:
-            return
-        try:
-            log_append(job_id=job.pk, entries=self._pending)
-        except DatabaseError as exc:
-            # The database is away: keep the lines (bounded) and write them on a later flush.
-            _reset_connection()
-            if len(self._pending) > PENDING_MAX_LINES:
-                dropped = len(self._pending) - PENDING_MAX_LINES
-                del self._pending[:dropped]
-                logger.warning("job %s: the database is away (%r); %d log lines dropped", job.pk, exc, dropped)
-            return
-        self._pending = []
+        """Store the pending log lines as one batch; while the database is away keep them (bounded) for later."""
+        while self._inflight is not None or self._pending:
+            if self._inflight is None:
+                self._inflight, self._pending = (uuid.uuid4().hex, self._pending), []
+            token, entries = self._inflight
+            try:
+                log_append(job_id=job.pk, entries=entries, batch=token)
+            except DatabaseError as exc:
+                _reset_connection()
+                if len(self._pending) > PENDING_MAX_LINES:
+                    dropped = len(self._pending) - PENDING_MAX_LINES
+                    del self._pending[:dropped]
+                    logger.warning("job %s: the database is away (%r); %d log lines dropped", job.pk, exc, dropped)
+                return
+            self._inflight = None
 
     def _flush_progress(self, job: Job) -> None:
         progress, info = self._progress
@@ -707,7 +715,7 @@ class JobExecution:
 
         def write() -> None:
             self._flush(job)
-            if self._pending:
+            if self._pending or self._inflight:
                 raise DatabaseError("the log could not be written")
             self._write_end(job, status, **fields)
 

@@ -168,3 +168,11 @@ def test_the_admin_edits_a_groups_engines(admin_client, user):
     response = admin_client.post(f"/admin/auth/group/{group.pk}/change/", {"name": "engineers", "engines": []})
     assert response.status_code == 302
     assert user_engines(type(user).objects.get(pk=user.pk)) == ["python"]  # back to the default
+
+
+def test_unknown_default_engines_stop_start_up(settings):
+    from jobs.apps import check_job_settings
+
+    settings.JOB_DEFAULT_ENGINES = ["python", "cobol"]
+    [error] = check_job_settings()
+    assert error.id == "jobs.E001" and "cobol" in error.msg

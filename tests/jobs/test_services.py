@@ -218,6 +218,19 @@ def test_log_lines_are_numbered_densely_and_blank_lines_count(user):
     assert rows[1][2].endswith("INFO ") and rows[3][1] == "ERROR"
 
 
+def test_a_retried_batch_is_stored_once(user):
+    """A runner whose commit's answer was lost retries the batch with its token: stored once, never twice."""
+    job = job_submit(owner=user, spec=spec())
+    before = job.log_lines
+    entries = [LogEntry("INFO", "tick 0"), LogEntry("INFO", "tick 1")]
+    assert log_append(job_id=job.pk, entries=entries, batch="b1") == 2
+    log_append(job_id=job.pk, entries=[LogEntry("INFO", "from elsewhere")])  # another writer in between
+    assert log_append(job_id=job.pk, entries=entries, batch="b1") == 0
+    assert log_append(job_id=job.pk, entries=[LogEntry("INFO", "tick 2")], batch="b2") == 1
+    texts = [text.split(" INFO ")[-1] for _, _, text in log_read(job_id=job.pk, from_line=before + 1)]
+    assert texts == ["tick 0", "tick 1", "from elsewhere", "tick 2"]
+
+
 def test_log_cap_keeps_a_marker_and_counts_the_rest(user, settings):
     job = job_submit(owner=user, spec=spec())
     settings.JOB_LOG_MAX_LINES = job.log_lines + 3
