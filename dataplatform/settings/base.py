@@ -35,11 +35,12 @@ def _local_secret_key(data_dir: Path) -> str:
     """
     path = data_dir / "secret_key"
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
-            with open(path, "x", encoding="ascii") as handle:  # "x": never overwrite a concurrent writer's key
+            # O_EXCL: never overwrite a concurrent writer's key; 0600 from the first byte.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with open(fd, "w", encoding="ascii") as handle:
                 handle.write(secrets.token_urlsafe(50))
-            path.chmod(0o600)
         except FileExistsError:
             pass
     key = path.read_text(encoding="ascii").strip()

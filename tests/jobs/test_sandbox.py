@@ -432,3 +432,22 @@ def test_reclaim_takes_back_a_directory_without_following_links(tmp_path):
     assert not (workdir / "job.log").exists() and outside.read_text() == "untouched"
     assert stat.S_IMODE((workdir / "data" / "x").stat().st_mode) == 0o600
     assert stat.S_IMODE(workdir.stat().st_mode) == 0o700
+
+
+@transactional
+def test_a_sandbox_that_fails_to_start_fails_the_job_with_the_reason(client, user, runner, sandbox, monkeypatch):
+    import jobs.runners.local as local
+
+    real = local.sandbox_argv
+
+    def broken(*args, **kwargs):
+        argv = real(*args, **kwargs)
+        at = argv.index("--")
+        return [*argv[:at], "--ro-bind", "/no/such/source", "/mnt/x", *argv[at:]]
+
+    monkeypatch.setattr(local, "sandbox_argv", broken)
+    job = wait_for(submit(client, user, "print('never')")["taskID"])
+    assert job.status == JobStatus.FAILED and job.error_code == 40001
+    assert job.error_desc.startswith("The sandbox could not start the job: bwrap: Can't find source path")
+    assert not (job.workdir.parent / ".tmp" / str(job.pk)).exists()
+    assert job.workdir.stat().st_uid == os.geteuid()
