@@ -524,8 +524,8 @@ class JobExecution:
             env["DJANGO_SETTINGS_MODULE"] = (
                 os.environ.get("DJANGO_SETTINGS_MODULE") or settings.SETTINGS_MODULE or default_settings_module()
             )
-            env["PLATFORM_DATABASE_NAME"] = str(connection.settings_dict["NAME"])
             env.update(extra)
+            env["PLATFORM_DATABASE_NAME"] = str(connection.settings_dict["NAME"])
         else:
             grants = _job_grants(job)
             extra["PLATFORM_GRANTED_PATHS"] = os.pathsep.join(grants.paths)
