@@ -23,7 +23,10 @@ SAMPLE_ROWS = 20
 class DatabaseAdmin(admin.ModelAdmin):
     list_display = ("name", "table_count", "created_at")
     search_fields = ("name",)
-    readonly_fields = ("name", "created_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        # A new database is named here (the model's validator applies OpenMLDB's identifier rule); then fixed.
+        return ("created_at",) if obj is None else ("name", "created_at")
 
     @admin.display(description="tables")
     def table_count(self, database: Database) -> int:
@@ -163,11 +166,12 @@ class DeploymentAdmin(admin.ModelAdmin):
             row = [row.get(name) for name, _ in schema]
         if not isinstance(row, list) or len(row) != len(schema):
             raise ValueError(f"the row needs {len(schema)} values: {', '.join(name for name, _ in schema)}")
-        values = [coerce(value, kind) for value, (_, kind) in zip(row, schema, strict=True)]
         found = services.deployment_plan(db=deployment.database.name, name=deployment.name)
         if found is None:
             raise ValueError("the deployment no longer exists")
         _, plan = found
+        ts_columns = plan.main.ts_columns
+        values = [coerce(value, kind, ts=name in ts_columns) for value, (name, kind) in zip(row, schema, strict=True)]
         result = plan.output_row(values)
         return [(name, kind, json.dumps(output_value(value, kind), allow_nan=True))
                 for value, (name, kind) in zip(result, plan.output_schema, strict=True)]  # fmt: skip

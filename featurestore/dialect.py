@@ -30,6 +30,7 @@ from sqlglot.errors import ErrorLevel, ParseError, TokenError
 from sqlglot.tokens import TokenType
 
 from featurestore import sqlir
+from featurestore.limits import WINDOW_OFFSET_MAX
 
 
 class SqlError(ValueError):
@@ -722,7 +723,7 @@ class _Translator:
         if node.args.get("maxsize") is not None:
             if kind != "rows_range":
                 raise SqlError(f"window {name}: MAXSIZE is only allowed with ROWS_RANGE")
-            frame.maxsize = _int(node.args["maxsize"], "MAXSIZE")
+            frame.maxsize = _window_size(_int(node.args["maxsize"], "MAXSIZE"), f"MAXSIZE {node.args['maxsize'].name}")
         return sqlir.WindowDef(
             name=name,
             partition_by=list(partition_by),
@@ -781,9 +782,18 @@ def _frame_bound(node: FrameBoundary, kind: str) -> sqlir.FrameBound:
         if kind != "rows_range":
             raise SqlError(f"time unit in {_duration(offset)}: ROWS windows count rows; use ROWS_RANGE for time")
         millis = _int(offset.this, "a window offset") * UNIT_MS[offset.text("unit").lower()]
+        millis = _window_size(millis, f"window offset {_duration(offset)}")
     elif offset is not None:
-        millis = _int(offset, "a window offset")  # rows for ROWS, milliseconds for ROWS_RANGE
+        # rows for ROWS, milliseconds for ROWS_RANGE
+        millis = _window_size(_int(offset, "a window offset"), f"window offset {_sql(offset)}")
     return sqlir.FrameBound(kind=node.name, offset=millis, open=bool(node.args.get("open")))
+
+
+def _window_size(value: int, what: str) -> int:
+    """A window offset or MAXSIZE, at most WINDOW_OFFSET_MAX so that the engine's ts arithmetic stays in int64."""
+    if value > WINDOW_OFFSET_MAX:
+        raise SqlError(f"{what} is too large: at most {WINDOW_OFFSET_MAX} (rows, or milliseconds for ROWS_RANGE)")
+    return value
 
 
 def _set_ttl(index: sqlir.IndexDef, ttl: exp.Expr) -> None:

@@ -9,7 +9,8 @@ byte-for-byte the same as through Django.
 
 Only requests the fast path can authenticate by itself are taken: anonymous ones while
 ``OPENMLDB_ALLOW_ANONYMOUS`` is on, and ``Authorization: Bearer`` JWTs. Anything else (a session cookie, which
-needs CSRF checks; other methods and routes) goes to Django unchanged.
+needs CSRF checks; a browser's request, which the cross-site rule checks; other methods and routes) goes to Django
+unchanged.
 """
 
 from __future__ import annotations
@@ -50,23 +51,27 @@ def _bearer(authorization: str | None) -> str | None:
     return authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
 
 
-def _takes(cookie: bool, token: str | None) -> bool:
+def _takes(browser: bool, token: str | None) -> bool:
     """Whether the fast path may answer: a bearer token, or no credentials while anonymous calls are allowed. A
-    cookie (CSRF to check) or another scheme goes to Django."""
-    if cookie or token == "":
+    cookie or a browser (CSRF and cross-site rules to check) or another scheme goes to Django."""
+    if browser or token == "":
         return False
     return token is not None or settings.OPENMLDB_ALLOW_ANONYMOUS
 
 
 def _credentials(scope) -> tuple[bool, str | None]:
-    """(has a cookie, the bearer token if any)."""
-    cookie, token = False, None
+    """(has a cookie or comes from a browser, the bearer token if any).
+
+    A browser's request (it sends ``Origin`` or ``Sec-Fetch-Site``) goes to Django, where the cross-site rule of
+    every API family applies (``dataplatform.api.crosssite``); per-event clients send neither.
+    """
+    browser, token = False, None
     for name, value in scope.get("headers", []):
-        if name == b"cookie":
-            cookie = True
+        if name in (b"cookie", b"origin", b"sec-fetch-site"):
+            browser = True
         elif name == b"authorization":
             token = _bearer(value.decode("latin-1"))
-    return cookie, token
+    return browser, token
 
 
 # A token that checked out is trusted for a few seconds without looking its user up again: per-event clients
@@ -188,7 +193,8 @@ class OpenMLDBWSGIFastPath:
         if route is None:
             return self.app(environ, start_response)
         token = _bearer(environ.get("HTTP_AUTHORIZATION"))
-        if not _takes("HTTP_COOKIE" in environ, token):
+        browser = any(key in environ for key in ("HTTP_COOKIE", "HTTP_ORIGIN", "HTTP_SEC_FETCH_SITE"))
+        if not _takes(browser, token):
             return self.app(environ, start_response)
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)

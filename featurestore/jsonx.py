@@ -21,8 +21,10 @@ low-surrogate escapes (``"\\udc00"``), both stored raw by rapidjson, become U+FF
 like rapidjson's ``GetErrorOffset()``; as with ``Parse(body.c_str())`` a NUL byte ends the document.
 
 Values: bool, int (int16/int32/int64/timestamp ms), float (float columns hold float32-rounded values), str,
-``datetime.date`` and None. :func:`coerce` applies ``AppendJsonValue``'s per-type rules, :func:`coerce_param` the
-query route's typed parameters, :func:`output_value`/:func:`dumps` the response side.
+``datetime.date`` and None. :func:`coerce` applies ``AppendJsonValue``'s per-type rules, plus one of the platform's
+own: a ts value (every timestamp, and a bigint that is an index's TS) must lie in the range the window engine
+computes on (``featurestore.limits``); :func:`coerce_param` the query route's typed parameters,
+:func:`output_value`/:func:`dumps` the response side.
 """
 
 from __future__ import annotations
@@ -34,9 +36,12 @@ import re
 import struct
 from typing import Any
 
+from featurestore.limits import TS_MAX, TS_MIN, TS_RANGE_ERROR
+
 __all__ = [
     "ConversionError",
     "JsonError",
+    "TsRangeError",
     "coerce",
     "coerce_param",
     "date_from_packed",
@@ -44,6 +49,7 @@ __all__ = [
     "dumps",
     "fe_type_enum",
     "format_double",
+    "int_range",
     "loads",
     "output_value",
     "proto_type_name",
@@ -105,6 +111,19 @@ def _value_text(value: Any) -> str:
         return dumps(value).decode("utf-8", "replace")
     except (TypeError, ValueError):
         return repr(value)
+
+
+class TsRangeError(ConversionError):
+    """A ts value the JSON type accepts but the window engine cannot compute on (``featurestore.limits``)."""
+
+
+def int_range(type: str, *, ts: bool = False) -> tuple[int, int]:
+    """The integers a column of an integer ``type`` stores (int16 takes int32 input and wraps, as upstream)."""
+    if type == "timestamp" or (ts and type == "int64"):
+        return TS_MIN, TS_MAX
+    if type == "int64":
+        return _INT64_MIN, _INT64_MAX
+    return _INT32_MIN, _INT32_MAX
 
 
 class _TooBig(ValueError):
@@ -660,8 +679,12 @@ def _parse_date(value: Any, type: str) -> datetime.date:
         raise ConversionError(value, type, "not a valid date") from None
 
 
-def coerce(value: Any, type: str, *, not_null: bool = False) -> Any:
-    """Convert a parsed JSON value for a column of ``type`` by AppendJsonValue's rules; raise ConversionError."""
+def coerce(value: Any, type: str, *, not_null: bool = False, ts: bool = False) -> Any:
+    """Convert a parsed JSON value for a column of ``type`` by AppendJsonValue's rules; raise ConversionError.
+
+    A timestamp, and an int64 that is a window ts (``ts``: an index's TS column), must also lie within the range
+    the engine computes windows on (``featurestore.limits``); outside it TsRangeError is raised.
+    """
     if value is None:
         if not_null:
             raise ConversionError(value, type, "null for a NOT NULL column")
@@ -681,6 +704,8 @@ def coerce(value: Any, type: str, *, not_null: bool = False) -> Any:
         raise ConversionError(value, type, "not an int32 integer")
     if type == "int64" or type == "timestamp":
         if _is_int(value) and _INT64_MIN <= value <= _INT64_MAX:
+            if (ts or type == "timestamp") and not TS_MIN <= value <= TS_MAX:
+                raise TsRangeError(value, type, TS_RANGE_ERROR)
             return value
         raise ConversionError(value, type, "not an int64 integer")
     if type == "float":

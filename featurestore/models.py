@@ -2,7 +2,9 @@
 
 A table's rows live in a physical table of the project's database (``storage_table``), with one composite
 B-tree index per OpenMLDB ``INDEX(KEY=..., TS=...)``; the catalog row records its schema. Column names are
-OpenMLDB's own (any case, any characters); the physical columns are ``c0``, ``c1``... in schema order.
+OpenMLDB's own (case-sensitive); the physical columns are ``c0``, ``c1``... in schema order. Names of new
+databases, tables, columns, indexes and deployments follow ``featurestore.limits`` (OpenMLDB identifiers); rows
+created before that rule may hold other names, and everything that shows them must cope.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from featurestore.limits import NAME_MAX_LENGTH, validate_name
+
 
 class Database(models.Model):
-    name = models.CharField(max_length=128, unique=True)
+    name = models.CharField(max_length=NAME_MAX_LENGTH, unique=True, validators=[validate_name])
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -25,7 +29,7 @@ class Database(models.Model):
 
 class FeatureTable(models.Model):
     database = models.ForeignKey(Database, on_delete=models.CASCADE, related_name="tables")
-    name = models.CharField(max_length=128)
+    name = models.CharField(max_length=NAME_MAX_LENGTH, validators=[validate_name])
     #: [{"name", "type", "not_null", "default"}] in schema order; physical column i is ``c<i>``.
     columns = models.JSONField()
     #: [{"name", "keys": [...], "ts": str|None, "ttl_type", "abs_ttl" (minutes), "lat_ttl" (rows)}]
@@ -45,6 +49,11 @@ class FeatureTable(models.Model):
     def column_names(self) -> list[str]:
         return [column["name"] for column in self.columns]
 
+    @property
+    def ts_columns(self) -> frozenset[str]:
+        """The columns that are an index's TS: their values are window ts and must stay in the engine's range."""
+        return frozenset(index["ts"] for index in self.indexes if index.get("ts"))
+
     def position(self, name: str) -> int:
         for i, column in enumerate(self.columns):
             if column["name"] == name:
@@ -58,7 +67,7 @@ class Deployment(models.Model):
         FAILED = "failed"
 
     database = models.ForeignKey(Database, on_delete=models.CASCADE, related_name="deployments")
-    name = models.CharField(max_length=128)
+    name = models.CharField(max_length=NAME_MAX_LENGTH, validators=[validate_name])
     sql = models.TextField(help_text="The deployed SELECT, as written.")
     options = models.JSONField(default=dict, blank=True)
     input_schema = models.JSONField(default=list)  # [{"name", "type"}]: the main table's schema

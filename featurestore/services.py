@@ -1,7 +1,8 @@
 """Write paths of the feature store: databases, tables, rows, deployments, TTL expiry; and the plan cache.
 
 Errors carry OpenMLDB's status code (``FeatureStoreError.code``): -1 for the APIServer's own checks, 2000
-(``kCmdError``) for failed DDL and inserts, as upstream answers them.
+(``kCmdError``) for failed DDL and inserts, as upstream answers them. Everything created here is named by an
+OpenMLDB identifier (``featurestore.limits``); dropping goes by any stored name.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from featurestore import storage
 from featurestore.engine import EngineError, RequestPlan
 from featurestore.expressions import ExpressionError
 from featurestore.functions import FunctionError
+from featurestore.limits import name_error
 from featurestore.models import Database, Deployment, FeatureTable
 from featurestore.selectors import database_get, deployment_get, table_get
 from featurestore.sqlir import CreateTable, Deploy, IndexDef, Select
@@ -104,9 +106,20 @@ def deployment_plan(*, db: str, name: str) -> tuple[Deployment, RequestPlan] | N
     return deployment, plan
 
 
+def _check_names(what: str, *names: str | None) -> None:
+    """Refuse a name that is not an OpenMLDB identifier (None: a name the platform generates)."""
+    for name in names:
+        if name is None:
+            continue
+        error = name_error(what, name)
+        if error is not None:
+            raise FeatureStoreError(error)
+
+
 # --- databases --------------------------------------------------------------------------------------------------
 @transaction.atomic
 def database_create(*, name: str, if_not_exists: bool = False) -> Database:
+    _check_names("database", name)
     existing = database_get(name=name)
     if existing is not None:
         if if_not_exists:
@@ -143,6 +156,9 @@ def _index_dict(index: IndexDef, position: int) -> dict:
 @transaction.atomic
 def table_create(*, db: str, statement: CreateTable) -> FeatureTable:
     """Create a table: its catalog row and its physical table with one B-tree index per OpenMLDB index."""
+    _check_names("table", statement.name)
+    _check_names("column", *(column.name for column in statement.columns))
+    _check_names("index", *(index.name for index in statement.indexes))
     database = database_get(name=statement.db or db)
     if database is None:
         raise FeatureStoreError(f"database {statement.db or db} does not exist")
@@ -321,6 +337,7 @@ def _index_needs(plan: RequestPlan, options: dict) -> list[tuple[FeatureTable, l
 @transaction.atomic
 def deployment_create(*, db: str, statement: Deploy, user=None) -> Deployment:
     """Deploy a SELECT: compile it once (refusing what cannot run), add or widen the indexes it needs, store it."""
+    _check_names("deployment", statement.name)
     database = database_get(name=statement.db or db)
     if database is None:
         raise FeatureStoreError(f"database {statement.db or db} does not exist")

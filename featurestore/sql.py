@@ -62,8 +62,18 @@ class Session:
 
 def execute(*, db: str, sql: str, mode: str = "online", params: list[tuple[Any, str]] | None = None,
             user=None) -> Result:  # fmt: skip
-    """Run every statement of ``sql`` in order; return the last statement's result."""
+    """Run the one statement of ``sql`` (a request of ``POST /dbs/{db}``) and return its result.
+
+    One statement per request, as with OpenMLDB's APIServer: text holding more (``SELECT * FROM t1; DROP TABLE
+    t1``) is refused before anything runs. Scripts are jobs of the ``sql`` engine (``execute_each``).
+    """
     statements = _parse(sql)
+    if len(statements) > 1:
+        raise FeatureStoreError(
+            f"one statement per request, got {len(statements)}: nothing was executed "
+            "(send them one by one, or run the script as a job of the sql engine)",
+            -1,
+        )
     session = Session(db=db, mode=mode, user=user, params=list(params or []))
     if mode == "offasync" and isinstance(statements[-1], Select):
         for statement in statements[:-1]:
@@ -148,6 +158,7 @@ def _insert(session: Session, statement: Insert) -> None:
     for name in targets:
         if name not in names:
             raise FeatureStoreError(f"column {name} does not exist in {statement.table}")
+    ts_columns = table.ts_columns
     rows = []
     for number, values in enumerate(statement.rows):
         if len(values) != len(targets):
@@ -160,7 +171,7 @@ def _insert(session: Session, statement: Insert) -> None:
         row = []
         for column in table.columns:
             value = given.get(column["name"], column.get("default"))
-            row.append(_coerce_sql(value, column, number))
+            row.append(_coerce_sql(value, column, number, ts=column["name"] in ts_columns))
         rows.append(row)
     services.rows_insert(table=table, rows=rows)
 
@@ -170,8 +181,11 @@ def _constant(node: exp.Expression) -> Any:
     return value
 
 
-def _coerce_sql(value: Any, column: dict, row: int) -> Any:
-    """SQL literals are looser than JSON: strings for dates, ints for floats, timestamps as ints or dates."""
+def _coerce_sql(value: Any, column: dict, row: int, *, ts: bool = False) -> Any:
+    """SQL literals are looser than JSON: strings for dates, ints for floats, timestamps as ints or dates.
+
+    ``ts``: the column is an index's TS, so its values must stay in the engine's range as timestamps do.
+    """
     kind = column["type"]
     if value is None:
         if column.get("not_null"):
@@ -180,7 +194,7 @@ def _coerce_sql(value: Any, column: dict, row: int) -> Any:
     try:
         if kind in ("float", "double") and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        return coerce(value, kind, not_null=bool(column.get("not_null")))
+        return coerce(value, kind, not_null=bool(column.get("not_null")), ts=ts)
     except ConversionError as exc:
         raise FeatureStoreError(f"row {row}: column {column['name']}: {exc}") from None
 
@@ -272,6 +286,7 @@ def _request_select(db: str, statement: Select, values) -> Result:
         raise FeatureStoreError("CONFIG execute_mode='request' needs values = (...)")
     rows = values if values and isinstance(values[0], list | tuple) else [values]
     schema = plan.input_schema
+    ts_columns = plan.main.ts_columns
     output = []
     for number, row in enumerate(rows):
         if len(row) != len(schema):
@@ -279,7 +294,7 @@ def _request_select(db: str, statement: Select, values) -> Result:
                 f"request row {number} has {len(row)} values; {plan.main.name} has {len(schema)} columns"
             )
         converted = [
-            _coerce_sql(value, {"name": name, "type": kind}, number)
+            _coerce_sql(value, {"name": name, "type": kind}, number, ts=name in ts_columns)
             for value, (name, kind) in zip(row, schema, strict=True)
         ]
         output.append(plan.output_row(converted))

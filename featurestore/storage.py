@@ -21,6 +21,7 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 
+from featurestore.limits import INT64_MAX, INT64_MIN
 from featurestore.models import FeatureTable
 
 SQL_TYPES = {
@@ -204,7 +205,7 @@ def select_all(table: FeatureTable, *, limit: int | None = None, newest_first: b
     params: list[Any] = []
     if limit is not None:
         sql += " LIMIT %s"
-        params.append(limit)
+        params.append(min(limit, INT64_MAX))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -248,7 +249,19 @@ def scan(
 
     ``keys`` are ``(column position, value)``; ``upper``/``lower`` bound the ts column (inclusive);
     ``before_id`` keeps only rows inserted before that row (offline mode: what a request then would have seen).
+
+    Bounds are exact whatever their size: stored values are int64, so a bound beyond int64 (from a ts stored
+    before ``featurestore.limits`` was enforced, a huge TTL or bias) either keeps every row or none, and is
+    narrowed to int64 or answered without a query rather than overflowing the database's parameter.
     """
+    if (upper is not None and upper < INT64_MIN) or (lower is not None and lower > INT64_MAX):
+        return []
+    if lower is not None and lower < INT64_MIN:
+        lower = INT64_MIN  # not None: "ts >= INT64_MIN" still leaves out rows whose ts is NULL
+    if upper is not None and upper > INT64_MAX:
+        upper = INT64_MAX
+    if limit is not None and limit > INT64_MAX:
+        limit = INT64_MAX
     key_spec = tuple((position, value is None) for position, value in keys)
     sql = _scan_sql(
         table.storage_table, len(table.columns), key_spec, ts, upper is not None, lower is not None,

@@ -4,6 +4,11 @@ Bodies are read with OpenMLDB's extended JSON (``featurestore.jsonx``: unquoted 
 codes) straight from the request, not through DRF's parsers, and checked in the order upstream checks them so
 the same bad body gets the same message. Beyond upstream (issue 4): ``PUT`` takes many rows, all or nothing;
 ``GET /dbs/{db}/deployments`` lists deployments; errors name the row as well as the column and value.
+
+Bad input (issue 13): a ts value outside the range the window engine computes on (``featurestore.limits``) is
+refused by inserts and requests alike, with upstream's conversion message followed by ``--ts out of range [..]``;
+``POST /dbs/{db}`` runs one statement per request (``featurestore.sql.execute``); names of what SQL creates are
+OpenMLDB identifiers (``featurestore.services``).
 """
 
 from __future__ import annotations
@@ -27,10 +32,12 @@ from featurestore.engine import EngineError
 from featurestore.jsonx import (
     ConversionError,
     JsonError,
+    TsRangeError,
     coerce,
     coerce_param,
     dumps,
     fe_type_enum,
+    int_range,
     loads,
     output_value,
     proto_type_name,
@@ -111,7 +118,8 @@ def put_rows(db: str, table: str, raw: bytes) -> dict:
                 continue
             except (_Slow, ConversionError):
                 pass
-        converted.append(_convert_row(table, columns, row, f" in row {number}" if len(rows) > 1 else ""))
+        where = f" in row {number}" if len(rows) > 1 else ""
+        converted.append(_convert_row(table, columns, found.ts_columns, row, where))
     services.rows_insert(table=found, rows=converted)
     return dict(OK)
 
@@ -123,11 +131,12 @@ class _Slow(Exception):
 def _converters(table) -> list:
     """Per column, a quick conversion for the common case (right JSON type, in range); anything else is _Slow."""
     out = []
+    ts_columns = table.ts_columns
     for column in table.columns:
-        kind, nullable = column["type"], not column.get("not_null")
+        kind, nullable, ts = column["type"], not column.get("not_null"), column["name"] in ts_columns
 
-        def checked(value, kind=kind, not_null=not nullable):
-            return coerce(value, kind, not_null=not_null)
+        def checked(value, kind=kind, not_null=not nullable, ts=ts):
+            return coerce(value, kind, not_null=not_null, ts=ts)
 
         if kind == "string":
 
@@ -137,7 +146,7 @@ def _converters(table) -> list:
                 raise _Slow
 
         elif kind in ("int32", "int64", "timestamp"):
-            low, high = (-(2**31), 2**31 - 1) if kind == "int32" else (-(2**63), 2**63 - 1)
+            low, high = int_range(kind, ts=ts)  # the range coerce() checks: ts values stay in the engine's
 
             def convert(value, low=low, high=high, nullable=nullable):
                 if type(value) is int and low <= value <= high or (value is None and nullable):
@@ -157,7 +166,7 @@ def _converters(table) -> list:
     return out
 
 
-def _convert_row(table: str, columns: list, row: list, where: str) -> list:
+def _convert_row(table: str, columns: list, ts_columns: frozenset[str], row: list, where: str) -> list:
     """Convert one row value by value, raising upstream's error for the first bad one."""
     if len(row) < len(columns):
         marks = ",".join("?" * len(row))
@@ -173,12 +182,20 @@ def _convert_row(table: str, columns: list, row: list, where: str) -> list:
         if kind == "string" and value is not None and not isinstance(value, str):
             raise OpenMLDBError(-1, f"value is not string for col {name}{where}")
         try:
-            values.append(coerce(value, kind, not_null=bool(column.get("not_null"))))
-        except ConversionError:
+            values.append(coerce(value, kind, not_null=bool(column.get("not_null")), ts=name in ts_columns))
+        except ConversionError as exc:
             raise OpenMLDBError(
-                -1, f"conversion failed on col {name}[{sdk_type_enum(kind)}] with value {_value_text(value)}{where}"
+                -1,
+                f"conversion failed on col {name}[{sdk_type_enum(kind)}] with value {_value_text(value)}{where}"
+                f"{_reason(exc)}",
             ) from None
     return values
+
+
+def _reason(exc: ConversionError) -> str:
+    """Upstream's conversion messages give no reason; a ts out of the engine's range says so, chained with ``--``
+    as the SDK chains statuses, so the message still starts as upstream's does."""
+    return f"--{exc.reason}" if isinstance(exc, TsRangeError) else ""
 
 
 def table_info(table) -> dict:
@@ -250,8 +267,9 @@ def deployment_info(deployment) -> dict:
     }
 
 
-def _request_rows(rows: list, schema: list[tuple[str, str]]) -> list[list]:
-    """Convert the ``input`` rows (arrays in schema order, or objects by column name) to engine values."""
+def _request_rows(rows: list, schema: list[tuple[str, str]], ts_columns: frozenset[str]) -> list[list]:
+    """Convert the ``input`` rows (arrays in schema order, or objects by column name) to engine values; the main
+    table's ts columns are checked as its stored rows are."""
     converted = []
     for number, row in enumerate(rows):
         values = []
@@ -259,7 +277,7 @@ def _request_rows(rows: list, schema: list[tuple[str, str]]) -> list[list]:
             if len(row) != len(schema):
                 raise OpenMLDBError(-1, f"Invalid input data size in row {number}")
             for value, (name, kind) in zip(row, schema, strict=True):
-                values.append(_request_value(value, name, kind, f"array row {number}"))
+                values.append(_request_value(value, name, kind, name in ts_columns, f"array row {number}"))
         elif isinstance(row, dict):
             for name, kind in schema:
                 if name not in row:
@@ -267,21 +285,21 @@ def _request_rows(rows: list, schema: list[tuple[str, str]]) -> list[list]:
                     raise OpenMLDBError(
                         -1, f"Translate to request row failed in map row {number}, INVALID_ARGUMENT: {missing}"
                     )
-                values.append(_request_value(row[name], name, kind, f"map row {number}"))
+                values.append(_request_value(row[name], name, kind, name in ts_columns, f"map row {number}"))
         else:
             raise OpenMLDBError(-1, f"Must be array or map, row {number}")
         converted.append(values)
     return converted
 
 
-def _request_value(value: Any, name: str, kind: str, where: str) -> Any:
+def _request_value(value: Any, name: str, kind: str, ts: bool, where: str) -> Any:
     try:
-        return coerce(value, kind)
-    except ConversionError:
+        return coerce(value, kind, ts=ts)
+    except ConversionError as exc:
         raise OpenMLDBError(
             -1,
             f"Translate to request row failed in {where}, INVALID_ARGUMENT: trans failed on "
-            f"{name}({sdk_type_enum(kind)}): {_value_text(value)}",
+            f"{name}({sdk_type_enum(kind)}): {_value_text(value)}{_reason(exc)}",
         ) from None
 
 
@@ -330,7 +348,7 @@ def call_deployment(db: str, name: str, raw: bytes) -> HttpResponse:
     _, plan = found
     need_schema = body.get("need_schema") is True
     nan_null = body.get("write_nan_and_inf_null") is True
-    converted = _request_rows(rows, plan.input_schema)
+    converted = _request_rows(rows, plan.input_schema, plan.main.ts_columns)
     try:
         outputs = [plan.output_row(row) for row in converted]
     except EngineError as exc:

@@ -509,6 +509,24 @@ def test_open_preceding_bounds():
     assert frame.start == sqlir.FrameBound("preceding", 10, open=True)
 
 
+def test_window_offsets_and_maxsize_are_at_most_2_to_the_62():
+    """Larger offsets would take the engine's ts - offset - 1 out of int64 (featurestore.limits)."""
+    most = 2**62
+    frame = frame_of(f"PARTITION BY k ORDER BY ts ROWS_RANGE BETWEEN {most} PRECEDING AND {most} OPEN PRECEDING "
+                     f"MAXSIZE {most}")  # fmt: skip
+    assert (frame.start.offset, frame.end.offset, frame.maxsize) == (most, most, most)
+    assert frame_of(f"PARTITION BY k ORDER BY ts ROWS BETWEEN {most} PRECEDING AND CURRENT ROW").start.offset == most
+    for window, message in [
+        (f"ROWS_RANGE BETWEEN {most + 1} PRECEDING AND CURRENT ROW", f"window offset {most + 1} is too large"),
+        (f"ROWS_RANGE BETWEEN 1d PRECEDING AND {most + 1} PRECEDING", f"window offset {most + 1} is too large"),
+        ("ROWS_RANGE BETWEEN 53375995584d PRECEDING AND CURRENT ROW", "window offset 53375995584d is too large"),
+        (f"ROWS BETWEEN {most + 1} PRECEDING AND CURRENT ROW", f"window offset {most + 1} is too large"),
+        (f"ROWS_RANGE BETWEEN 1d PRECEDING AND CURRENT ROW MAXSIZE {most + 1}", f"MAXSIZE {most + 1} is too large"),
+    ]:
+        with pytest.raises(SqlError, match=f"^{message}: at most {most} \\(rows, or milliseconds for ROWS_RANGE\\)$"):
+            frame_of(f"PARTITION BY k ORDER BY ts {window}")
+
+
 def test_window_without_order_by():
     query = select(
         "SELECT count(c) OVER w FROM t WINDOW w AS (PARTITION BY k ROWS BETWEEN 5 PRECEDING AND CURRENT ROW)"

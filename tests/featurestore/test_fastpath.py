@@ -102,6 +102,23 @@ async def test_cookies_bad_tokens_and_other_routes_go_to_django(deployed, user):
     assert inner.calls == 3
 
 
+async def test_browsers_go_to_django_where_the_cross_site_rule_applies(deployed):
+    inner = Marker()
+    app = OpenMLDBFastPath(inner)
+    body = b'{"value": [["b", 5, 3000]]}'
+    for header in ((b"origin", b"http://evil.example"), (b"sec-fetch-site", b"cross-site"),
+                   (b"origin", b"http://127.0.0.1:8000")):  # fmt: skip
+        assert (await call(app, "PUT", "/dbs/fs/tables/t1", body, [header]))[0] == 299
+    assert inner.calls == 3
+    from dataplatform.asgi import application
+
+    status, answer = await call(application, "PUT", "/dbs/fs/tables/t1", b'{"value": [["b", 5, 3000]]}',
+                                [(b"origin", b"http://evil.example")])  # fmt: skip
+    assert status == 200 and json.loads(answer)["code"] == -1 and "CSRF Failed" in json.loads(answer)["msg"]
+    rows = await database_sync_to_async(lambda: select_all(table_get(db="fs", name="t1")))()
+    assert [row[1:] for row in rows] == [("a", 1, 1000)]  # refused by Django: nothing inserted
+
+
 async def test_anonymous_requests_go_to_django_when_not_allowed(deployed, settings):
     settings.OPENMLDB_ALLOW_ANONYMOUS = False
     inner = Marker()
@@ -160,3 +177,38 @@ def test_wsgi_fast_path_answers_as_django_and_lets_the_rest_through(deployed, us
     status, _, payload, _ = wsgi_call(app, "PUT", "/dbs/fs/tables/t1", json.dumps({"value": [["b", 5, 3000]]}).encode())
     assert json.loads(payload) == {"code": 0, "msg": "ok"} and len(inner_calls) == 2
     assert [tuple(row[1:]) for row in select_all(table_get(db="fs", name="t1"))] == [("a", 1, 1000), ("b", 5, 3000)]
+    # A browser's write goes to Django, where another site's page is refused.
+    status, _, payload, _ = wsgi_call(app, "PUT", "/dbs/fs/tables/t1", json.dumps({"value": [["c", 1, 4000]]}).encode(),
+                                      HTTP_ORIGIN="http://evil.example", SERVER_NAME="127.0.0.1", SERVER_PORT="8000",
+                                      HTTP_HOST="127.0.0.1:8000")  # fmt: skip
+    assert len(inner_calls) == 3 and "CSRF Failed" in json.loads(payload)["msg"]
+    assert len(select_all(table_get(db="fs", name="t1"))) == 2
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("PUT", "/dbs/fs/tables/t1", {"value": [["b", 5, -(2**63)]]}),
+        ("PUT", "/dbs/fs/tables/t1", {"value": [["b", 5, 3000], ["b", 6, 2**62]]}),
+        ("PUT", "/dbs/fs/tables/t2", {"value": [["b", 2**63 - 1]]}),
+        ("POST", "/dbs/fs/deployments/d", {"input": [["a", 2, 2**63 - 1]]}),
+    ],
+)
+async def test_ts_out_of_the_engines_range_is_refused_as_through_django(deployed, client, method, path, body):
+    """The fast path converts values with the views' functions: the same ts range, the same message, no row."""
+    from dataplatform.asgi import application
+
+    await database_sync_to_async(sqlexec.execute)(db="fs", sql="CREATE TABLE t2 (k string, seq bigint, "
+                                                               "INDEX(KEY=k, TS=seq))")  # fmt: skip
+    raw = json.dumps(body).encode()
+    status, fast = await call(application, method, path, raw)
+    answer = json.loads(fast)
+    assert status == 200 and answer["code"] == -1
+    assert answer["msg"].endswith("--ts out of range [-4611686018427387903, 4611686018427387903]")
+    send = {"PUT": client.put, "POST": client.post}[method]
+    slow = await database_sync_to_async(lambda: send(path, raw, content_type="application/json").content)()
+    assert fast == slow
+    counts = await database_sync_to_async(
+        lambda: [len(select_all(table_get(db="fs", name=name))) for name in ("t1", "t2")]
+    )()
+    assert counts == [1, 0]  # the fixture's row only

@@ -13,7 +13,17 @@ import time
 import pytest
 
 from featurestore import jsonx
-from featurestore.jsonx import ConversionError, JsonError, coerce, coerce_param, dumps, loads, output_value
+from featurestore.jsonx import (
+    ConversionError,
+    JsonError,
+    TsRangeError,
+    coerce,
+    coerce_param,
+    dumps,
+    loads,
+    output_value,
+)
+from featurestore.limits import TS_MAX, TS_MIN
 
 
 def canon(v):
@@ -369,13 +379,29 @@ def test_int32_range():
 
 
 def test_int64_and_timestamp_take_int64_only():
+    assert coerce(2**63 - 1, "int64") == 2**63 - 1
+    assert coerce(-(2**63), "int64") == -(2**63)
     for t in ("int64", "timestamp"):
-        assert coerce(2**63 - 1, t) == 2**63 - 1
-        assert coerce(-(2**63), t) == -(2**63)
         assert coerce(1590738989000, t) == 1590738989000
         for bad in (2**63, 1.0, True, "2020-05-29", "1590738989000"):
-            with pytest.raises(ConversionError):
+            with pytest.raises(ConversionError) as raised:
                 coerce(bad, t)
+            assert not isinstance(raised.value, TsRangeError)
+
+
+def test_ts_values_stay_in_the_window_engines_range():
+    """Timestamps, and bigints that are an index's TS, are refused beyond ±(2^62 - 1): ts - offset - 1 must fit."""
+    assert (TS_MIN, TS_MAX) == (-(2**62 - 1), 2**62 - 1)
+    for t, ts in (("timestamp", False), ("timestamp", True), ("int64", True)):
+        assert coerce(TS_MAX, t, ts=ts) == TS_MAX and coerce(TS_MIN, t, ts=ts) == TS_MIN
+        assert jsonx.int_range(t, ts=ts) == (TS_MIN, TS_MAX)
+        for bad in (TS_MAX + 1, TS_MIN - 1, 2**63 - 1, -(2**63)):
+            with pytest.raises(TsRangeError, match=r"ts out of range \[-4611686018427387903, 4611686018427387903\]$"):
+                coerce(bad, t, ts=ts)
+    assert coerce(-(2**63), "int64", ts=False) == -(2**63)  # a bigint that is no index's TS takes all of int64
+    assert jsonx.int_range("int64") == (-(2**63), 2**63 - 1)
+    with pytest.raises(TsRangeError):
+        coerce_param(-(2**63), "TIMESTAMP")  # a timestamp parameter too
 
 
 def test_float_rounds_to_float32():
