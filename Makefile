@@ -31,7 +31,8 @@ run: $(VENV)/.installed sandbox
 		$(MAKE) --no-print-directory nginx && HOST=$(HOST) PORT=$(PORT) exec $(PY) scripts/run_production.py; \
 	else \
 		echo "Serving on http://$(HOST):$(PORT)/ (admin at /admin/, console at /console/, API docs at /api/docs/)"; \
-		exec $(VENV)/bin/uvicorn --host $(HOST) --port $(PORT) --proxy-headers --lifespan off \
+		if [ "$${NUM_PROXIES:-0}" -gt 0 ]; then proxy=--proxy-headers; else proxy=--no-proxy-headers; fi; \
+		exec $(VENV)/bin/uvicorn --host $(HOST) --port $(PORT) $$proxy --lifespan off \
 			--http httptools --ws websockets dataplatform.asgi:application; \
 	fi
 

@@ -90,6 +90,7 @@ from artifacts.versions import (
 )
 from artifacts.versions import ArtifactVersion as Version
 from dataplatform.api.exceptions import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from dataplatform.api.request import json_loads
 from jobs.models import NON_TERMINAL
 
 logger = logging.getLogger(__name__)
@@ -440,7 +441,7 @@ def artifact_plugins_set(*, version: ArtifactVersion, body: bytes) -> None:
 
 def _string_map(body: bytes) -> dict[str, str]:
     try:
-        data = json.loads(body or b"null")
+        data = json_loads(body or b"null")
     except (ValueError, UnicodeDecodeError):
         data = None
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
@@ -1002,7 +1003,7 @@ def app_deploy_archive(
     config = None
     if config_header:
         try:
-            config = json.loads(config_header)
+            config = json_loads(config_header)
         except ValueError:
             raise InvalidInputError("X-App-Config header is not valid JSON.", code="config") from None
     target = app_name or re.sub(r"[^a-zA-Z0-9_-]", "_", name)
@@ -1091,7 +1092,7 @@ def _runtime_args(body: Any) -> dict[str, str]:
         return {}
     if isinstance(body, bytes | str):
         try:
-            body = json.loads(body)
+            body = json_loads(body)
         except (ValueError, UnicodeDecodeError):
             raise InvalidInputError("Runtime arguments must be a JSON object of name: value.") from None
     if body is None:

@@ -9,8 +9,6 @@ chunks and never held whole in memory.
 
 from __future__ import annotations
 
-import json
-
 from django.conf import settings
 from rest_framework.response import Response
 
@@ -18,6 +16,7 @@ from artifacts import selectors, serializers, services
 from artifacts.models import SYSTEM_NAMESPACE, Application, Namespace, Plugin
 from artifacts.versions import is_valid_namespace
 from dataplatform.api.exceptions import ForbiddenError, InvalidInputError, NotFoundError
+from dataplatform.api.request import json_loads
 from dataplatform.api.responses import text_response
 from dataplatform.api.viewsets import CDAPAPIView
 
@@ -48,7 +47,7 @@ def _json_body(request, *, required: bool = True):
             raise InvalidInputError("Request body is empty: send a JSON object.")
         return None
     try:
-        return json.loads(raw)
+        return json_loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         raise InvalidInputError(f"Request body is invalid json: {error}") from None
 
@@ -107,7 +106,7 @@ class NamespaceView(CDAPAPIView):
         data: dict = {}
         if body.strip():
             try:
-                data = json.loads(body)
+                data = json_loads(body)
             except (ValueError, UnicodeDecodeError):
                 data = None
             if not isinstance(data, dict) or not isinstance(data.get("config") or {}, dict):

@@ -27,6 +27,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from dataplatform.api.exceptions import ConflictError, ForbiddenError
 from dataplatform.api.families import LINKIS_NOT_LOGGED_IN, linkis_error_info, linkis_error_message
+from dataplatform.api.request import json_loads
+from dataplatform.api.websocket import credential_user
 from jobs import services
 from jobs.events import EVENT_TYPE, job_group
 from jobs.logstore import split_levels
@@ -35,6 +37,13 @@ from jobs.selectors import job_get_for_user
 from jobs.views import log_page, progress_data, spec_from_execute, spec_from_submit
 
 logger = logging.getLogger(__name__)
+
+#: The close code (in the application range) of a socket whose credentials stopped holding.
+CLOSE_CREDENTIALS_GONE = 4401
+CREDENTIALS_GONE = (
+    "Your login is no longer valid (the user was removed or deactivated, the password changed, or the token or "
+    "session ended); log in again(登录已失效，请重新登录)."
+)
 
 PREFIX = "/api/rest_j/v1/entrance/"
 #: Every this many seconds a connection checks its unfinished jobs against the store, so that a push the channel
@@ -88,7 +97,7 @@ class EntranceConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(envelope(None, 1, "Empty message!", {}))
             return
         try:
-            frame = json.loads(text_data if text_data is not None else bytes_data.decode("utf-8"))
+            frame = json_loads(text_data if text_data is not None else bytes_data.decode("utf-8"))
         except (ValueError, UnicodeDecodeError):
             await self.send_json(envelope(None, 1, "The WebSocket frame is not a JSON object.", {}))
             return
@@ -105,6 +114,13 @@ class EntranceConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.send_json(envelope(method or None, -1, LINKIS_NOT_LOGGED_IN, {"websocketTag": tag}))
             return
+        # Whatever opened the socket must still hold: the user, its password, its token or session.
+        user = await database_sync_to_async(credential_user)(self.scope)
+        if user is None:
+            await self.send_json(envelope(method or None, -1, CREDENTIALS_GONE, {"websocketTag": tag}))
+            await self.close(code=CLOSE_CREDENTIALS_GONE, reason="credentials no longer valid")
+            return
+        self.scope["user"] = user
         path = method[len(PREFIX) :] if method.startswith(PREFIX) else method.removeprefix("/api/entrance/")
         try:
             if path in ("execute", "submit"):

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from dataplatform.api.exceptions import InvalidInputError
 from jobs.engines import ENGINES
 from jobs.models import ACTIVE, NON_TERMINAL, QUEUED, Job, Worker
 
@@ -51,6 +52,11 @@ def user_engines(user) -> list[str]:
     return [engine for engine in ENGINES if engine in settings.JOB_DEFAULT_ENGINES]
 
 
+def _digits(text: str) -> bool:
+    """Whether ``text`` is ASCII digits: ``str.isdigit`` also accepts "¹", which ``int`` refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def parse_job_ident(ident: str) -> tuple[int | None, str | None]:
     """Return ``(taskID, short exec id)`` for a REST execID, a deprecated-format execID or a bare taskID.
 
@@ -60,13 +66,13 @@ def parse_job_ident(ident: str) -> tuple[int | None, str | None]:
     """
     ident = (ident or "").strip()
     short: str | None = None
-    if ident.isdigit():
+    if _digits(ident):
         return int(ident), None
     if ident.startswith("exec_id"):
         rest = ident[7:]
-        if len(rest) > 6 and rest[:6].isdigit():
+        if len(rest) > 6 and _digits(rest[:6]):
             short = rest[6 + int(rest[:3]) + int(rest[3:6]) :]
-    elif len(ident) > 6 and ident[:6].isdigit():
+    elif len(ident) > 6 and _digits(ident[:6]):
         short = ident[6 + int(ident[:2]) + int(ident[2:4]) + int(ident[4:6]) :]
     if short:
         match = _TRAILING_TASK_ID.search(short)
@@ -120,13 +126,19 @@ def job_task_counts(*, user: str | None, creator: str | None, engine: str | None
     return {"taskNumber": running + queued, "runningNumber": running, "queuedNumber": queued}
 
 
+# Epoch milliseconds of the first and the last instant a datetime can hold (years 1 to 9999).
+EPOCH_MS_MIN, EPOCH_MS_MAX = -62135596800000, 253402300799999
+_EPOCH_MS_RANGE = {"min_value": EPOCH_MS_MIN, "max_value": EPOCH_MS_MAX}
+JAVA_LONG_MAX = 2**63 - 1  # Linkis's taskID is a Java Long
+
+
 class JobHistoryFilter(django_filters.FilterSet):
     """Linkis ``jobhistory/list`` query parameters (dates in epoch milliseconds, ``status`` comma-separated)."""
 
-    startDate = django_filters.NumberFilter(method="filter_start")  # noqa: N815 - wire names
-    endDate = django_filters.NumberFilter(method="filter_end")  # noqa: N815
+    startDate = django_filters.NumberFilter(method="filter_start", **_EPOCH_MS_RANGE)  # noqa: N815 - wire names
+    endDate = django_filters.NumberFilter(method="filter_end", **_EPOCH_MS_RANGE)  # noqa: N815
     status = django_filters.CharFilter(method="filter_status")
-    taskID = django_filters.NumberFilter(field_name="id")  # noqa: N815
+    taskID = django_filters.NumberFilter(field_name="id", min_value=0, max_value=JAVA_LONG_MAX)  # noqa: N815
     executeApplicationName = django_filters.CharFilter(method="filter_engine")  # noqa: N815
     creator = django_filters.CharFilter(field_name="creator")
     proxyUser = django_filters.CharFilter(field_name="execute_user")  # noqa: N815
@@ -157,9 +169,16 @@ def _from_ms(value):
 
 
 def job_history(*, user, filters: dict, admin_view: bool = False) -> QuerySet[Job]:
-    """Jobs for Linkis's history list, newest first; admins see everyone's only when asking for the admin view."""
+    """Jobs for Linkis's history list, newest first; admins see everyone's only when asking for the admin view.
+
+    Raises InvalidInputError naming the filters that are not valid (a date out of range, a text with a NUL).
+    """
     query = Job.objects.all() if admin_view and getattr(user, "is_admin", False) else Job.objects.filter(owner=user)
-    return JobHistoryFilter(filters, queryset=query.order_by("-id")).qs
+    filterset = JobHistoryFilter(filters, queryset=query.order_by("-id"))
+    if not filterset.is_valid():
+        problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in filterset.errors.items())
+        raise InvalidInputError(f"Invalid parameters of the job history: {problems}")
+    return filterset.qs
 
 
 # --- files ----------------------------------------------------------------------------------------------------
@@ -170,7 +189,7 @@ def file_uri(path: Path) -> str:
 def job_for_path(*, user, path: str) -> tuple[Job, Path] | None:
     """Map a ``file://`` path inside a job's working directory to that job, if the user may see it."""
     raw = urlsplit(path).path if path.startswith("file:") else path
-    if not raw:
+    if not raw or "\x00" in raw:  # no file has a NUL in its name (the OS refuses such a path outright)
         return None
     resolved = Path(raw).resolve()
     root = Path(settings.JOBS_DIR).resolve()
@@ -178,7 +197,7 @@ def job_for_path(*, user, path: str) -> tuple[Job, Path] | None:
         relative = resolved.relative_to(root)
     except ValueError:
         return None
-    if not relative.parts or not relative.parts[0].isdigit():
+    if not relative.parts or not _digits(relative.parts[0]):
         return None
     job = Job.objects.filter(pk=int(relative.parts[0])).first()
     if job is None or not job_visible(user=user, job=job):

@@ -220,18 +220,60 @@ class JobSpec:
     grants: dict[str, list[str]] = field(default_factory=dict)  # see Job.grants
 
 
+#: The longest timeout a label may ask for (about 68 years): a bound that keeps absurd values out of the database.
+MAX_LABEL_SECONDS = 2**31 - 1
+
+
 def _positive_seconds(value: Any, label: str) -> int | None:
     if value in (None, ""):
         return None
     try:
         seconds = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a float infinity (1e999 in JSON)
         raise JobRequestError(
             ERR_LABEL_INVALID, f"Label params invalid: {label} must be seconds, got {value!r}."
         ) from None
     if seconds <= 0:
         raise JobRequestError(ERR_LABEL_INVALID, f"Label params invalid: {label} must be positive, got {seconds}.")
+    if seconds > MAX_LABEL_SECONDS:
+        raise JobRequestError(
+            ERR_LABEL_INVALID, f"Label params invalid: {label} must be at most {MAX_LABEL_SECONDS} seconds."
+        )
     return seconds
+
+
+#: ``params.configuration``'s sections, each an object of settings (contracts/linkis.md §3.1).
+CONFIGURATION_SECTIONS = ("startup", "runtime", "special")
+#: Runtime settings the platform reads itself, and which must be text (the feature store database of a sql job).
+TEXT_RUNTIME_SETTINGS = ("openmldb.db", "wds.linkis.openmldb.db")
+
+
+def _params_check(params: Any) -> dict[str, Any]:
+    """Return ``params.variable``, or raise JobRequestError (20008) naming the first part of the wrong type."""
+    if not isinstance(params, dict):
+        raise JobRequestError(ERR_PARAMS_EMPTY, "params must be an object with variable and configuration.")
+    variables = params.get("variable") or {}
+    if not isinstance(variables, dict):
+        raise JobRequestError(ERR_PARAMS_EMPTY, "params.variable must be an object of name: value.")
+    configuration = params.get("configuration")
+    if configuration in (None, ""):
+        return variables
+    if not isinstance(configuration, dict):
+        raise JobRequestError(
+            ERR_PARAMS_EMPTY, f"params.configuration must be an object of {', '.join(CONFIGURATION_SECTIONS)}."
+        )
+    for section in CONFIGURATION_SECTIONS:
+        value = configuration.get(section)
+        if value not in (None, "") and not isinstance(value, dict):
+            raise JobRequestError(ERR_PARAMS_EMPTY, f"params.configuration.{section} must be an object of name: value.")
+    runtime = configuration.get("runtime") or {}
+    for name in TEXT_RUNTIME_SETTINGS:
+        value = runtime.get(name)
+        if value is not None and not isinstance(value, str):
+            raise JobRequestError(
+                ERR_PARAMS_EMPTY, f"params.configuration.runtime.{name} must be a string, got {value!r}."
+            )
+    return variables
 
 
 def job_submit(*, owner, spec: JobSpec, may_act_as_others: bool = False) -> Job:
@@ -248,11 +290,7 @@ def job_submit(*, owner, spec: JobSpec, may_act_as_others: bool = False) -> Job:
             ERR_CODE_EMPTY,
             f"The param executionCode is {size} bytes, over the limit of {settings.JOB_MAX_CODE_BYTES} bytes.",
         )
-    if not isinstance(spec.params, dict):
-        raise JobRequestError(ERR_PARAMS_EMPTY, "params must be an object with variable and configuration.")
-    variables = spec.params.get("variable") or {}
-    if not isinstance(variables, dict):
-        raise JobRequestError(ERR_PARAMS_EMPTY, "params.variable must be an object of name: value.")
+    variables = _params_check(spec.params)
     chosen = route(engine_type=spec.engine_type, run_type=spec.run_type)
     engine_require(user=owner, engine=chosen.engine)
     execute_user = spec.execute_user or owner.username

@@ -198,7 +198,7 @@ def _job_or_error(request, ident: str, message: str, action: str) -> Job:
 
 def status_data(job: Job, ident: str) -> dict:
     """``data`` of a status answer: the id as the client gave it; a bare taskID also gets the real execID."""
-    if ident.isdigit():
+    if ident.isascii() and ident.isdigit():
         return {"status": job.status, "execID": job.exec_id, "taskID": job.pk}
     return {"status": job.status, "execID": ident}
 
@@ -245,14 +245,22 @@ class ProgressWithResourceView(LinkisAPIView):
         return linkis_response(request, data, method=f"/api/entrance/{ident}/progressWithResource")
 
 
+# Linkis declares these query parameters as Java ``Integer``s: a value outside that range is a parameter error
+# there, and here too (rather than a page offset the database cannot hold).
+JAVA_INT_MIN, JAVA_INT_MAX = -(2**31), 2**31 - 1
+
+
 def _int_param(request, name: str, default: int) -> int:
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
-        raise LinkisError(f"{name} must be an integer, got {raw!r}.") from None
+        raise LinkisError(f"{name} must be an integer, got {raw[:40]!r}.") from None
+    if not JAVA_INT_MIN <= value <= JAVA_INT_MAX:
+        raise LinkisError(f"{name} must be an integer between {JAVA_INT_MIN} and {JAVA_INT_MAX}, got {raw[:40]}.")
+    return value
 
 
 def log_page(job: Job, from_line: int, size: int) -> tuple[list[tuple[str, str]], int]:
@@ -311,6 +319,8 @@ def kill_message(request, ident: str, task_id) -> dict:
 
 
 class KillView(LinkisAPIView):
+    changes_state_on_get = True  # a cookie-authenticated GET from another site is refused (dataplatform.api.crosssite)
+
     @extend_schema(parameters=[ID_PARAM, TASK_ID_PARAM], responses=ENVELOPE)
     def get(self, request, ident: str):
         envelope = kill_message(request, ident, request.query_params.get("taskID"))
@@ -341,6 +351,8 @@ class KillJobsView(LinkisAPIView):
 
 
 class PauseView(LinkisAPIView):
+    changes_state_on_get = True
+
     @extend_schema(parameters=[ID_PARAM], responses=ENVELOPE)
     def get(self, request, ident: str):
         job = job_get_for_user(user=request.user, ident=ident)

@@ -69,6 +69,7 @@ class LiveServer:
                 "--ws",
                 "websockets",
                 "--no-access-log",
+                "--no-proxy-headers",  # as make run serves the embedded default: no proxy, no forwarded headers
                 "dataplatform.asgi:application",
             ],  # fmt: skip
             cwd=ROOT,

@@ -9,31 +9,13 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
 
 from dataplatform.accounts import services
+from dataplatform.accounts.forms import ThrottledAuthenticationMixin
 from dataplatform.accounts.models import ApiToken, User, hash_token_code
-from dataplatform.api.exceptions import AuthenticationError, ThrottledError
-from dataplatform.api.request import client_ip
 from jobs.admin import EngineRightsFormMixin, save_engine_rights
 
 
-class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
+class ThrottledAdminAuthenticationForm(ThrottledAuthenticationMixin, AdminAuthenticationForm):
     """The admin login form, checked by the same service (and failure throttle) as every API login."""
-
-    def clean(self):
-        username = self.cleaned_data.get("username")
-        password = self.cleaned_data.get("password")
-        if username is not None and password:
-            try:
-                user = services.user_authenticate(
-                    username=username, password=password, client_ip=client_ip(self.request)
-                )
-            except ThrottledError as exc:
-                raise ValidationError(exc.message, code="throttled") from None
-            except AuthenticationError:
-                raise self.get_invalid_login_error() from None
-            user.backend = "django.contrib.auth.backends.ModelBackend"
-            self.user_cache = user
-            self.confirm_login_allowed(user)
-        return self.cleaned_data
 
 
 admin.site.login_form = ThrottledAdminAuthenticationForm

@@ -20,7 +20,12 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from dataplatform.accounts.models import ApiToken, User, hash_token_code
 from dataplatform.accounts.selectors import user_get
-from dataplatform.accounts.throttling import login_failure_record, login_failures_clear, login_throttle_check
+from dataplatform.accounts.throttling import (
+    LoginClient,
+    login_failure_record,
+    login_success_record,
+    login_throttle_check,
+)
 from dataplatform.api.exceptions import AuthenticationError, ConflictError, ForbiddenError, NotFoundError
 
 NON_ADMIN = "Non-admin is not allowed to do this operation."
@@ -111,17 +116,18 @@ def user_set_virtual_clusters(*, actor: User, username: str, virtual_clusters: s
     return user
 
 
-def user_authenticate(*, username: str, password: str, client_ip: str) -> User:
-    """Check a username and password, counting failures against the address and the name."""
-    login_throttle_check(client_ip=client_ip, username=username)
+def user_authenticate(*, username: str, password: str, client: LoginClient) -> User:
+    """Check a username and password, with the failed-login throttle every login route shares
+    (``dataplatform.accounts.throttling``)."""
+    login_throttle_check(client=client, username=username)
     user = user_get(username=username)
     if user is None or not user.is_active:
-        login_failure_record(client_ip=client_ip, username=username)
+        login_failure_record(client=client, username=username)
         raise AuthenticationError(f"User {username} is not found.", code="no_user")
     if not user.check_password(password):
-        login_failure_record(client_ip=client_ip, username=username)
+        login_failure_record(client=client, username=username)
         raise AuthenticationError("Password is incorrect.", code="incorrect_password")
-    login_failures_clear(client_ip=client_ip, username=username)
+    login_success_record(client=client, username=username)
     return user
 
 

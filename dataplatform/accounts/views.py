@@ -15,6 +15,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 
 from dataplatform.accounts import services
+from dataplatform.accounts.login import authenticate_request
 from dataplatform.accounts.selectors import user_list
 from dataplatform.accounts.serializers import (
     LinkisLoginInputSerializer,
@@ -39,7 +40,6 @@ from dataplatform.api.exceptions import (
     OpenPAIError,
     OpenPAIV1Error,
 )
-from dataplatform.api.request import client_ip
 from dataplatform.api.responses import linkis_response, text_response
 from dataplatform.api.serializers import LinkisEnvelopeSerializer
 from dataplatform.api.viewsets import LinkisAPIView, OpenPAIAPIView, OpenPAIV1APIView
@@ -87,9 +87,7 @@ class OpenPAIAuthView(OpenPAIAPIView):
     def post(self, request):
         body = self._validated(request)
         try:
-            user = services.user_authenticate(
-                username=body["username"], password=body["password"], client_ip=client_ip(request)
-            )
+            user = authenticate_request(request, username=body["username"], password=body["password"])
         except AuthenticationError:
             raise OpenPAIError(401, "AuthenticationFailed", "authentication failed") from None
         token = services.token_issue(user=user, expiration=body["expiration"])
@@ -203,9 +201,7 @@ class OpenPAIV1TokenView(OpenPAIV1APIView):
     def post(self, request):
         body = _v1_validated(request, OPENPAI_V1_TOKEN_SCHEMA)
         try:
-            user = services.user_authenticate(
-                username=body["username"], password=body["password"], client_ip=client_ip(request)
-            )
+            user = authenticate_request(request, username=body["username"], password=body["password"])
         except AuthenticationError as exc:
             if exc.code == "incorrect_password":
                 raise OpenPAIV1Error(400, "IncorrectPasswordError", "Password is incorrect.") from None
@@ -333,7 +329,7 @@ class LinkisLoginView(LinkisAPIView):
         if not isinstance(password, str) or not password.strip():
             raise LinkisError("Password can not be blank(密码不能为空)！")
         try:
-            user = services.user_authenticate(username=username, password=password, client_ip=client_ip(request))
+            user = authenticate_request(request, username=username, password=password)
         except AuthenticationError:
             raise LinkisError("wrong user name or password(用户名或密码错误)！") from None
         response = linkis_response(
@@ -367,6 +363,7 @@ class LinkisLogoutView(LinkisAPIView):
     """``/api/rest_j/v1/user/logout``: end the ticket's session and clear the cookie."""
 
     permission_classes = [AllowAny]
+    changes_state_on_get = True  # a cookie-authenticated GET from another site is refused (dataplatform.api.crosssite)
 
     @extend_schema(request=None, responses={200: LinkisEnvelopeSerializer})
     def post(self, request):

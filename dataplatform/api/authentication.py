@@ -8,16 +8,14 @@ use the ``linkis_user_session_ticket_id_v1`` cookie from ``/api/rest_j/v1/user/l
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from django.conf import settings
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
+from dataplatform.api.crosssite import SAFE_METHODS, request_cross_site_reason
 from dataplatform.api.request import client_ip
 
-SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 # Content types a cross-site HTML form can send without a CORS preflight.
 _SIMPLE_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
 
@@ -26,28 +24,18 @@ class BearerJWTAuthentication(JWTAuthentication):
     """``Authorization: Bearer <jwt>`` as issued by ``POST /api/auth`` and ``POST /api/v1/token``."""
 
 
-def _origin_is_trusted(request, origin: str) -> bool:
-    if origin in settings.CSRF_TRUSTED_ORIGINS:
-        return True
-    parts = urlsplit(origin)
-    return bool(parts.scheme and parts.netloc) and f"{parts.scheme}://{parts.netloc}" == (
-        f"{request.scheme}://{request.get_host()}"
-    )
-
-
 def enforce_cookie_csrf(request) -> None:
     """Refuse a cross-site request that carries a Linkis ticket cookie.
 
     Linkis clients (UJESClient, linkis-cli, the Python SDK, linkis-web) send JSON and never a CSRF token, so the
     ticket cookie cannot use Django's token check. It is protected instead by what a cross-site page cannot do:
-    browsers mark its requests ``Sec-Fetch-Site: cross-site`` and send a foreign ``Origin``, and without a CORS
-    preflight it can only POST form or text bodies, which are refused here.
+    browsers mark its requests ``Sec-Fetch-Site: cross-site`` and send a foreign ``Origin``
+    (``dataplatform.api.crosssite``), and without a CORS preflight it can only POST form or text bodies, which are
+    refused here.
     """
-    if request.META.get("HTTP_SEC_FETCH_SITE") == "cross-site":
-        raise exceptions.PermissionDenied("CSRF Failed: cross-site request carrying the Linkis ticket cookie.")
-    origin = request.META.get("HTTP_ORIGIN")
-    if origin and not _origin_is_trusted(request, origin):
-        raise exceptions.PermissionDenied(f"CSRF Failed: origin {origin} is not trusted.")
+    reason = request_cross_site_reason(request)
+    if reason is not None:
+        raise exceptions.PermissionDenied(f"CSRF Failed: {reason}, carrying the Linkis ticket cookie.")
     if request.method not in SAFE_METHODS:
         content_type = (request.META.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
         if content_type in _SIMPLE_CONTENT_TYPES:

@@ -8,7 +8,11 @@ ASGI wrapper decides from the headers, before a byte of the body is read:
   ``MAX_REQUEST_BODY_BYTES``) is answered 413 in the route family's envelope;
 - a body larger than ``MAX_REQUEST_BODY_BYTES`` (only upload routes take one) sent without any credentials
   (no ``Authorization``, cookie or Linkis token header) is answered 401 before it is received;
-- a body without ``Content-Length`` (chunked) is cut off once it passes the largest limit of any route.
+- a chunked body (``Transfer-Encoding: chunked``, no ``Content-Length``) is received here in full, spooled to
+  memory or a temporary file as Django spools bodies, under the same two rules (413 once it passes the route's
+  limit, 401 once it passes ``MAX_REQUEST_BODY_BYTES`` without credentials), and handed on with the
+  ``Content-Length`` it turned out to have. Django and DRF read a request's body only up to its declared length,
+  so without this a chunked body reached every view as an empty one.
 
 Small requests (the common case) pass through after one integer comparison.
 """
@@ -16,7 +20,7 @@ Small requests (the common case) pass through after one integer comparison.
 from __future__ import annotations
 
 import io
-import logging
+import tempfile
 
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
@@ -24,8 +28,6 @@ from django.urls import Resolver404, resolve
 
 from dataplatform.api.families import family_for_path
 from dataplatform.api.problems import Problem
-
-logger = logging.getLogger(__name__)
 
 _CREDENTIAL_HEADERS = (b"authorization", b"cookie", b"token-code")
 
@@ -73,8 +75,8 @@ class BodyLimitGuard:
                 refusal = self._refusal(scope, headers, length)
                 if refusal is not None:
                     return await self._send(send, *refusal)
-        elif headers.get(b"transfer-encoding", b"").lower() == b"chunked":
-            receive = self._capped(receive, largest_body_limit())
+        elif b"chunked" in headers.get(b"transfer-encoding", b"").lower():
+            return await self._chunked(scope, receive, send, headers)
         return await self.app(scope, receive, send)
 
     def _refusal(self, scope, headers: dict[bytes, bytes], length: int):
@@ -102,18 +104,52 @@ class BodyLimitGuard:
         await send({"type": "http.response.start", "status": status, "headers": raw})
         await send({"type": "http.response.body", "body": body})
 
+    async def _chunked(self, scope, receive, send, headers: dict[bytes, bytes]) -> None:
+        """Receive a chunked body in full, then hand the request on with the ``Content-Length`` it has."""
+        family = family_for_path(scope["path"])
+        limit: int | None = None  # looked up once the body passes the default limit
+        spool = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)
+        try:
+            size, more = 0, True
+            while more:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return  # the client went away: nobody to answer
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                more = message.get("more_body", False)
+                if size > settings.MAX_REQUEST_BODY_BYTES and (limit is None or size > limit):
+                    if family is None:  # pages: only the largest limit of any route
+                        limit = largest_body_limit()
+                        if size > limit:
+                            text = f"Request body is larger than the {limit} bytes allowed.".encode()
+                            return await self._send(send, 413, [("Content-Type", "text/plain; charset=utf-8")], text)
+                    else:
+                        refusal = self._refusal(scope, headers, size)
+                        if refusal is not None:
+                            return await self._send(send, *refusal)
+                        limit = route_body_limit(scope["path"])
+                spool.write(chunk)
+            spool.seek(0)
+            kept = [(name, value) for name, value in scope.get("headers", []) if name.lower() != b"transfer-encoding"]
+            scope = dict(scope, headers=[*kept, (b"content-length", str(size).encode("latin-1"))])
+            return await self.app(scope, self._replay(spool, size, receive), send)
+        finally:
+            spool.close()
+
     @staticmethod
-    def _capped(receive, cap: int):
-        received = 0
+    def _replay(spool, size: int, receive, chunk_size: int = 64 * 1024):
+        """A receive callable that hands over the spooled body, then passes on whatever the server sends next."""
+        remaining = size
+        sent = False
 
-        async def capped_receive():
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > cap:
-                    logger.warning("chunked request body cut off past %d bytes", cap)
-                    return {"type": "http.disconnect"}
-            return message
+        async def replayed():
+            nonlocal remaining, sent
+            if sent:
+                return await receive()  # after the body: the server's http.disconnect
+            chunk = spool.read(min(chunk_size, remaining))
+            remaining -= len(chunk)
+            sent = remaining <= 0 or not chunk
+            return {"type": "http.request", "body": chunk, "more_body": not sent}
 
-        return capped_receive
+        return replayed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataplatform.api.bodylimit import view_body_limit
+from dataplatform.api.crosssite import SAFE_METHODS, cookie_authenticated, request_cross_site_reason
 from dataplatform.api.families import family_for_path
 from dataplatform.api.problems import Problem
 from dataplatform.api.request import content_length
@@ -53,3 +54,30 @@ class OpenMLDBPathMiddleware:
             request.path_info = normalized
             request.path = request.path[: len(request.path) - len(path)] + normalized
         return self.get_response(request)
+
+
+class CrossSiteGuardMiddleware:
+    """Refuse API requests from other sites' pages that would change state (``dataplatform.api.crosssite``).
+
+    Runs before any view of the families (and before Django's CSRF check, which the API views are exempt from),
+    so the rule holds whatever authenticates the request. Console and admin pages keep Django's own CSRF check.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        family = family_for_path(request.path)
+        if family is None:
+            return None
+        if request.method in SAFE_METHODS:
+            view_class = getattr(view_func, "view_class", None) or getattr(view_func, "cls", None)
+            if not (getattr(view_class, "changes_state_on_get", False) and cookie_authenticated(request)):
+                return None
+        reason = request_cross_site_reason(request)
+        if reason is None:
+            return None
+        return family.render_problem(request, Problem("csrf", f"CSRF Failed: {reason}."))

@@ -1,14 +1,22 @@
-"""Request body parsers shared by the API families."""
+"""Request body parsers shared by the API families.
+
+Every JSON body goes through ``dataplatform.api.request.json_loads``: malformed JSON, ``NaN``/``Infinity``,
+numbers that overflow (``1e999``) and nesting deeper than ``MAX_JSON_DEPTH`` are parse errors (400 in each
+family's envelope), never a crash further down.
+"""
 
 from __future__ import annotations
 
-import json
+import codecs
 import re
 
 from django.conf import settings
 from django.http import QueryDict
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
+from rest_framework.parsers import JSONParser as DRFJSONParser
+
+from dataplatform.api.request import json_loads
 
 # "a=1&b=two": what curl -d sends, even when the client also claims Content-Type: application/json.
 _FORM_BODY = re.compile(r"^[^=&{}\[\]\"\s]+=[^&]*(&[^=&{}\[\]\"\s]+=[^&]*)*$")
@@ -34,10 +42,21 @@ class LenientJSONParser(BaseParser):
         if not text.strip():
             return {}
         try:
-            return json.loads(text)
+            return json_loads(text)
         except ValueError as exc:
             if _FORM_BODY.match(text.strip()):
                 return QueryDict(text.strip(), encoding=encoding).dict()
+            raise ParseError(f"JSON parse error - {exc}") from None
+
+
+class StrictJSONParser(DRFJSONParser):
+    """DRF's ``application/json`` parser with the platform's limits (see ``json_loads``)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            return json_loads(codecs.getreader(encoding)(stream).read())
+        except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
 
 

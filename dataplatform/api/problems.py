@@ -16,7 +16,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError, DataError, InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf
 
@@ -134,9 +134,20 @@ def problem_from_exception(exc: BaseException) -> Problem:
         return Problem("too_large", "Request body is larger than this API accepts.")
     if isinstance(exc, SuspiciousOperation):
         return Problem("bad_request", str(exc) or "Bad request.")
+    if isinstance(exc, RecursionError):
+        # The request parsers refuse bodies nested deeper than MAX_JSON_DEPTH; this is the net under views that
+        # parse a body their own way. Logged with its traceback: it may also be a bug of the platform's own.
+        logger.warning("request data nested too deeply: %s", exc, exc_info=(type(exc), exc, exc.__traceback__))
+        return Problem("bad_request", "Request data is nested too deeply.")
     if isinstance(exc, OperationalError | InterfaceError):
         logger.error("database unavailable: %s", exc)
         return Problem("unavailable", "The database is unavailable; retry shortly.")
+    if isinstance(exc, DataError):
+        # A value the database cannot hold or compare (PostgreSQL: a NUL character in text, a number out of range,
+        # a string too long): it came with the request and slipped past validation. Logged with its traceback.
+        logger.warning("value refused by the database: %s", exc, exc_info=(type(exc), exc, exc.__traceback__))
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "a value is out of range"
+        return Problem("invalid", f"A value in the request is not valid here: {reason}")
     return internal_problem(exc)
 
 

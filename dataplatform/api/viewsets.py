@@ -7,7 +7,6 @@ Views of an app subclass the base of the family whose wire contract they speak, 
 from __future__ import annotations
 
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.views import APIView
 
@@ -17,7 +16,7 @@ from dataplatform.api.authentication import (
     LinkisTokenAuthentication,
 )
 from dataplatform.api.handlers import HANDLERS
-from dataplatform.api.parsers import LenientJSONParser
+from dataplatform.api.parsers import LenientJSONParser, StrictJSONParser
 from dataplatform.api.renderers import (
     CDAPRenderer,
     LinkisRenderer,
@@ -35,7 +34,7 @@ class FamilyMixin:
 
     family = "platform"
     renderer_classes = [PlatformRenderer]
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
     authentication_classes = STANDARD_AUTHENTICATION
     permission_classes = [IsAuthenticated]
     #: Largest body this view accepts; None means settings.MAX_REQUEST_BODY_BYTES.

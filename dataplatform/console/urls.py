@@ -3,6 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from dataplatform.accounts.forms import ThrottledAuthenticationForm
 from dataplatform.console.views import workbench
 
 app_name = "console"
@@ -10,7 +11,11 @@ app_name = "console"
 urlpatterns = [
     path(
         "login/",
-        auth_views.LoginView.as_view(template_name="console/login.html", redirect_authenticated_user=True),
+        auth_views.LoginView.as_view(
+            template_name="console/login.html",
+            redirect_authenticated_user=True,
+            authentication_form=ThrottledAuthenticationForm,
+        ),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(next_page="console:login"), name="logout"),

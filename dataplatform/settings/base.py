@@ -83,9 +83,11 @@ MIDDLEWARE = [
     "dataplatform.api.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "dataplatform.api.middleware.CrossSiteGuardMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "dataplatform.accounts.login.LoginDeviceCookieMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -202,8 +204,14 @@ CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_FAILURE_VIEW = "dataplatform.api.views.csrf_failure"
 
 # Failed logins allowed per client address and per username inside the window, on every login endpoint.
+# Failed logins (dataplatform/accounts/throttling.py): per username and address (or device cookie), per address,
+# per username; past each threshold the next attempt waits 1 s, doubling up to LOGIN_BACKOFF_MAX_SECONDS.
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 10, minimum=1)
+LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 50, minimum=1)
+LOGIN_MAX_FAILURES_PER_USER = env_int("LOGIN_MAX_FAILURES_PER_USER", 50, minimum=1)
 LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 300, minimum=1)
+LOGIN_BACKOFF_MAX_SECONDS = env_int("LOGIN_BACKOFF_MAX_SECONDS", 900, minimum=1)
+LOGIN_DEVICE_COOKIE = "platform_login_device"
 # Proxies in front of the platform that append to X-Forwarded-For (0: use the socket's peer address).
 NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0)
 
@@ -303,7 +311,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["dataplatform.api.parsers.StrictJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "dataplatform.api.authentication.BearerJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",

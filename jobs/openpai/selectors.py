@@ -6,6 +6,9 @@ its stored state. Times are epoch milliseconds, as upstream's.
 
 from __future__ import annotations
 
+import json
+import re
+
 from django.db.models import F, Min, Q, QuerySet
 
 from dataplatform.api.exceptions import NotFoundError
@@ -101,8 +104,49 @@ def v1_list_item(pai: PaiJob) -> dict:
     }
 
 
-def job_status(pai: PaiJob, tasks: list[PaiTask] | None = None) -> dict:
-    """The flat status object (the seed's GET /api/job/:jobName, and v1's ``jobStatus``)."""
+# --- what only the owner and admins see ----------------------------------------------------------------------------
+#: Reading a job needs no login, as upstream; its private parts are the owner's and admins' only.
+REDACTED = "******"
+_DIAGNOSTICS_HEAD = re.compile(r"^(.*?failed with exit code -?\d+\.)", re.DOTALL)
+
+
+def sees_private(pai: PaiJob, viewer) -> bool:
+    """Whether ``viewer`` may see the job's environment values and its tasks' stderr (owner or admin)."""
+    if viewer is None or not getattr(viewer, "is_authenticated", False):
+        return False
+    return bool(getattr(viewer, "is_admin", False) or pai.owner_id == viewer.pk)
+
+
+def exit_diagnostics(pai: PaiJob, viewer=None) -> str:
+    """``appExitDiagnostics``: in full for the owner and admins; for others only which task failed with which
+    exit code (what follows, the task's stderr or its engine's error, may hold anything the job printed)."""
+    text = pai.exit_diagnostics or ""
+    if sees_private(pai, viewer):
+        return text
+    match = _DIAGNOSTICS_HEAD.match(text)
+    if match is None or match.group(1) == text:
+        return text
+    return f"{match.group(1)} (Details are shown to the job's owner and admins.)"
+
+
+def job_config(pai: PaiJob, viewer=None):
+    """The config body as it was submitted; for anyone but the owner and admins, ``jobEnvs`` values are hidden
+    (the keys and the shape stay)."""
+    try:
+        config = json.loads(pai.config_raw)
+    except ValueError:
+        config = pai.config_raw
+    if sees_private(pai, viewer):
+        return config
+    if isinstance(config, dict) and isinstance(config.get("jobEnvs"), dict):
+        return {**config, "jobEnvs": dict.fromkeys(config["jobEnvs"], REDACTED)}
+    if not isinstance(config, dict):
+        return REDACTED
+    return config
+
+
+def job_status(pai: PaiJob, tasks: list[PaiTask] | None = None, viewer=None) -> dict:
+    """The flat status object (the seed's GET /api/job/:jobName, and v1's ``jobStatus``), as ``viewer`` may see it."""
     tasks = _current_tasks(pai) if tasks is None else tasks
     started = [t.job.started_at for t in tasks if t.job is not None and t.job.started_at is not None]
     launched = min(started) if started else None
@@ -123,7 +167,7 @@ def job_status(pai: PaiJob, tasks: list[PaiTask] | None = None) -> dict:
         "appLaunchedTime": _ms(launched),
         "appCompletedTime": _ms(pai.completed_at),
         "appExitCode": pai.exit_code if pai.is_final or pai.retries else None,
-        "appExitDiagnostics": pai.exit_diagnostics,
+        "appExitDiagnostics": exit_diagnostics(pai, viewer),
         "appExitType": pai.exit_type or None,
         "virtualCluster": pai.virtual_cluster,
     }
@@ -146,7 +190,7 @@ def task_log_url(pai: PaiJob, task: PaiTask) -> str:
     return f"/api/v1/user/{pai.owner.username}/jobs/{pai.name}/tasks/{task.role}/{task.index}/log"
 
 
-def job_detail(pai: PaiJob) -> dict:
+def job_detail(pai: PaiJob, viewer=None) -> dict:
     """v1's ``GET /api/v1/jobs/:jobName``: ``{name, jobStatus, taskRoles}`` with per-task status."""
     tasks = _current_tasks(pai)
     roles: dict[str, dict] = {
@@ -169,7 +213,7 @@ def job_detail(pai: PaiJob) -> dict:
                 "jobId": job.pk if job else None,
             }
         )
-    return {"name": pai.name, "jobStatus": job_status(pai, tasks), "taskRoles": roles}
+    return {"name": pai.name, "jobStatus": job_status(pai, tasks, viewer), "taskRoles": roles}
 
 
 def task_get(*, pai: PaiJob, role: str, index: int, attempt: int | None = None) -> PaiTask:

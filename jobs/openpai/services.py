@@ -17,7 +17,6 @@ Errors carry OpenPAI v0.7's codes (``NoJobError``, ``ConflictJobError``...); the
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import re
@@ -431,11 +430,3 @@ def _finish(pai: PaiJob, state: str, exit_code: int, diagnostics: str, exit_type
     pai.save(update_fields=["state", "exit_code", "exit_diagnostics", "exit_type", "completed_at"])
     logger.info("OpenPAI job %s ended %s (exit code %s)", pai, state, exit_code)
     return True
-
-
-def config_as_submitted(pai: PaiJob):
-    """The config body exactly as it was submitted (JSON), for ``GET .../config``."""
-    try:
-        return json.loads(pai.config_raw)
-    except ValueError:
-        return pai.config_raw

@@ -8,8 +8,6 @@ As upstream, the job named in the path is looked up before the token is checked:
 
 from __future__ import annotations
 
-import json
-
 from django.contrib.auth import get_user_model
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -26,6 +24,7 @@ from dataplatform.api.exceptions import (
     OpenPAIError,
     OpenPAIV1Error,
 )
+from dataplatform.api.request import json_loads
 from dataplatform.api.responses import text_response
 from dataplatform.api.viewsets import OpenPAIAPIView, OpenPAIV1APIView
 from jobs.logstore import log_read
@@ -102,7 +101,7 @@ class SeedJobView(LenientReadMixin, OpenPAIAPIView):
 
     @extend_schema(summary="Job status (the seed's flat object)", responses={200: OpenApiTypes.OBJECT})
     def get(self, request, job_name):
-        return Response(selectors.job_status(self._job(request, job_name)))
+        return Response(selectors.job_status(self._job(request, job_name), viewer=request.user))
 
     @extend_schema(summary="Submit a job config, or replace a finished job of that name", request=OpenApiTypes.OBJECT)
     def put(self, request, job_name):
@@ -190,7 +189,7 @@ class V1JobListView(V1View):
 class V1JobView(V1View):
     @extend_schema(summary="Job detail: jobStatus and per-task status under taskRoles")
     def get(self, request, job_name, username: str | None = None):
-        return Response(selectors.job_detail(self.job(request, job_name, username)))
+        return Response(selectors.job_detail(self.job(request, job_name, username), viewer=request.user))
 
     @extend_schema(summary="Submit a job config under this name (202)", request=OpenApiTypes.OBJECT)
     def put(self, request, job_name, username: str | None = None):
@@ -211,7 +210,7 @@ class V1JobConfigView(V1View):
     @extend_schema(summary="The job config exactly as submitted", responses={200: OpenApiTypes.OBJECT})
     def get(self, request, job_name, username: str | None = None):
         pai = self.job(request, job_name, username)
-        return Response(services.config_as_submitted(pai))
+        return Response(selectors.job_config(pai, viewer=request.user))
 
 
 class V1JobSshView(V1View):
@@ -229,7 +228,7 @@ class V1ExecutionTypeView(V1View):
     @extend_schema(summary="Stop (STOP) or keep running (START) a job; 202", request=OpenApiTypes.OBJECT)
     def put(self, request, job_name, username: str | None = None):
         try:
-            body = json.loads(request.body or b"null")
+            body = json_loads(request.body or b"null")
         except (ValueError, UnicodeDecodeError):
             raise OpenPAIV1Error(400, "InvalidParametersError", '"value" must be an object') from None
         if not isinstance(body, dict) or "value" not in body:

@@ -105,6 +105,35 @@ def test_execute_errors(client, user, body, err_code):
     assert not Job.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("params", "fragment"),
+    [
+        ({"configuration": "x"}, "params.configuration must be an object"),
+        ({"configuration": {"runtime": "x"}}, "params.configuration.runtime must be an object"),
+        ({"configuration": {"startup": [1]}}, "params.configuration.startup must be an object"),
+        ({"configuration": {"special": 5}}, "params.configuration.special must be an object"),
+        ({"configuration": {"runtime": {"openmldb.db": ["x"]}}}, "runtime.openmldb.db must be a string, got ['x']"),
+        ({"configuration": {"runtime": {"wds.linkis.openmldb.db": 7}}}, "wds.linkis.openmldb.db must be a string"),
+        ({"variable": "x"}, "params.variable must be an object"),
+    ],
+)
+@pytest.mark.parametrize("route", ["submit", "execute"])
+def test_wrongly_typed_params_are_refused_at_submit(client, user, route, params, fragment):
+    body = submit_body(params=params) if route == "submit" else execute_body(params=params)
+    response = post(client, f"{E}/{route}", body, user)
+    status, linkis_status, code, message = error(response)
+    assert (status, linkis_status, code) == (400, 1, 20008)
+    assert message.startswith("error code(错误码): 20008, error message(错误信息): ") and fragment in message
+    assert not Job.objects.exists()
+
+
+def test_well_typed_params_are_kept(client, user):
+    runtime = {"openmldb.db": "fs", "spark.executor.memory": "2g"}
+    params = {"variable": {"x": "1"}, "configuration": {"startup": {}, "runtime": runtime, "special": {}}}
+    assert post(client, f"{E}/submit", submit_body(params=params), user).status_code == 200
+    assert Job.objects.get().params == params
+
+
 def test_non_json_and_wrong_types(client, user):
     response = client.post(f"{E}/submit", "not json", content_type="application/json", **bearer(user))
     assert response.status_code == 400 and response.json()["status"] == 1

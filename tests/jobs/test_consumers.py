@@ -186,14 +186,33 @@ async def test_other_users_jobs_are_invisible(application, user, other_user, run
     await communicator.disconnect()
 
 
+async def handshake(application, headers) -> bool:
+    communicator = WebsocketCommunicator(application, PATH, headers=headers)
+    connected, _ = await communicator.connect()
+    if connected:
+        await communicator.disconnect()
+    return connected
+
+
 async def test_foreign_origin_is_refused_and_missing_origin_allowed(application, user):
-    communicator = WebsocketCommunicator(application, PATH, headers=[(b"origin", b"https://evil.example")])
-    connected, _ = await communicator.connect()
-    assert not connected
-    communicator = WebsocketCommunicator(application, PATH, headers=[(b"origin", b"http://localhost:8000")])
-    connected, _ = await communicator.connect()
-    assert connected
-    await communicator.disconnect()
+    host = (b"host", b"localhost:8000")
+    assert not await handshake(application, [host, (b"origin", b"https://evil.example")])
+    assert await handshake(application, [host, (b"origin", b"http://localhost:8000")])
+    assert await handshake(application, [host])  # a program: no Origin
+    assert await handshake(application, [])
+
+
+async def test_the_origin_must_match_scheme_host_and_port_as_for_http(application, settings):
+    host = (b"host", b"127.0.0.1:8000")
+    # The same host on another port is another site (HTTP's CSRF check says so too).
+    assert not await handshake(application, [host, (b"origin", b"http://127.0.0.1:9999")])
+    assert not await handshake(application, [host, (b"origin", b"https://127.0.0.1:8000")])
+    assert not await handshake(application, [host, (b"origin", b"null")])
+    assert not await handshake(application, [host, (b"sec-fetch-site", b"cross-site")])
+    # DNS rebinding: a page of evil.example resolved to this server sends its own name as Host and Origin.
+    assert not await handshake(application, [(b"host", b"evil.example"), (b"origin", b"http://evil.example")])
+    settings.CSRF_TRUSTED_ORIGINS = ["http://127.0.0.1:9999"]
+    assert await handshake(application, [host, (b"origin", b"http://127.0.0.1:9999")])
 
 
 async def test_ticket_cookie_authenticates_the_socket(application, user):
@@ -271,3 +290,75 @@ async def test_a_catch_up_racing_a_push_leaves_out_the_lines_the_push_sent(monke
     await consumer._catch_up(subscription)
     assert [frame["data"]["log"][3] for frame in sent] == ["line 4\nline 5"]
     assert subscription.cursor == 6
+
+
+# --- a socket never outlives its credentials ---------------------------------------------------------------------
+async def assert_refused_and_closed(communicator, frame: dict) -> None:
+    await communicator.send_json_to(frame)
+    answer = await communicator.receive_json_from()
+    assert answer["status"] == -1 and "no longer valid" in answer["message"]
+    closed = await communicator.receive_output()
+    assert closed == {"type": "websocket.close", "code": 4401, "reason": "credentials no longer valid"}
+
+
+def _change_password(user) -> None:
+    user.set_password("a-new-password")
+    user.save()
+
+
+def _deactivate(user) -> None:
+    user.is_active = False
+    user.save()
+
+
+@pytest.mark.parametrize("revoke", [_change_password, _deactivate, lambda user: user.delete()],
+                         ids=["password-changed", "deactivated", "deleted"])  # fmt: skip
+async def test_a_jwt_socket_stops_acting_once_its_user_changes(application, user, revoke):
+    communicator = await connect(application, user)
+    await communicator.send_json_to({"method": f"{PREFIX}999/status", "websocketTag": "q"})
+    assert (await communicator.receive_json_from())["status"] == 1  # it acts while the credentials hold
+    await database_sync_to_async(revoke)(user)
+    await assert_refused_and_closed(communicator, execute_frame("print('must not run')"))
+    assert not await database_sync_to_async(Job.objects.exists)()
+
+
+async def test_a_ticket_socket_stops_at_logout_and_a_token_socket_when_its_token_is_disabled(application, user):
+    from dataplatform.accounts.models import ApiToken
+    from dataplatform.accounts.services import api_token_create, linkis_ticket_create, linkis_ticket_delete
+
+    ticket = await database_sync_to_async(linkis_ticket_create)(user=user)
+    communicator = await connect(
+        application, headers=[(b"cookie", f"linkis_user_session_ticket_id_v1={ticket}".encode())]
+    )
+    await database_sync_to_async(linkis_ticket_delete)(ticket=ticket)
+    await assert_refused_and_closed(communicator, execute_frame("print(1)"))
+
+    token, code = await database_sync_to_async(api_token_create)(name="ci", created_by=None, legal_users="alice")
+    communicator = await connect(application, headers=[(b"token-code", code.encode()), (b"token-user", b"alice")])
+    await communicator.send_json_to({"method": f"{PREFIX}999/status", "websocketTag": "q"})
+    assert (await communicator.receive_json_from())["status"] == 1
+    await database_sync_to_async(ApiToken.objects.filter(pk=token.pk).update)(is_active=False)
+    await assert_refused_and_closed(communicator, {"method": f"{PREFIX}999/kill", "websocketTag": "k"})
+
+
+async def test_a_session_socket_stops_when_the_session_ends(application, user, settings):
+    from importlib import import_module
+
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+
+    def open_session() -> str:
+        store = import_module(settings.SESSION_ENGINE).SessionStore()
+        store[SESSION_KEY] = str(user.pk)
+        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        store.create()
+        return store.session_key
+
+    key = await database_sync_to_async(open_session)()
+    cookie = (b"cookie", f"{settings.SESSION_COOKIE_NAME}={key}".encode())
+    communicator = await connect(application, headers=[cookie])
+    await communicator.send_json_to({"method": f"{PREFIX}999/status", "websocketTag": "q"})
+    assert (await communicator.receive_json_from())["status"] == 1
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=key)
+    await database_sync_to_async(store.delete)()  # logged out in another tab
+    await assert_refused_and_closed(communicator, execute_frame("print(1)"))

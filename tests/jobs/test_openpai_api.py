@@ -13,7 +13,7 @@ import json
 import pytest
 from django.utils import timezone
 
-from jobs.models import Job, JobStatus, PaiJob, PaiTask
+from jobs.models import Job, JobLogLine, JobStatus, PaiJob, PaiTask
 from jobs.openpai.services import pai_settle
 from jobs.services import job_transition
 from tests.accounts.factories import PASSWORD
@@ -877,11 +877,40 @@ def test_v1_config_exactly_as_submitted(api_client, user):
         '  "image": "ubuntu",   "jobName": "job1", "jobEnvs": {"N": 1, "B": true} }'
     )
     assert v1_post(api_client, raw, user).status_code == 202
-    response = api_client.get("/api/v1/jobs/job1/config")  # no token needed
+    response = api_client.get("/api/v1/jobs/job1/config", **bearer(user))
     assert response.status_code == 200
     assert response.json() == json.loads(raw)
     assert "virtualCluster" not in response.json()  # before defaults
     assert PaiJob.objects.get().config_raw == raw
+
+
+def test_v1_config_hides_job_env_values_from_anyone_but_the_owner_and_admins(api_client, user, other_user, admin_user):
+    raw = {"jobName": "job1", "image": "ubuntu", "taskRoles": [role()], "jobEnvs": {"API_KEY": "s3cret", "N": 1}}
+    assert v1_post(api_client, raw, user).status_code == 202
+    hidden = {**raw, "jobEnvs": {"API_KEY": "******", "N": "******"}}
+    assert api_client.get("/api/v1/jobs/alice~job1/config").json() == hidden  # no token needed, as upstream
+    assert api_client.get("/api/v1/jobs/alice~job1/config", **bearer(other_user)).json() == hidden
+    assert api_client.get("/api/v1/jobs/alice~job1/config", **bearer(admin_user)).json() == raw
+    assert api_client.get("/api/v1/jobs/alice~job1/config", **bearer(user)).json() == raw
+
+
+def test_exit_diagnostics_show_the_stderr_tail_to_the_owner_and_admins_only(api_client, user, other_user, admin_user):
+    pai = submitted(api_client, user)
+    (task,) = current_tasks(pai)
+    start_task(task)
+    JobLogLine.objects.create(job_id=task.job_id, line_no=10_000, level="ERROR", text="token=s3cret leaked")
+    assert job_transition(job_id=task.job_id, to=JobStatus.FAILED, exit_code=3, error_desc="boom")
+    pai_settle(pai_job_id=pai.pk)
+    owner_view = api_client.get("/api/v1/jobs/alice~job1", **bearer(user)).json()["jobStatus"]["appExitDiagnostics"]
+    assert "s3cret" in owner_view
+    assert "s3cret" in api_client.get("/api/job/alice~job1", **bearer(admin_user)).json()["appExitDiagnostics"]
+    for viewer in ({}, bearer(other_user)):
+        for path in ("/api/v1/jobs/alice~job1", "/api/job/alice~job1"):
+            body = api_client.get(path, **viewer).json()
+            diagnostics = (body.get("jobStatus") or body)["appExitDiagnostics"]
+            assert diagnostics == (
+                "Task main[0] failed with exit code 3. (Details are shown to the job's owner and admins.)"
+            )
 
 
 def test_v1_config_of_put_body(api_client, user):

@@ -62,7 +62,9 @@ def submit(client, user, body: dict) -> str:
 
 
 def detail(client, name: str) -> dict:
-    response = client.get(f"{JOBS}/{name}")
+    """The v1 detail as the job's owner sees it (others see no stderr in ``appExitDiagnostics``)."""
+    owner = PaiJob.objects.select_related("owner").get(name=name).owner
+    response = client.get(f"{JOBS}/{name}", **bearer(owner))
     assert response.status_code == 200, response.content
     return response.json()
 

@@ -258,7 +258,7 @@ def openpai_job(request, username: str, job_name: str):
         pai = pai_selectors.pai_job_get(name=job_name, username=username)
     except NotFoundError:
         raise Http404("No such OpenPAI job.") from None
-    detail = pai_selectors.job_detail(pai)
+    detail = pai_selectors.job_detail(pai, viewer=request.user)
     status = detail["jobStatus"]
     may_manage = bool(getattr(request.user, "is_admin", False) or pai.owner_id == request.user.pk)
     configured = {role["name"]: role for role in pai.roles()}
