@@ -71,6 +71,7 @@ from typing import Any
 
 from artifacts.configschema import validate_schema
 from artifacts.versions import ArtifactVersion, VersionError
+from jobs.engines import engine_names
 
 MANIFEST_JSON = "artifact.json"
 JAR_MANIFEST = "META-INF/MANIFEST.MF"
@@ -82,7 +83,6 @@ CENTRAL_DIRECTORY_BYTES_PER_ENTRY = 1024
 CENTRAL_DIRECTORY_MIN_BYTES = 64 * 1024
 
 PROGRAM_TYPES = ("workers", "workflows", "services", "spark")
-ENGINES = ("python", "shell", "sql", "spark")
 PROPERTY_TYPES = ("string", "int", "long", "float", "double", "boolean", "bytes")
 
 _ARTIFACT_NAME = re.compile(r"[.a-zA-Z0-9_-]+")
@@ -529,7 +529,7 @@ def _program(check: _Check, value: Any, path: str) -> dict:
     if has_command:
         program["command"] = check.string(doc, "command", f"{path}.command", required=True)
     elif has_engine:
-        program["engine"] = check.string(doc, "engine", f"{path}.engine", required=True, choices=ENGINES)
+        program["engine"] = check.string(doc, "engine", f"{path}.engine", required=True, choices=engine_names())
         program["code"] = check.string(doc, "code", f"{path}.code", required=True)
     else:
         raise check.error(f"{path}.command is required (or engine and code)")

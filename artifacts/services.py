@@ -91,7 +91,9 @@ from artifacts.versions import (
 from artifacts.versions import ArtifactVersion as Version
 from dataplatform.api.exceptions import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from dataplatform.api.request import json_loads
-from jobs.models import NON_TERMINAL
+from jobs.engines import engine_spec
+from jobs.models import NON_TERMINAL, Job
+from jobs.services import JobSpec, engine_require, job_kill, job_submit
 
 logger = logging.getLogger(__name__)
 
@@ -1043,15 +1045,6 @@ def app_deploy_archive(
 
 # --- programs --------------------------------------------------------------------------------------------------
 
-#: manifest engine -> (Linkis engineType, runType) for the job core.
-_ENGINE_ROUTES = {
-    "python": ("python-python3", "python"),
-    "shell": ("shell-1", "shell"),
-    "sql": ("sql-1", "sql"),
-    "spark": ("spark-2.4.3", "python"),
-}
-
-
 def _readable_by_jobs(top: Path) -> None:
     """Let the sandboxed job user read an unpacked artifact (mounted read-only into its programs' sandboxes);
     ARTIFACTS_DIR itself stays private to the server (0700), so nothing else reaches it."""
@@ -1104,22 +1097,18 @@ def _runtime_args(body: Any) -> dict[str, str]:
 
 def program_start(*, app: Application, program_type: str, name: str, runtime_args: Any, actor) -> ProgramRun:
     """Start a program: submit its job (cwd: the job's directory; the unpacked artifact on PYTHONPATH)."""
-    from jobs.models import Job
-    from jobs.services import JobSpec, engine_require, job_submit
-
     program = program_get(app=app, program_type=program_type, name=name)
     args = _runtime_args(runtime_args)
+    # A command program runs on the shell engine; another on the engine its manifest names, with that engine's
+    # default run type (an application's program is Python code on spark, SQL on sql and duckdb).
+    engine = "shell" if program.get("command") else program["engine"]
+    code = program["command"] if program.get("command") else program["code"]
+    engine_type, run_type = engine, engine_spec(engine).run_type
     # A program runs the artifact's code, which may start any process: it needs the shell right as well as
     # the right to its own engine (job_submit checks that one too).
     engine_require(user=actor, engine="shell")
-    engine_require(user=actor, engine=program.get("engine") or "shell")
+    engine_require(user=actor, engine=engine)
     artifact_dir = unpack_artifact(app.artifact_version)
-    if program.get("command"):
-        engine_type, run_type = _ENGINE_ROUTES["shell"]
-        code = program["command"]
-    else:
-        engine_type, run_type = _ENGINE_ROUTES[program["engine"]]
-        code = program["code"]
     run_id = str(uuid.uuid1())
     entity = program_entity(app.namespace.name, app.name, program_type, name)
     env = {
@@ -1176,8 +1165,6 @@ def program_start(*, app: Application, program_type: str, name: str, runtime_arg
 
 def program_stop(*, app: Application, program_type: str, name: str, actor) -> list[ProgramRun]:
     """Stop every active run of the program (its jobs are killed); 400 when none runs, as CDAP 4."""
-    from jobs.services import job_kill
-
     program_get(app=app, program_type=program_type, name=name)
     runs = list(active_runs(app=app, program_type=program_type, name=name))
     if not runs:

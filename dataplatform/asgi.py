@@ -14,14 +14,13 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.conf import settings  # noqa: E402
 
 from dataplatform.api.bodylimit import BodyLimitGuard  # noqa: E402
 from dataplatform.api.websocket import PlatformWebSocketAuthMiddleware, origin_validator  # noqa: E402
+from dataplatform.startup import run_server_start_hooks  # noqa: E402
 from featurestore.fastpath import OpenMLDBFastPath  # noqa: E402
 from jobs.events import bind_event_loop  # noqa: E402
 from jobs.routing import websocket_urlpatterns  # noqa: E402
-from jobs.runners import start_runner  # noqa: E402
 
 router = ProtocolTypeRouter(
     {
@@ -49,13 +48,5 @@ class _BindEventLoop:
 
 application = _BindEventLoop(router)
 
-if settings.SYSTEM_ARTIFACTS_LOAD_AT_START:
-    from artifacts.services import load_system_artifacts_at_start  # noqa: E402
-
-    load_system_artifacts_at_start()
-
-if settings.JOB_RUNNER_AUTOSTART:
-    from featurestore.maintenance import start_ttl_expiry  # noqa: E402
-
-    start_runner()
-    start_ttl_expiry()
+# The start-up work of the apps (system artifacts, the job runner, TTL expiry), each behind its own setting.
+run_server_start_hooks()

@@ -22,7 +22,7 @@ urlpatterns = [
     path("", TemplateView.as_view(template_name="index.html"), name="home"),
     path("healthz", HealthView.as_view(), name="healthz"),
     path("admin/", admin.site.urls),
-    path("console/", include("dataplatform.console.urls")),
+    path("console/", include("console.urls")),
     # The schema keeps DRF's negotiation so that ?format=json and Accept: application/json choose JSON.
     path("api/schema/", SpectacularAPIView.as_view(content_negotiation_class=DefaultContentNegotiation), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

@@ -1,9 +1,13 @@
-"""Read paths of the feature store catalog."""
+"""Read paths of the feature store: the catalog, and stored rows as clients see them."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 
+from featurestore import storage
+from featurestore.jsonx import output_value
 from featurestore.models import Database, Deployment, FeatureTable
 
 
@@ -32,3 +36,27 @@ def deployment_list(*, db: str | None = None) -> QuerySet[Deployment]:
     if db is not None:
         query = query.filter(database__name=db)
     return query.order_by("database__name", "name")
+
+
+def table_row_count(table: FeatureTable) -> int:
+    """How many rows the table holds."""
+    return storage.count_rows(table)
+
+
+def table_newest_rows(table: FeatureTable, *, limit: int) -> list[list[Any]]:
+    """The table's ``limit`` newest rows, newest first, each value as the APIServer outputs it (JSON-native:
+    timestamps as ms, dates as text, NaN as a float)."""
+    types = [column["type"] for column in table.columns]
+    rows = storage.select_all(table, limit=limit, newest_first=True)
+    return [[output_value(value, kind) for value, kind in zip(row[1:], types, strict=True)] for row in rows]
+
+
+def deployment_main_table(deployment: Deployment) -> FeatureTable | None:
+    """The table whose rows are the deployment's requests: the one of its tables with its input schema."""
+    wanted = [(column["name"], column["type"]) for column in deployment.input_schema]
+    for qualified in deployment.tables:
+        db, _, name = qualified.partition(".")
+        table = table_get(db=db, name=name)
+        if table is not None and [(c["name"], c["type"]) for c in table.columns] == wanted:
+            return table
+    return None

@@ -10,8 +10,9 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from dataplatform.admin import ReadOnlyAdminMixin
 from dataplatform.api.exceptions import ConflictError, ForbiddenError
-from jobs.engines import ENGINES
+from jobs.engines import engine_names
 from jobs.engines.resultset import list_resultsets, read_resultset
 from jobs.logstore import log_read
 from jobs.models import Job, PaiJob, PaiTask, Worker
@@ -30,7 +31,7 @@ class EngineRightsFormMixin(forms.ModelForm):
     permission list below it then leaves out."""
 
     engines = forms.MultipleChoiceField(
-        choices=[(engine, engine) for engine in ENGINES],
+        choices=lambda: [(engine, engine) for engine in engine_names()],
         widget=forms.CheckboxSelectMultiple,
         required=False,
         help_text="Engines this account may run jobs on (OpenPAI tasks and CDAP programs need shell). A user "
@@ -69,7 +70,9 @@ admin.site.register(Group, GroupAdmin)
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    admin_change = "no"  # jobs move by their runner; the kill action calls the service
+    admin_delete = True
     list_display = ("id", "submit_user", "engine", "run_type", "status", "progress_percent", "source_api",
                     "created_at", "finished_at")  # fmt: skip
     list_filter = ("status", "engine", "source_api", "created_at", "submit_user")
@@ -113,12 +116,6 @@ class JobAdmin(admin.ModelAdmin):
         ("Log", {"fields": ("log_lines", "log_dropped", "log_preview")}),
         ("Results", {"fields": ("result_sets",)}),
     )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="progress", ordering="progress")
     def progress_percent(self, job: Job) -> str:
@@ -195,8 +192,10 @@ class PaiTaskInline(admin.TabularInline):
 
 
 @admin.register(PaiJob)
-class PaiJobAdmin(admin.ModelAdmin):
+class PaiJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """OpenPAI jobs: state, attempts, exit code and diagnostics, and every task with a link to its job."""
+
+    admin_delete = True  # jobs are submitted through the OpenPAI API; the stop action calls the service
 
     list_display = ("name", "owner", "current_state", "virtual_cluster", "retries", "exit_code", "created_at",
                     "completed_at")  # fmt: skip
@@ -209,12 +208,6 @@ class PaiJobAdmin(admin.ModelAdmin):
     readonly_fields = fields
     inlines = [PaiTaskInline]
     actions = ["stop_jobs"]
-
-    def has_add_permission(self, request):
-        return False  # jobs are submitted through the OpenPAI API
-
-    def has_change_permission(self, request, obj=None):
-        return request.method == "GET" and super().has_view_permission(request, obj)
 
     @admin.display(description="state")
     def current_state(self, pai: PaiJob) -> str:
@@ -239,14 +232,10 @@ class PaiJobAdmin(admin.ModelAdmin):
 
 
 @admin.register(Worker)
-class WorkerAdmin(admin.ModelAdmin):
+class WorkerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The celery runner's workers and their heartbeats (read-only: workers register themselves)."""
 
-    list_display = ("identity", "host", "pid", "concurrency", "started_at", "heartbeat_at")
+    list_display = ("identity", "host", "pid", "concurrency", "sandbox", "started_at", "heartbeat_at")
     search_fields = ("identity", "host")
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
+    admin_change = "no"
+    admin_delete = True  # a worker that is gone for good

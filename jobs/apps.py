@@ -5,15 +5,15 @@ from django.core import checks
 
 def check_job_settings(app_configs=None, **kwargs) -> list[checks.Error]:
     """Engine names in JOB_DEFAULT_ENGINES must exist; JOB_OS_USER must name someone."""
-    from jobs.engines import ENGINES
+    from jobs.engines import engine_names
 
     errors = []
-    unknown = sorted(set(settings.JOB_DEFAULT_ENGINES) - set(ENGINES))
+    unknown = sorted(set(settings.JOB_DEFAULT_ENGINES) - set(engine_names()))
     if unknown:
         errors.append(
             checks.Error(
                 f"JOB_DEFAULT_ENGINES names unknown engines: {', '.join(unknown)}.",
-                hint=f"Use some of {','.join(ENGINES)} (comma-separated), or leave it empty.",
+                hint=f"Use some of {','.join(engine_names())} (comma-separated), or leave it empty.",
                 id="jobs.E001",
             )
         )
@@ -33,7 +33,17 @@ class JobsConfig(AppConfig):
     verbose_name = "Jobs"
 
     def ready(self):
+        from django.db.models.signals import post_migrate
+
+        from jobs.services import engine_permissions_ensure
+
         checks.register(check_job_settings)
+        from dataplatform.startup import server_start_hook
+        from jobs.runners import start_runner
+
+        server_start_hook("job-runner", start_runner, enabled=lambda: settings.JOB_RUNNER_AUTOSTART)
+        # After every app's ready(): engines registered by other apps (the feature store's sql) get theirs too.
+        post_migrate.connect(engine_permissions_ensure, dispatch_uid="jobs.engine_permissions")
 
         from jobs.models import Job
         from jobs.openpai.services import pai_settle_all, pai_task_finished

@@ -114,14 +114,8 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        # Engine rights (jobs.rights): granted to users and groups in the admin; admins may use every engine.
-        permissions = [
-            ("use_engine_python", "Can run jobs on the python engine"),
-            ("use_engine_shell", "Can run jobs on the shell engine (and OpenPAI tasks, CDAP programs)"),
-            ("use_engine_sql", "Can run jobs on the sql engine (the feature store's SQL)"),
-            ("use_engine_duckdb", "Can run jobs on the duckdb engine"),
-            ("use_engine_spark", "Can run jobs on the spark engine"),
-        ]
+        # Engine rights are permissions ``jobs.use_engine_<engine>``, one per registered engine, made by
+        # ``jobs.services.engine_permissions_ensure`` after every migrate (engines are registered, not listed here).
         indexes = [
             models.Index(fields=["status", "id"], name="jobs_job_status_id"),
             models.Index(fields=["owner", "-id"], name="jobs_job_owner_id"),

@@ -9,11 +9,13 @@ from urllib.parse import urlsplit
 
 import django_filters
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from dataplatform.api.exceptions import InvalidInputError
-from jobs.engines import ENGINES
+from jobs.engines import engine_names
+from jobs.engines.resultset import TABLE, iter_resultset, list_resultsets
 from jobs.models import ACTIVE, NON_TERMINAL, QUEUED, Job, Worker
 
 _TRAILING_TASK_ID = re.compile(r"_(\d+)$")
@@ -27,11 +29,9 @@ def engine_permission(engine: str) -> str:
 
 def engines_granted(principal) -> list[str]:
     """The engines granted directly to a user or a group (its own ``jobs.use_engine_*`` permissions)."""
-    from django.contrib.auth.models import Group
-
     permissions = principal.permissions if isinstance(principal, Group) else principal.user_permissions
     codenames = set(permissions.filter(content_type__app_label="jobs").values_list("codename", flat=True))
-    return [engine for engine in ENGINES if f"use_engine_{engine}" in codenames]
+    return [engine for engine in engine_names() if f"use_engine_{engine}" in codenames]
 
 
 def user_engines(user) -> list[str]:
@@ -44,12 +44,12 @@ def user_engines(user) -> list[str]:
     if user is None or not getattr(user, "is_active", False):
         return []
     if getattr(user, "is_admin", False):
-        return list(ENGINES)
+        return list(engine_names())
     permissions = user.get_all_permissions()  # cached on the user object for the rest of the request
-    granted = [engine for engine in ENGINES if engine_permission(engine) in permissions]
+    granted = [engine for engine in engine_names() if engine_permission(engine) in permissions]
     if granted:
         return granted
-    return [engine for engine in ENGINES if engine in settings.JOB_DEFAULT_ENGINES]
+    return [engine for engine in engine_names() if engine in settings.JOB_DEFAULT_ENGINES]
 
 
 def _digits(text: str) -> bool:
@@ -251,3 +251,29 @@ def job_list_by_ids(*, user, ids: list[int]) -> QuerySet[Job]:
 def worker_sandboxes() -> dict[str, str]:
     """Each live Celery worker's sandbox state (``Worker.sandbox``), by identity."""
     return dict(Worker.objects.order_by("identity").values_list("identity", "sandbox"))
+
+
+# --- result sets ---------------------------------------------------------------------------------------------------
+def job_result_count(job: Job) -> int:
+    """How many result sets the job has left."""
+    return len(list_resultsets(job.result_dir))
+
+
+def job_result_table(job: Job, index: int, *, null_value: str = "NULL"):
+    """``(column names, rows)`` of the job's result set ``index``, its rows read lazily (cells as strings; close
+    ``rows`` when done), or None when there is no such result set. A TEXT result set has one column, ``value``.
+
+    The job's own code wrote into its directory: a link leading outside it names no result set.
+    """
+    path = job.result_dir / f"_{index}.dolphin"
+    try:
+        if not (path.is_file() and path.resolve().is_relative_to(job.workdir.resolve())):
+            return None
+        kind, metadata, rows = iter_resultset(path, null_value=null_value)
+    except (OSError, ValueError):
+        return None
+    if kind == TABLE and isinstance(metadata, list):
+        names = [str(column.get("columnName", "")) if isinstance(column, dict) else str(column) for column in metadata]
+    else:
+        names = ["value"]
+    return names, rows

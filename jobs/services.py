@@ -16,14 +16,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone
 
 from dataplatform.api.exceptions import ConflictError, ForbiddenError, InvalidInputError
-from jobs.engines import engine_unavailable_reason
+from jobs.engines import engine_names, engine_unavailable_reason
 from jobs.events import publish_job_event
 from jobs.logstore import LogEntry, log_append
 from jobs.models import ACTIVE, QUEUED, TERMINAL, TRANSITIONS, Job, JobStatus
+from jobs.runners import kill_on_runner, notify_runner
+from jobs.selectors import user_engines
 
 logger = logging.getLogger(__name__)
 
@@ -147,8 +151,6 @@ class EngineForbiddenError(ForbiddenError):
 
 def engine_require(*, user, engine: str) -> None:
     """Raise EngineForbiddenError unless ``user`` may run jobs on ``engine`` (see ``user_engines``)."""
-    from jobs.selectors import user_engines
-
     allowed = user_engines(user)
     if engine not in allowed:
         name = getattr(user, "username", "anonymous")
@@ -160,18 +162,27 @@ def engine_require(*, user, engine: str) -> None:
         )
 
 
+def engine_permissions_ensure(**kwargs) -> None:
+    """Make the permission ``jobs.use_engine_<engine>`` of every registered engine (after migrate; idempotent)."""
+    content_type = ContentType.objects.get_for_model(Job)
+    for engine in engine_names():
+        Permission.objects.get_or_create(
+            content_type=content_type,
+            codename=f"use_engine_{engine}",
+            defaults={"name": f"Can run jobs on the {engine} engine"},
+        )
+
+
 def engine_grants_set(*, principal, engines: list[str]) -> None:
     """Make ``engines`` exactly the engines granted directly to a user or a group (its other permissions stay)."""
-    from django.contrib.auth.models import Group, Permission
-
-    from jobs.engines import ENGINES
-
-    unknown = sorted(set(engines) - set(ENGINES))
+    known = engine_names()
+    unknown = sorted(set(engines) - set(known))
     if unknown:
-        raise InvalidInputError(f"Unknown engines: {', '.join(unknown)}; the engines are {', '.join(ENGINES)}.")
+        raise InvalidInputError(f"Unknown engines: {', '.join(unknown)}; the engines are {', '.join(known)}.")
     permissions = principal.permissions if isinstance(principal, Group) else principal.user_permissions
+    engine_permissions_ensure()
     engine_permissions = Permission.objects.filter(
-        content_type__app_label="jobs", codename__in=[f"use_engine_{engine}" for engine in ENGINES]
+        content_type__app_label="jobs", codename__in=[f"use_engine_{engine}" for engine in known]
     )
     with transaction.atomic():
         permissions.remove(*engine_permissions)
@@ -348,8 +359,6 @@ def job_submit(*, owner, spec: JobSpec, may_act_as_others: bool = False) -> Job:
 
 
 def _after_submit(job_id: int) -> None:
-    from jobs.runners import notify_runner
-
     publish_job_event(job_id, "status", {"status": JobStatus.INITED})
     notify_runner(job_id)
 
@@ -470,8 +479,6 @@ def job_kill(*, job: Job, actor, authorized: bool = False) -> Job:
         )
         if requested:
             log_append(job_id=job.pk, entries=[LogEntry("INFO", f"Kill requested by {actor.username}.")])
-    from jobs.runners import kill_on_runner
-
     transaction.on_commit(lambda: kill_on_runner(job.pk))
     job.refresh_from_db()
     return job

@@ -70,7 +70,7 @@ INSTALLED_APPS = [
     "channels",
     "dataplatform.apps.PlatformConfig",
     "dataplatform.accounts",
-    "dataplatform.console",
+    "console",
     "jobs",
     "artifacts",
     "featurestore",
@@ -105,7 +105,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "dataplatform.console.context_processors.console_nav",
+                "console.context_processors.console_nav",
             ],
         },
     },
@@ -291,6 +291,8 @@ FEATURESTORE_FASTPATH = env_bool("FEATURESTORE_FASTPATH", True)
 FEATURESTORE_FASTPATH_THREADS = env_int("FEATURESTORE_FASTPATH_THREADS", 4, minimum=1)
 # How often the server deletes rows that every index's TTL has expired (seconds; 0: never).
 FEATURESTORE_TTL_INTERVAL = env_int("FEATURESTORE_TTL_INTERVAL", 600, minimum=0)
+# Start that expiry in the server process (dataplatform.startup); tests start none.
+FEATURESTORE_TTL_AUTOSTART = env_bool("FEATURESTORE_TTL_AUTOSTART", True)
 
 # --- Artifacts -------------------------------------------------------------------------------------------------
 # Archives are stored once per content hash under ARTIFACTS_DIR/blobs; programs run from ARTIFACTS_DIR/unpacked.

@@ -30,6 +30,7 @@ if REDIS_URL:
 # Tests start the job runner themselves (fixture ``runner``); kills need no long grace period.
 JOB_RUNNER_AUTOSTART = False
 SYSTEM_ARTIFACTS_LOAD_AT_START = False
+FEATURESTORE_TTL_AUTOSTART = False
 JOB_KILL_GRACE_SECONDS = 1
 JOB_MAX_RUNNING = 4
 JOB_MAX_RUNNING_PER_USER = 4

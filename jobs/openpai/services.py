@@ -37,7 +37,7 @@ from dataplatform.api.exceptions import (
 from jobs.models import NON_TERMINAL, PAI_FINAL_STATES, Job, JobLogLine, JobStatus, PaiJob, PaiJobState, PaiTask
 from jobs.openpai.config import ConfigError, resolve_dirs, validate_config
 from jobs.sandbox import Grants
-from jobs.services import JobQueueFullError, engine_require
+from jobs.services import JobQueueFullError, JobSpec, engine_require, job_kill, job_submit
 
 logger = logging.getLogger(__name__)
 
@@ -190,8 +190,6 @@ def _task_ports(role: dict, pool) -> list[dict[str, list[int]]]:
 
 def _submit_attempt(pai: PaiJob) -> None:
     """Inside a transaction: submit every task instance of the job's current attempt to the job core."""
-    from jobs.services import JobSpec, job_submit
-
     config = pai.config
     roles = pai.roles()
     pool = iter(_free_ports(sum(_random_port_count(role) for role in roles)))
@@ -273,8 +271,6 @@ def _check_owner(pai: PaiJob, actor, verb: str) -> None:
 
 
 def _kill_live_tasks(pai: PaiJob, actor) -> None:
-    from jobs.services import job_kill
-
     for task in pai.tasks.filter(attempt=pai.attempt, job__status__in=NON_TERMINAL).select_related("job"):
         with contextlib.suppress(ConflictError):  # it ended meanwhile
             job_kill(job=task.job, actor=actor, authorized=True)

@@ -345,7 +345,7 @@ def _set(path: str, value):
         (_set("app.programs[1].engine", ...), "artifact.json: app.programs[1].engine is required"),
         (
             _set("app.programs[1].engine", "ruby"),
-            "artifact.json: app.programs[1].engine 'ruby' is not one of python, shell, sql, spark",
+            "artifact.json: app.programs[1].engine 'ruby' is not one of python, shell, duckdb, spark, sql",
         ),
         (_set("app.programs[1].args", []), "artifact.json: app.programs[1].args is not a known field"),
         (

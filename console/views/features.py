@@ -1,10 +1,11 @@
-"""The feature explorer: databases, tables (schema, indexes, sample rows) and deployments, read from the feature
-store's selectors and storage. Sending a request row and the online SQL box run in the browser against the
+"""The feature explorer: databases, tables (schema, indexes, sample rows) and deployments, read through the feature
+store's selectors. Sending a request row and the online SQL box run in the browser against the
 OpenMLDB routes (``POST /dbs/{db}/deployments/{name}``, ``POST /dbs/{db}``), so they answer as clients see them."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -13,16 +14,17 @@ from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
 
-from featurestore import storage
-from featurestore.jsonx import dumps, output_value
-from featurestore.models import Deployment, FeatureTable
+from featurestore.models import Deployment
 from featurestore.selectors import (
     database_get,
     database_list,
     deployment_get,
     deployment_list,
+    deployment_main_table,
     table_get,
     table_list,
+    table_newest_rows,
+    table_row_count,
 )
 
 #: How many of a table's newest rows its page shows (as the admin does).
@@ -40,11 +42,16 @@ PLACEHOLDERS: dict[str, Any] = {
 }
 
 
+def _json(value: Any) -> str:
+    """JSON text as OpenMLDB writes it (NaN and Infinity unquoted)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=True)
+
+
 def _cell(value: Any) -> str | None:
-    """A stored value as the page shows it: strings as they are, other values in JSON's spelling (true, NaN)."""
+    """A value as the page shows it: strings as they are, other values in JSON's spelling (true, NaN)."""
     if value is None or isinstance(value, str):
         return value
-    return dumps(value).decode()
+    return _json(value)
 
 
 @login_required(login_url="console:login")
@@ -73,9 +80,7 @@ def feature_table(request, db: str, table: str):
     found = table_get(db=db, name=table)
     if found is None:
         raise Http404(f"No table {table} in {db}.")
-    types = [column["type"] for column in found.columns]
-    rows = storage.select_all(found, limit=SAMPLE_ROWS, newest_first=True)
-    samples = [[_cell(output_value(value, kind)) for value, kind in zip(row[1:], types, strict=True)] for row in rows]
+    samples = [[_cell(value) for value in row] for row in table_newest_rows(found, limit=SAMPLE_ROWS)]
     indexes = [
         {
             "name": index["name"],
@@ -92,7 +97,7 @@ def feature_table(request, db: str, table: str):
         "table": found,
         "database": found.database,
         "indexes": indexes,
-        "row_count": storage.count_rows(found),
+        "row_count": table_row_count(found),
         "samples": samples,
         "sample_limit": SAMPLE_ROWS,
         "deployments": [d for d in deployment_list() if name in d.tables],
@@ -100,27 +105,17 @@ def feature_table(request, db: str, table: str):
     return render(request, "console/feature_table.html", context)
 
 
-def main_table(deployment: Deployment) -> FeatureTable | None:
-    """The table whose rows are the deployment's requests: the one of its tables with its input schema."""
-    wanted = [(column["name"], column["type"]) for column in deployment.input_schema]
-    for qualified in deployment.tables:
-        db, _, name = qualified.partition(".")
-        table = table_get(db=db, name=name)
-        if table is not None and [(c["name"], c["type"]) for c in table.columns] == wanted:
-            return table
-    return None
-
-
 def example_row(deployment: Deployment) -> list[Any]:
     """A request row the deployment accepts: the main table's newest row, or a placeholder per input column."""
-    table = main_table(deployment)
+    table = deployment_main_table(deployment)
     if table is not None:
-        newest = storage.select_all(table, limit=1, newest_first=True)
+        newest = table_newest_rows(table, limit=1)
         if newest:
-            return [output_value(value, c["type"]) for value, c in zip(newest[0][1:], table.columns, strict=True)]
+            return newest[0]
     now = timezone.now()
     today = now.astimezone(dt.timezone(dt.timedelta(hours=8))).date()  # OpenMLDB's time functions use UTC+8
-    placeholders = {**PLACEHOLDERS, "timestamp": int(now.timestamp() * 1000), "date": output_value(today, "date")}
+    date = f"{today.year}-{today.month}-{today.day}"  # OpenMLDB's spelling: no zero padding
+    placeholders = {**PLACEHOLDERS, "timestamp": int(now.timestamp() * 1000), "date": date}
     return [placeholders[column["type"]] for column in deployment.input_schema]
 
 
@@ -132,7 +127,7 @@ def feature_deployment(request, db: str, name: str):
     context = {
         "deployment": deployment,
         "database": deployment.database,
-        "example": dumps(example_row(deployment)).decode(),
+        "example": _json(example_row(deployment)),
         "tables": [
             {"db": qualified.partition(".")[0], "name": qualified.partition(".")[2]} for qualified in deployment.tables
         ],

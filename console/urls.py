@@ -3,8 +3,8 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from console.views import workbench
 from dataplatform.accounts.forms import ThrottledAuthenticationForm
-from dataplatform.console.views import workbench
 
 app_name = "console"
 
@@ -20,6 +20,6 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(next_page="console:login"), name="logout"),
     path("", workbench.workbench, name="workbench"),
-    path("", include("dataplatform.console.jobs_urls")),
-    path("", include("dataplatform.console.explore_urls")),
+    path("", include("console.jobs_urls")),
+    path("", include("console.explore_urls")),
 ]

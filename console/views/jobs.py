@@ -21,11 +21,18 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from dataplatform.api.exceptions import NotFoundError
-from jobs.engines import ENGINES
-from jobs.engines.resultset import TABLE, iter_resultset, list_resultsets
+from jobs.engines import engine_names
 from jobs.models import PAI_FINAL_STATES, TERMINAL, Job, JobStatus, PaiJobState
 from jobs.openpai import selectors as pai_selectors
-from jobs.selectors import UNFINISHED, job_get_for_user, job_list_by_ids, job_search, job_visible
+from jobs.selectors import (
+    UNFINISHED,
+    job_get_for_user,
+    job_list_by_ids,
+    job_result_count,
+    job_result_table,
+    job_search,
+    job_visible,
+)
 
 JOBS_PER_PAGE = 50
 PAI_JOBS_PER_PAGE = 50
@@ -51,7 +58,9 @@ class JobFilterForm(FilterForm):
     status = forms.ChoiceField(
         required=False, choices=_any([(UNFINISHED, "Not finished"), *JobStatus.choices]), label="Status"
     )
-    engine = forms.ChoiceField(required=False, choices=_any([(name, name) for name in ENGINES]), label="Engine")
+    engine = forms.ChoiceField(
+        required=False, choices=lambda: _any([(name, name) for name in engine_names()]), label="Engine"
+    )
     creator = forms.CharField(required=False, max_length=64, label="Creator")
     source = forms.ChoiceField(required=False, choices=_any(Job.SourceApi.choices), label="Source API")
     created_from = forms.DateField(required=False, label="Submitted from", widget=DATE_INPUT)
@@ -165,7 +174,7 @@ def job(request, task_id: int):
     context = {
         "job": job,
         "final_statuses": [str(status) for status in TERMINAL],
-        "result_files": len(list_resultsets(job.result_dir)),
+        "result_files": job_result_count(job),
         "duration": _duration(job.started_at, job.finished_at),
         "error_text": _error_text(job),
         "pai_task": pai_task,
@@ -195,22 +204,10 @@ def _csv_lines(names: list[str], rows):
 def job_result_csv(request, task_id: int, index: int):
     """The whole result set ``_<index>.dolphin`` of a job as CSV, streamed row by row."""
     job = _job_or_404(request, task_id)
-    path = job.result_dir / f"_{index}.dolphin"
-    # The job's own code writes into its directory: a link pointing outside it is not served.
-    try:
-        inside = path.is_file() and path.resolve().is_relative_to(job.workdir.resolve())
-    except OSError:
-        inside = False
-    if not inside:
+    found = job_result_table(job, index, null_value=request.GET.get("nullValue", "NULL"))
+    if found is None:
         raise Http404("No such result set.")
-    try:
-        kind, metadata, rows = iter_resultset(path, null_value=request.GET.get("nullValue", "NULL"))
-    except (OSError, ValueError):
-        raise Http404("No such result set.") from None
-    if kind == TABLE and isinstance(metadata, list):
-        names = [str(column.get("columnName", "")) if isinstance(column, dict) else str(column) for column in metadata]
-    else:
-        names = ["value"]
+    names, rows = found
     response = StreamingHttpResponse(_csv_lines(names, rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="job-{job.pk}-result-{index}.csv"'
     response["X-Content-Type-Options"] = "nosniff"

@@ -1,8 +1,8 @@
-"""Console pages of jobs and OpenPAI jobs (included by ``dataplatform.console.urls``)."""
+"""Console pages of jobs and OpenPAI jobs (included by ``console.urls``)."""
 
 from django.urls import path
 
-from dataplatform.console.views import jobs
+from console.views import jobs
 
 urlpatterns = [
     path("jobs/", jobs.jobs, name="jobs"),

@@ -1,8 +1,8 @@
-"""Console pages of the feature store and artifacts (included by ``dataplatform.console.urls``)."""
+"""Console pages of the feature store and artifacts (included by ``console.urls``)."""
 
 from django.urls import path
 
-from dataplatform.console.views import artifacts, features
+from console.views import artifacts, features
 
 urlpatterns: list = [
     path("features/", features.features, name="features"),
