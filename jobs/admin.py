@@ -220,7 +220,7 @@ class PaiJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.action(description="Stop selected OpenPAI jobs")
     def stop_jobs(self, request, queryset):
         for pai in queryset.select_related("owner"):
-            if not super().has_change_permission(request, pai):
+            if not request.user.has_perm("jobs.change_paijob", pai):
                 self.message_user(request, f"{pai}: you may not stop it.", messages.ERROR)
                 continue
             try:
