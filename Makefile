@@ -79,6 +79,7 @@ test: $(VENV)/.installed-dev lint check-migrations browser nginx-for-tests sandb
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	DJANGO_SETTINGS_MODULE=dataplatform.settings.test $(VENV)/bin/mypy
 
 format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check --fix .

@@ -15,6 +15,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -24,6 +25,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from artifacts import selectors, services
+from artifacts.cdap import parsers
 from artifacts.configschema import coerce_form_value, schema_fields
 from artifacts.models import (
     SYSTEM_NAMESPACE,
@@ -35,6 +37,7 @@ from artifacts.models import (
     Plugin,
     ProgramRun,
 )
+from dataplatform.admin import ReadOnlyAdminMixin
 from dataplatform.api.exceptions import ApplicationError
 
 
@@ -112,10 +115,13 @@ class ServiceDeleteMixin:
 
 # --- namespaces and artifacts ----------------------------------------------------------------------------------
 @admin.register(Namespace)
-class NamespaceAdmin(admin.ModelAdmin):
+class NamespaceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("name", "description", "artifact_count", "application_count", "created_at")
     search_fields = ("name",)
     readonly_fields = ("created_at",)
+    admin_add = True
+    admin_change = "yes"
+    admin_delete = False  # DELETE /v3/unrecoverable/namespaces/{ns}: it refuses while programs run
 
     def get_queryset(self, request):
         return (
@@ -135,11 +141,8 @@ class NamespaceAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ("name", "created_at") if obj else ("created_at",)
 
-    def has_delete_permission(self, request, obj=None):
-        return False  # DELETE /v3/unrecoverable/namespaces/{ns}: it refuses while programs run
 
-
-class VersionInline(admin.TabularInline):
+class VersionInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ArtifactVersion
     fields = ("version_link", "format", "size_text", "checksum", "app_class_name", "plugin_count", "created_at",
               "created_by")  # fmt: skip
@@ -148,9 +151,8 @@ class VersionInline(admin.TabularInline):
     can_delete = False
     ordering = ("-sort_key",)
     show_change_link = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
+    admin_change = "yes"
+    admin_delete = True  # can_delete is False: no version is deleted from here
 
     @admin.display(description="version")
     def version_link(self, version: ArtifactVersion) -> str:
@@ -190,7 +192,7 @@ class UploadForm(forms.Form):
 
 
 @admin.register(Artifact)
-class ArtifactAdmin(admin.ModelAdmin):
+class ArtifactAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("name", "namespace", "scope_label", "version_count", "latest_version", "created_at")
     list_filter = ("namespace",)
     search_fields = ("name",)
@@ -199,18 +201,14 @@ class ArtifactAdmin(admin.ModelAdmin):
     readonly_fields = fields
     inlines = [VersionInline]
     change_list_template = "admin/artifacts/artifact/change_list.html"
+    # Artifacts are added by uploading an archive (the upload view); versions are deleted one by one (the service
+    # frees their archives), and the last one takes the name with it.
+    admin_add = False
+    admin_delete = False
+    admin_change = "view"
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(n_versions=Count("versions"))
-
-    def has_add_permission(self, request):
-        return False  # artifacts are added by uploading an archive (the upload view)
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # versions are deleted one by one (the service frees their archives); the last takes the name
-
-    def has_change_permission(self, request, obj=None):
-        return request.method == "GET" and super().has_view_permission(request, obj)
 
     @admin.display(description="scope")
     def scope_label(self, artifact: Artifact) -> str:
@@ -239,20 +237,26 @@ class ArtifactAdmin(admin.ModelAdmin):
         form = UploadForm(request.POST or None, request.FILES or None, initial=initial)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
-            upload = services.ArtifactUpload(
-                chunks=data["archive"].chunks(),
-                version=data["version"] or None,
-                extends=data["extends"] or None,
-                plugins=data["plugins"] or None,
-                filename=data["archive"].name,
-            )
+            allow_system = request.user.is_superuser
             try:
+                # The form's fields are CDAP's upload headers, read and refused as those are.
+                services.artifact_add_check(
+                    namespace=data["namespace"], name=data["name"], version=data["version"] or None,
+                    allow_system=allow_system,
+                )  # fmt: skip
+                upload = parsers.artifact_upload(
+                    data["archive"].chunks(),
+                    version=data["version"] or None,
+                    extends=data["extends"] or None,
+                    plugins=data["plugins"] or None,
+                    filename=data["archive"].name,
+                )
                 result = services.artifact_add(
                     namespace=data["namespace"],
                     name=data["name"],
                     upload=upload,
                     actor=request.user,
-                    allow_system=request.user.is_superuser,
+                    allow_system=allow_system,
                 )
             except ApplicationError as error:
                 form.add_error(None, error.message)
@@ -274,15 +278,14 @@ class ArtifactAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/artifacts/upload.html", context)
 
 
-class PluginInline(admin.TabularInline):
+class PluginInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Plugin
     fields = ("type", "name", "class_name", "description", "property_names")
     readonly_fields = fields
     extra = 0
     can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
+    admin_change = "yes"
+    admin_delete = True  # can_delete is False: no plugin is deleted from here
 
     @admin.display(description="properties")
     def property_names(self, plugin: Plugin) -> str:
@@ -290,7 +293,7 @@ class PluginInline(admin.TabularInline):
 
 
 @admin.register(ArtifactVersion)
-class ArtifactVersionAdmin(ServiceDeleteMixin, admin.ModelAdmin):
+class ArtifactVersionAdmin(ReadOnlyAdminMixin, ServiceDeleteMixin, admin.ModelAdmin):
     list_display = ("__str__", "format", "size_text", "sha256", "created_at", "created_by")
     list_filter = ("format", "is_snapshot", "artifact__namespace")
     search_fields = ("artifact__name", "version", "blob__sha256")
@@ -299,12 +302,9 @@ class ArtifactVersionAdmin(ServiceDeleteMixin, admin.ModelAdmin):
               "parents", "properties", "used_by", "created_at", "updated_at", "created_by")  # fmt: skip
     readonly_fields = fields
     inlines = [PluginInline]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return request.method == "GET" and super().has_view_permission(request, obj)
+    admin_add = False
+    admin_change = "view"
+    admin_delete = True  # through the service, which refuses while applications use the version
 
     @admin.display(description="size")
     def size_text(self, version: ArtifactVersion) -> str:
@@ -336,7 +336,7 @@ class ArtifactVersionAdmin(ServiceDeleteMixin, admin.ModelAdmin):
 
 
 @admin.register(Plugin)
-class PluginAdmin(admin.ModelAdmin):
+class PluginAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("type", "name", "class_name", "artifact_version", "scope")
     list_filter = ("type", "artifact_version__artifact__namespace")
     search_fields = ("type", "name", "class_name", "artifact_version__artifact__name")
@@ -345,15 +345,9 @@ class PluginAdmin(admin.ModelAdmin):
     fields = ("type", "name", "class_name", "description", "category", "config_field_name", "artifact_version",
               "property_table")  # fmt: skip
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return request.method == "GET" and super().has_view_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    admin_add = False
+    admin_change = "view"
+    admin_delete = False
 
     @admin.display(description="scope")
     def scope(self, plugin: Plugin) -> str:
@@ -374,7 +368,7 @@ class PluginAdmin(admin.ModelAdmin):
 
 
 # --- applications ----------------------------------------------------------------------------------------------
-class ChangeInline(admin.TabularInline):
+class ChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ApplicationChange
     fk_name = "application"
     fields = ("at", "action", "actor", "via", "from_artifact", "to_artifact", "config_change", "undone")
@@ -383,9 +377,8 @@ class ChangeInline(admin.TabularInline):
     can_delete = False
     ordering = ("-id",)
     verbose_name_plural = "history"
-
-    def has_add_permission(self, request, obj=None):
-        return False
+    admin_change = "yes"
+    admin_delete = True  # can_delete is False: the history is never deleted from here
 
     @admin.display(description="config")
     def config_change(self, change: ApplicationChange) -> str:
@@ -489,7 +482,7 @@ class ConfigForm(forms.Form):
 
 
 @admin.register(Application)
-class ApplicationAdmin(ServiceDeleteMixin, admin.ModelAdmin):
+class ApplicationAdmin(ReadOnlyAdminMixin, ServiceDeleteMixin, admin.ModelAdmin):
     list_display = ("name", "namespace", "artifact_label", "updated_at", "owner", "action_links")
     list_filter = ("namespace", "artifact_version__artifact__name")
     search_fields = ("name", "artifact_version__artifact__name")
@@ -499,12 +492,9 @@ class ApplicationAdmin(ServiceDeleteMixin, admin.ModelAdmin):
     readonly_fields = fields
     inlines = [ChangeInline, RunInline]
     actions = ["rollback_selected"]
-
-    def has_add_permission(self, request):
-        return False  # PUT /v3/namespaces/{ns}/apps/{app}: an app needs an artifact and a validated config
-
-    def has_change_permission(self, request, obj=None):
-        return request.method == "GET" and super().has_view_permission(request, obj)
+    admin_add = False  # PUT /v3/namespaces/{ns}/apps/{app}: an app needs an artifact and a validated config
+    admin_change = "view"  # the change page's actions (upgrade, roll back, edit config) call the services
+    admin_delete = True  # through the service, which refuses while programs run
 
     def service_delete(self, request, obj) -> None:
         services.app_delete(app=obj, actor=request.user, via="admin")
@@ -569,7 +559,9 @@ class ApplicationAdmin(ServiceDeleteMixin, admin.ModelAdmin):
         }
 
     def _can_change(self, request, app) -> bool:
-        return super().has_change_permission(request, app)
+        # The staff member's own change permission: has_change_permission is the read-only mixin's (GET only).
+        opts = self.model._meta
+        return request.user.has_perm(f"{opts.app_label}.{get_permission_codename('change', opts)}")
 
     def upgrade_view(self, request, pk: int):
         app = self._app(request, pk)

@@ -97,7 +97,7 @@ _HEADER_NAME = re.compile(r"[A-Za-z0-9_-]{1,70}")
 _APP_KEYS = ("className", "description", "configSchema", "programs")
 _TOP_KEYS = ("name", "version", "app", "plugins", "parents", "properties")
 _PROGRAM_KEYS = ("type", "name", "description", "command", "engine", "code")
-_PLUGIN_KEYS = ("type", "name", "className", "description", "category", "configFieldName", "properties", "requirements")
+PLUGIN_KEYS = ("type", "name", "className", "description", "category", "configFieldName", "properties", "requirements")
 _PROPERTY_KEYS = ("name", "description", "type", "required", "macroSupported", "macroEscapingEnabled", "children")
 _REQUIREMENT_KEYS = ("datasetTypes", "capabilities")
 # Names from the first proposal of this format (contracts/cdap.md B.4), pointed at their replacements.
@@ -210,13 +210,22 @@ def manifest_from_json(data: Any, *, where: str = MANIFEST_JSON) -> Manifest:
     return Manifest(name, version, MANIFEST_JSON, app, plugins, parents, properties)
 
 
-def plugins_from_json(text: str | bytes, *, where: str = "Artifact-Plugins") -> list[dict]:
-    """Parse and validate a JSON list of plugins (the Artifact-Plugins header, or a PUT .../plugins body)."""
+def json_document(text: str | bytes, *, where: str) -> Any:
+    """Parse JSON text the way manifests are read (UTF-8, a BOM allowed, duplicate keys refused)."""
+    return _Check(where).parse_json(text)
+
+
+def plugins_from_data(data: Any, *, where: str = "Artifact-Plugins") -> list[dict]:
+    """Validate a parsed JSON list of plugins and return them normalized; ArchiveError names the bad part."""
     check = _Check(where)
-    data = check.parse_json(text)
     if not isinstance(data, list):
         raise check.error(f"expected a JSON list of plugins, got {_json_kind(data)}")
     return _plugins(check, data, "")
+
+
+def plugins_from_json(text: str | bytes, *, where: str = "Artifact-Plugins") -> list[dict]:
+    """Parse and validate a JSON list of plugins (the Artifact-Plugins header, or a PUT .../plugins body)."""
+    return plugins_from_data(json_document(text, where=where), where=where)
 
 
 def merge_plugins(plugins: list[dict], extra: list[dict], *, where: str = "Artifact-Plugins") -> list[dict]:
@@ -550,7 +559,7 @@ def _plugins(check: _Check, values: list, path: str) -> list[dict]:
 
 
 def _plugin(check: _Check, value: Any, path: str) -> dict:
-    doc = check.obj(value, path, _PLUGIN_KEYS)
+    doc = check.obj(value, path, PLUGIN_KEYS)
     plugin: dict[str, Any] = {
         "type": check.string(doc, "type", f"{path}.type", required=True, pattern=_PLUGIN_ID, what="plugin type"),
         "name": check.string(doc, "name", f"{path}.name", required=True, pattern=_PLUGIN_ID, what="plugin name"),

@@ -1,12 +1,20 @@
 """Read paths of artifacts and applications: lookups by CDAP's coordinates, scopes, version order and ranges,
-plugin visibility through parents, and program state from the jobs that programs ran as."""
+plugin visibility through parents, and program state from the jobs that programs ran as.
+
+Lookups come in two names (one convention for every entity):
+
+- ``<entity>_get(...)`` returns the object or ``None``;
+- ``<entity>_get_or_error(...)`` returns the object or raises ``NotFoundError`` with CDAP's 404 text
+  (``'namespace:x' was not found.``), for callers that answer "not found" with exactly that.
+
+Lists are ``<entity>_list``/``<entity>s_...`` and return querysets or pages. Nothing here knows HTTP: scopes,
+limits and orders arrive parsed (``artifacts.cdap.parsers``), and a page continues ``after`` the position the
+previous page ended at (``Page.after``), which the wire turns into its page tokens (``artifacts.cdap.pages``).
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -61,9 +69,13 @@ def not_found(entity: str) -> NotFoundError:
 
 
 # --- namespaces ------------------------------------------------------------------------------------------------
-def namespace_get(*, name: str) -> Namespace:
+def namespace_get(*, name: str) -> Namespace | None:
+    return Namespace.objects.filter(name=name).first()
+
+
+def namespace_get_or_error(*, name: str) -> Namespace:
     """Return the namespace, or raise CDAP's 404 (``'namespace:x' was not found.``)."""
-    namespace = Namespace.objects.filter(name=name).first()
+    namespace = namespace_get(name=name)
     if namespace is None:
         raise not_found(f"namespace:{name}")
     return namespace
@@ -74,32 +86,6 @@ def namespace_list() -> QuerySet[Namespace]:
 
 
 # --- scopes ----------------------------------------------------------------------------------------------------
-def parse_scope(params) -> str | None:
-    """The scope a request asks for: GA's ``scope=user|system`` or the 3.1 seed's ``isSystem=true|false``.
-
-    None means "not said": lists then show both scopes, lookups try the namespace first and then system.
-    """
-    scope = params.get("scope")
-    if scope not in (None, ""):
-        upper = str(scope).upper()
-        if upper not in (USER, SYSTEM):
-            raise InvalidInputError(f"Invalid scope {scope}", code="scope")
-        return upper
-    flag = params.get("isSystem")
-    if flag not in (None, ""):
-        return SYSTEM if parse_bool(flag, "isSystem") else USER
-    return None
-
-
-def parse_bool(value, name: str) -> bool:
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no"):
-        return False
-    raise InvalidInputError(f"Invalid value '{value}' for {name}: expected true or false.", code="bool")
-
-
 def scope_namespaces(namespace: Namespace, scope: str | None) -> list[str]:
     """Namespace names to look in, in lookup order."""
     if namespace.name == SYSTEM_NAMESPACE or scope == SYSTEM:
@@ -157,49 +143,6 @@ def range_filter(version_range: ArtifactRange) -> Q:
     return q
 
 
-def encode_page_token(*values: str) -> str:
-    return base64.urlsafe_b64encode("\x1f".join(values).encode()).decode().rstrip("=")
-
-
-_SORT_KEY = re.compile(r"[0-9a-f]+")
-
-
-def decode_page_token(token: str, parts: int) -> list[str]:
-    """The values a page token carries; 400 for anything this module did not make."""
-    try:
-        raw = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_", validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raw = None
-    values = raw.split("\x1f") if raw is not None else []
-    # The last value is always a sort key (hex digits); the others are names.
-    if len(values) != parts or not _SORT_KEY.fullmatch(values[-1]) or not all(values):
-        raise InvalidInputError(f"Invalid pageToken '{token}'.", code="page_token")
-    return values
-
-
-#: CDAP's limits are Java ints; larger values mean "no limit" rather than an error.
-MAX_LIMIT = 2**31 - 1
-
-
-def parse_limit(value, name: str = "limit") -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        limit = int(value)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"Invalid {name} '{value}': expected a positive integer.", code=name) from None
-    if limit <= 0:
-        raise InvalidInputError(f"Invalid {name} '{value}': expected a positive integer.", code=name)
-    return min(limit, MAX_LIMIT)
-
-
-def parse_order(value) -> str:
-    order = (value or "UNORDERED").upper()
-    if order not in ("ASC", "DESC", "UNORDERED"):
-        raise InvalidInputError(f"Invalid sort order {value}", code="order")
-    return order
-
-
 # --- artifacts -------------------------------------------------------------------------------------------------
 def _versions() -> QuerySet[ArtifactVersion]:
     return ArtifactVersion.objects.select_related("artifact__namespace")
@@ -207,12 +150,21 @@ def _versions() -> QuerySet[ArtifactVersion]:
 
 @dataclass
 class Page:
+    """Rows of one page; ``after`` is where the next page starts (None: this is the last page)."""
+
     items: list
-    next_token: str | None
+    after: tuple | None
 
 
-def artifact_summaries(*, namespace: Namespace, scope: str | None, limit: int | None, token: str | None) -> Page:
-    """Every artifact version visible in the namespace: system ones first when no scope is asked (as CDAP)."""
+def artifact_summaries(
+    *, namespace: Namespace, scope: str | None, limit: int | None, after: tuple[int, str, str] | None = None
+) -> Page:
+    """Every artifact version visible in the namespace: system ones first when no scope is asked (as CDAP).
+
+    Pages walk namespace by namespace, each by (name, version order); ``after`` is (the namespace's position in
+    that walk, artifact name, sort key). A position outside the walk is an ``InvalidInputError`` with code
+    ``page_after``.
+    """
     names = scope_namespaces(namespace, scope) if scope else [SYSTEM_NAMESPACE, namespace.name]
     if namespace.name == SYSTEM_NAMESPACE:
         names = [SYSTEM_NAMESPACE]
@@ -222,29 +174,28 @@ def artifact_summaries(*, namespace: Namespace, scope: str | None, limit: int | 
         .values_list("artifact__namespace__name", "artifact__name", "version", "sort_key")
         .order_by("artifact__name", "sort_key")
     )
-    # Pages walk namespace by namespace (system first), each by (name, version order).
     rows: list = []
     order = list(rank)
-    start_ns, after = 0, None
-    if token:
-        ns_rank, name, sort_key = decode_page_token(token, 3)
-        if ns_rank not in rank.values():
-            raise InvalidInputError(f"Invalid pageToken '{token}'.", code="page_token")
-        start_ns, after = int(ns_rank), (name, sort_key)
+    start_ns, last = 0, None
+    if after is not None:
+        position, name, sort_key = after
+        if not 0 <= position < len(order):
+            raise InvalidInputError("The page starts after a namespace this listing does not walk.", code="page_after")
+        start_ns, last = position, (name, sort_key)
     for index in range(start_ns, len(order)):
         part = qs.filter(artifact__namespace__name=order[index])
-        if after is not None and index == start_ns:
-            part = part.filter(Q(artifact__name__gt=after[0]) | Q(artifact__name=after[0], sort_key__gt=after[1]))
+        if last is not None and index == start_ns:
+            part = part.filter(Q(artifact__name__gt=last[0]) | Q(artifact__name=last[0], sort_key__gt=last[1]))
         want = None if limit is None else limit + 1 - len(rows)
         rows.extend(part[:want] if want is not None else part)
         if limit is not None and len(rows) > limit:
             break
-    next_token = None
+    next_after = None
     if limit is not None and len(rows) > limit:
         rows = rows[:limit]
-        last = rows[-1]
-        next_token = encode_page_token(rank[last[0]], last[1], last[3])
-    return Page(rows, next_token)
+        final = rows[-1]
+        next_after = (int(rank[final[0]]), final[1], final[3])
+    return Page(rows, next_after)
 
 
 def artifact_versions(
@@ -255,18 +206,19 @@ def artifact_versions(
     version_range: ArtifactRange | None,
     limit: int | None,
     order: str,
-    token: str | None,
+    after: tuple[str] | None = None,
 ) -> Page:
-    """The versions of one artifact, in CDAP's version order; 404 when no scope has the name at all."""
-    after = decode_page_token(token, 1)[0] if token else None
+    """The versions of one artifact, in CDAP's version order (``order``: ASC, DESC or UNORDERED), starting after
+    the sort key ``after`` names; 404 when no scope has the name at all."""
+    after_key = after[0] if after else None
     for ns_name in scope_namespaces(namespace, scope):
         base = ArtifactVersion.objects.filter(artifact__namespace__name=ns_name, artifact__name=name)
         descending = order == "DESC"
         qs = base.order_by("-sort_key" if descending else "sort_key").values_list(
             "artifact__namespace__name", "artifact__name", "version", "sort_key"
         )
-        if after is not None:
-            qs = qs.filter(sort_key__lt=after) if descending else qs.filter(sort_key__gt=after)
+        if after_key is not None:
+            qs = qs.filter(sort_key__lt=after_key) if descending else qs.filter(sort_key__gt=after_key)
         if version_range is None:
             rows = list(qs[: limit + 1] if limit is not None else qs)
         else:
@@ -280,23 +232,34 @@ def artifact_versions(
                         break
         if not rows and not base.exists():
             continue  # no such artifact in this scope: try the next one
-        next_token = None
+        next_after = None
         if limit is not None and len(rows) > limit:
             rows = rows[:limit]
-            next_token = encode_page_token(rows[-1][3])
-        return Page(rows, next_token)
+            next_after = (rows[-1][3],)
+        return Page(rows, next_after)
     if version_range is not None:
         return Page([], None)  # as upstream: a range filter answers [] rather than 404
     raise not_found(f"{namespace.name if scope != SYSTEM else SYSTEM_NAMESPACE}:{name}")
 
 
-def artifact_version_get(*, namespace: Namespace, name: str, version: str, scope: str | None) -> ArtifactVersion:
-    parse_version(version)
+def artifact_version_get(*, namespace: Namespace, name: str, version: str, scope: str | None) -> ArtifactVersion | None:
+    """The version as seen from the namespace: its own first, then system (unless ``scope`` says which)."""
     for ns_name in scope_namespaces(namespace, scope):
         found = _versions().filter(artifact__namespace__name=ns_name, artifact__name=name, version=version).first()
         if found is not None:
             return found
-    raise not_found(artifact_entity(namespace.name if scope != SYSTEM else SYSTEM_NAMESPACE, name, version))
+    return None
+
+
+def artifact_version_get_or_error(
+    *, namespace: Namespace, name: str, version: str, scope: str | None
+) -> ArtifactVersion:
+    """As ``artifact_version_get``; an invalid version is CDAP's 400, a missing one its 404."""
+    parse_version(version)
+    found = artifact_version_get(namespace=namespace, name=name, version=version, scope=scope)
+    if found is None:
+        raise not_found(artifact_entity(namespace.name if scope != SYSTEM else SYSTEM_NAMESPACE, name, version))
+    return found
 
 
 def artifact_highest_in_range(*, namespace: str, name: str, version_range: ArtifactRange) -> ArtifactVersion | None:
@@ -356,17 +319,21 @@ def app_classes(*, namespace: Namespace, scope: str | None, class_name: str | No
     qs = _versions().filter(artifact__namespace__name__in=set(names), app_class__isnull=False)
     versions = [v for v in qs.order_by("artifact__name", "sort_key") if v.app_class]
     if class_name is not None:
-        versions = [v for v in versions if v.app_class.get("className") == class_name]
+        versions = [v for v in versions if (v.app_class or {}).get("className") == class_name]
     return versions
 
 
 # --- applications ----------------------------------------------------------------------------------------------
-def application_get(*, namespace: Namespace, name: str) -> Application:
-    app = (
+def application_get(*, namespace: Namespace, name: str) -> Application | None:
+    return (
         Application.objects.select_related("namespace", "artifact_version__artifact__namespace")
         .filter(namespace=namespace, name=name)
         .first()
     )
+
+
+def application_get_or_error(*, namespace: Namespace, name: str) -> Application:
+    app = application_get(namespace=namespace, name=name)
     if app is None:
         raise not_found(application_entity(namespace.name, name))
     return app
@@ -387,14 +354,21 @@ def application_changes(*, namespace: str, app_name: str) -> QuerySet[Applicatio
     return ApplicationChange.objects.filter(namespace=namespace, app_name=app_name).order_by("-id")
 
 
-def program_get(*, app: Application, program_type: str, name: str) -> dict:
-    """The program's manifest entry, or CDAP's 404."""
+def program_get(*, app: Application, program_type: str, name: str) -> dict | None:
+    """The program's entry in the application's manifest."""
     if program_type not in PROGRAM_TYPES:
-        raise not_found(program_entity(app.namespace.name, app.name, program_type, name))
+        return None
     for program in app.programs:
         if program.get("type") == program_type and program.get("name") == name:
             return program
-    raise not_found(program_entity(app.namespace.name, app.name, program_type, name))
+    return None
+
+
+def program_get_or_error(*, app: Application, program_type: str, name: str) -> dict:
+    program = program_get(app=app, program_type=program_type, name=name)
+    if program is None:
+        raise not_found(program_entity(app.namespace.name, app.name, program_type, name))
+    return program
 
 
 def active_runs(*, app: Application, program_type: str | None = None, name: str | None = None):
@@ -434,7 +408,7 @@ def run_status(run: ProgramRun) -> str:
     job = run.job
     if job is None:
         return "FAILED"
-    return {
+    statuses: dict[str, str] = {
         JobStatus.INITED: "STARTING",
         JobStatus.WAIT_FOR_RETRY: "STARTING",
         JobStatus.SCHEDULED: "STARTING",
@@ -443,7 +417,8 @@ def run_status(run: ProgramRun) -> str:
         JobStatus.CANCELLED: "KILLED",
         JobStatus.FAILED: "FAILED",
         JobStatus.TIMEOUT: "FAILED",
-    }[job.status]
+    }
+    return statuses[job.status]
 
 
 def program_runs(
@@ -475,12 +450,16 @@ def program_runs(
     return runs
 
 
-def program_run_get(*, app: Application, program_type: str, name: str, run_id: str) -> ProgramRun:
-    run = (
+def program_run_get(*, app: Application, program_type: str, name: str, run_id: str) -> ProgramRun | None:
+    return (
         ProgramRun.objects.filter(application=app, program_type=program_type, program_name=name, run_id=run_id)
         .select_related("job")
         .first()
     )
+
+
+def program_run_get_or_error(*, app: Application, program_type: str, name: str, run_id: str) -> ProgramRun:
+    run = program_run_get(app=app, program_type=program_type, name=name, run_id=run_id)
     if run is None:
         entity = program_entity(app.namespace.name, app.name, program_type, name)
         raise not_found(f"program_run:{entity.removeprefix('program:')}.{run_id}")

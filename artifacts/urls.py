@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from artifacts import views
+from artifacts.cdap import views
 
 VERSION = "<str:ns>/artifacts/<str:name>/versions/<str:version>"
 APP = "<str:ns>/apps/<str:app>"

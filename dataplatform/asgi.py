@@ -18,7 +18,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from dataplatform.api.bodylimit import BodyLimitGuard  # noqa: E402
 from dataplatform.api.websocket import PlatformWebSocketAuthMiddleware, origin_validator  # noqa: E402
 from dataplatform.startup import run_server_start_hooks  # noqa: E402
-from featurestore.fastpath import OpenMLDBFastPath  # noqa: E402
+from featurestore.openmldb.fastpath import OpenMLDBFastPath  # noqa: E402
 from jobs.events import bind_event_loop  # noqa: E402
 from jobs.routing import websocket_urlpatterns  # noqa: E402
 

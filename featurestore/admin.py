@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from dataplatform.admin import ReadOnlyAdminMixin
 from featurestore import services, storage
 from featurestore.jsonx import ConversionError, JsonError, coerce, loads, output_value
 from featurestore.models import Database, Deployment, FeatureTable
@@ -20,9 +21,12 @@ SAMPLE_ROWS = 20
 
 
 @admin.register(Database)
-class DatabaseAdmin(admin.ModelAdmin):
+class DatabaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("name", "table_count", "created_at")
     search_fields = ("name",)
+    admin_add = True  # a new database is named here; tables and deployments come from SQL
+    admin_change = "no"
+    admin_delete = False  # DROP DATABASE through SQL: it checks that the database is empty
 
     def get_readonly_fields(self, request, obj=None):
         # A new database is named here (the model's validator applies OpenMLDB's identifier rule); then fixed.
@@ -31,12 +35,6 @@ class DatabaseAdmin(admin.ModelAdmin):
     @admin.display(description="tables")
     def table_count(self, database: Database) -> int:
         return database.tables.count()
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # DROP DATABASE through SQL: it checks that the database is empty
 
 
 def _table(headers, rows) -> str:
@@ -48,22 +46,15 @@ def _table(headers, rows) -> str:
 
 
 @admin.register(FeatureTable)
-class FeatureTableAdmin(admin.ModelAdmin):
+class FeatureTableAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("name", "database", "column_count", "index_count", "row_count", "created_at")
     list_filter = ("database",)
     search_fields = ("name",)
     list_select_related = ("database",)
     fields = ("database", "name", "storage_table", "schema", "index_table", "row_count", "sample_rows", "created_at")
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # DROP TABLE through SQL also drops the physical table and checks deployments
+    admin_change = "no"
+    admin_delete = False  # DROP TABLE through SQL also drops the physical table and checks deployments
 
     @admin.display(description="columns")
     def column_count(self, table: FeatureTable) -> int:
@@ -108,7 +99,7 @@ class CallForm(forms.Form):
 
 
 @admin.register(Deployment)
-class DeploymentAdmin(admin.ModelAdmin):
+class DeploymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("name", "database", "status", "created_by", "created_at", "call_link")
     list_filter = ("database", "status")
     search_fields = ("name", "sql")
@@ -116,15 +107,8 @@ class DeploymentAdmin(admin.ModelAdmin):
     fields = ("database", "name", "status", "sql", "options", "input_schema", "output_schema", "tables",
               "created_by", "created_at")  # fmt: skip
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # DROP DEPLOYMENT through SQL, which also forgets the compiled plan
+    admin_change = "no"
+    admin_delete = False  # DROP DEPLOYMENT through SQL, which also forgets the compiled plan
 
     @admin.display(description="call")
     def call_link(self, deployment: Deployment) -> str:

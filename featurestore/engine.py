@@ -29,19 +29,18 @@ from typing import Any
 from sqlglot import exp
 
 from featurestore import storage
-from featurestore.expressions import Compiled, ExpressionError, compile_aggregate_args, compile_expression
-from featurestore.functions import AGGREGATES
+from featurestore.errors import FeatureStoreError
 from featurestore.models import FeatureTable
-from featurestore.sqlir import Frame, LastJoin, Select, TableRef, WindowDef
+from featurestore.sqlcore.expressions import Compiled, ExpressionError, compile_aggregate_args, compile_expression
+from featurestore.sqlcore.functions import AGGREGATES
+from featurestore.sqlcore.sqlir import Frame, LastJoin, Select, TableRef, WindowDef
 
 
-class EngineError(Exception):
+class EngineError(FeatureStoreError):
     """A query the engine cannot plan or run; ``code`` is the OpenMLDB status code to answer with."""
 
     def __init__(self, msg: str, code: int = -1) -> None:
-        super().__init__(msg)
-        self.msg = msg
-        self.code = code
+        super().__init__(msg, code)
 
 
 TableLookup = Callable[[str | None, str], FeatureTable]  # (db, name) -> table, raising EngineError

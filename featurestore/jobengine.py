@@ -35,8 +35,8 @@ def main(argv: list[str]) -> int:
 
     django.setup()
     from featurestore import sql as sqlexec
+    from featurestore.errors import FeatureStoreError
     from featurestore.jsonx import output_value
-    from featurestore.services import FeatureStoreError
     from jobs.engines import control
     from jobs.engines.resultset import ResultSetWriter
 

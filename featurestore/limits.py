@@ -19,8 +19,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.core.exceptions import ValidationError
-
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 #: The largest window offset: rows for ROWS, milliseconds for ROWS_RANGE (about 146 million years), MAXSIZE.
@@ -53,6 +51,10 @@ def name_error(what: str, name: Any) -> str | None:
 
 def validate_name(value: Any) -> None:
     """Model field validator: the same rule for the admin's forms and ``full_clean``."""
+    # Imported here: the pure SQL modules (featurestore.sqlcore) and featurestore.jsonx use this module's limits
+    # and import no Django.
+    from django.core.exceptions import ValidationError
+
     problem = name_problem(value)
     if problem is not None:
         raise ValidationError(f"Not an OpenMLDB name: {problem}.", code="invalid_name")

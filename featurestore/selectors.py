@@ -1,4 +1,9 @@
-"""Read paths of the feature store: the catalog, and stored rows as clients see them."""
+"""Read paths of the feature store: the catalog, and stored rows as clients see them.
+
+``<entity>_get`` returns the object or None, never raises: what a missing one means is the caller's to say (the
+OpenMLDB wire answers upstream's message, the console a 404). The services' cached reads follow the same rule
+(``services.table_cached``, ``services.deployment_plan``).
+"""
 
 from __future__ import annotations
 

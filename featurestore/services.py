@@ -1,8 +1,9 @@
 """Write paths of the feature store: databases, tables, rows, deployments, TTL expiry; and the plan cache.
 
-Errors carry OpenMLDB's status code (``FeatureStoreError.code``): -1 for the APIServer's own checks, 2000
-(``kCmdError``) for failed DDL and inserts, as upstream answers them. Everything created here is named by an
-OpenMLDB identifier (``featurestore.limits``); dropping goes by any stored name.
+Refusals are ``FeatureStoreError`` (``featurestore.errors``, re-exported here), carrying OpenMLDB's status code:
+-1 for the APIServer's own checks, 2000 (``kCmdError``) for failed DDL and inserts, as upstream answers them.
+Everything created here is named by an OpenMLDB identifier (``featurestore.limits``); dropping goes by any stored
+name.
 """
 
 from __future__ import annotations
@@ -18,22 +19,13 @@ from django.db import IntegrityError, connection, transaction
 
 from featurestore import storage
 from featurestore.engine import EngineError, RequestPlan
-from featurestore.expressions import ExpressionError
-from featurestore.functions import FunctionError
+from featurestore.errors import CMD_ERROR, FeatureStoreError  # callers also catch services.FeatureStoreError
 from featurestore.limits import name_error
 from featurestore.models import Database, Deployment, FeatureTable
 from featurestore.selectors import database_get, deployment_get, table_get
-from featurestore.sqlir import CreateTable, Deploy, IndexDef, Select
-
-CMD_ERROR = 2000
-
-
-class FeatureStoreError(Exception):
-    def __init__(self, msg: str, code: int = CMD_ERROR) -> None:
-        super().__init__(msg)
-        self.msg = msg
-        self.code = code
-
+from featurestore.sqlcore.expressions import ExpressionError
+from featurestore.sqlcore.functions import FunctionError
+from featurestore.sqlcore.sqlir import CreateTable, Deploy, IndexDef, Select
 
 # --- plan cache -------------------------------------------------------------------------------------------------
 # Deployments compile once per process. Catalog changes made here clear the cache; changes made by another
@@ -78,15 +70,13 @@ def plan_compile(*, db: str, select: Select) -> RequestPlan:
     """Compile a SELECT for request mode, translating planning errors into FeatureStoreError."""
     try:
         return RequestPlan(select, table_lookup(db), db)
-    except EngineError as exc:
-        raise FeatureStoreError(exc.msg, exc.code) from None
     except (ExpressionError, FunctionError) as exc:
         raise FeatureStoreError(str(exc), CMD_ERROR) from None
 
 
 def deployment_plan(*, db: str, name: str) -> tuple[Deployment, RequestPlan] | None:
     """Return the deployment and its compiled plan (compiled once per process), or None if it does not exist."""
-    cached = None
+    cached: tuple[Deployment, RequestPlan] | None = None
     with _plans_lock:
         for deployment, plan in _plans.values():
             if deployment.name == name and deployment.database.name == db:
@@ -94,16 +84,18 @@ def deployment_plan(*, db: str, name: str) -> tuple[Deployment, RequestPlan] | N
                 break
     if cached is not None:
         return cached
-    deployment = deployment_get(db=db, name=name)
-    if deployment is None:
+    stored = deployment_get(db=db, name=name)
+    if stored is None:
         return None
-    from featurestore.dialect import parse_one
+    from featurestore.sqlcore.dialect import parse_one
 
-    select = parse_one(deployment.sql)
+    select = parse_one(stored.sql)
+    if not isinstance(select, Select):  # a deployment's SQL is a SELECT (deployment_create checked it)
+        raise FeatureStoreError(f"deployment {name} does not hold a SELECT", CMD_ERROR)
     plan = plan_compile(db=db, select=select)
     with _plans_lock:
-        _plans[deployment.pk] = (deployment, plan)
-    return deployment, plan
+        _plans[stored.pk] = (stored, plan)
+    return stored, plan
 
 
 def _check_names(what: str, *names: str | None) -> None:
@@ -163,8 +155,9 @@ def table_create(*, db: str, statement: CreateTable) -> FeatureTable:
     if database is None:
         raise FeatureStoreError(f"database {statement.db or db} does not exist")
     if table_get(db=database.name, name=statement.name) is not None:
-        if statement.if_not_exists:
-            return table_get(db=database.name, name=statement.name)
+        existing = table_get(db=database.name, name=statement.name)
+        if statement.if_not_exists and existing is not None:
+            return existing
         raise FeatureStoreError(f"table {statement.name} already exists in {database.name}")
     names = [column.name for column in statement.columns]
     if len(set(names)) != len(names):
@@ -310,7 +303,7 @@ def _index_needs(plan: RequestPlan, options: dict) -> list[tuple[FeatureTable, l
                                                                    int | None]]:  # fmt: skip
     """(table, keys, ts, abs minutes, lat rows) for every window source and LAST JOIN of the plan."""
     rows_bias, range_bias = _bias(options.get("ROWS_BIAS"), rows=True), _bias(options.get("RANGE_BIAS"), rows=False)
-    needs = []
+    needs: list[tuple[FeatureTable, list[str], str | None, int | None, int | None]] = []
     for window in plan.windows.values():
         frame = window.frame
         abs_need = lat_need = None
@@ -319,13 +312,13 @@ def _index_needs(plan: RequestPlan, options: dict) -> list[tuple[FeatureTable, l
             if rows_bias is not None and lat_need:
                 lat_need = 0 if rows_bias == 0 else lat_need + rows_bias
         else:
-            abs_need = 0 if frame.start.kind == "unbounded" else max(1, math.ceil(frame.start.offset / 60_000))
+            abs_need = 0 if frame.start.kind == "unbounded" else max(1, math.ceil((frame.start.offset or 0) / 60_000))
             if range_bias is not None and abs_need:
                 abs_need = 0 if range_bias == 0 else abs_need + range_bias
         for source in window.sources:
             keys = [source.table.column_names[i] for i in source.key_positions]
-            ts = source.table.column_names[source.ts_position]
-            needs.append((source.table, keys, ts, abs_need, lat_need))
+            window_ts = source.table.column_names[source.ts_position] if source.ts_position is not None else None
+            needs.append((source.table, keys, window_ts, abs_need, lat_need))
     for join in plan.joins:
         if join.table is not None:
             keys = [join.names[i] for i, _ in join.keys]
@@ -342,8 +335,9 @@ def deployment_create(*, db: str, statement: Deploy, user=None) -> Deployment:
     if database is None:
         raise FeatureStoreError(f"database {statement.db or db} does not exist")
     if deployment_get(db=database.name, name=statement.name) is not None:
-        if statement.if_not_exists:
-            return deployment_get(db=database.name, name=statement.name)
+        existing = deployment_get(db=database.name, name=statement.name)
+        if statement.if_not_exists and existing is not None:
+            return existing
         raise FeatureStoreError(f"deployment {statement.name} already exists in {database.name}")
     plan = plan_compile(db=database.name, select=statement.select)
     options = {key.upper(): str(value) for key, value in statement.options.items()}

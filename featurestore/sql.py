@@ -1,7 +1,7 @@
 """Execute OpenMLDB SQL statements against the catalog and storage (``POST /dbs/{db}``, the jobs ``sql`` engine).
 
-Statements are parsed by ``featurestore.dialect`` into ``featurestore.sqlir`` objects and dispatched here: DDL
-and INSERT go through ``featurestore.services``; SELECTs run in one of three ways:
+Statements are parsed by ``featurestore.sqlcore.dialect`` into ``featurestore.sqlcore.sqlir`` objects and
+dispatched here: DDL and INSERT go through ``featurestore.services``; SELECTs run in one of three ways:
 - ``CONFIG (execute_mode = 'request', values = ...)``: request mode for the given rows (no DEPLOY needed);
 - a SELECT with windows or LAST JOINs: offline mode, each stored row of the main table computed exactly as a
   request carrying it would have been just before it was stored (the deployment engine, ``before_id``);
@@ -18,14 +18,14 @@ from typing import Any
 from sqlglot import exp
 
 from featurestore import services, storage
-from featurestore.dialect import SqlError, parse
-from featurestore.engine import EngineError, RowSource
-from featurestore.expressions import ExpressionError, compile_aggregate_args, compile_expression, literal_value
-from featurestore.functions import AGGREGATES, FunctionError
+from featurestore.engine import RowSource
+from featurestore.errors import CMD_ERROR, FeatureStoreError
 from featurestore.jsonx import ConversionError, coerce
 from featurestore.selectors import database_get, database_list, deployment_list, table_get, table_list
-from featurestore.services import CMD_ERROR, FeatureStoreError
-from featurestore.sqlir import (
+from featurestore.sqlcore.dialect import SqlError, parse
+from featurestore.sqlcore.expressions import ExpressionError, compile_aggregate_args, compile_expression, literal_value
+from featurestore.sqlcore.functions import AGGREGATES, FunctionError
+from featurestore.sqlcore.sqlir import (
     CreateDatabase,
     CreateTable,
     Deploy,
@@ -49,7 +49,7 @@ class Result:
 
     schema: list[tuple[str, str]] | None = None
     rows: list[list[Any]] = field(default_factory=list)
-    job: dict | None = None  # offasync: the job that computes the result
+    job: Any = None  # offasync: the job (jobs.models.Job) that computes the result
 
 
 @dataclass
@@ -106,8 +106,6 @@ def _parse(sql: str) -> list:
 def _execute_one(session: Session, statement) -> Result:
     try:
         return _dispatch(session, statement)
-    except EngineError as exc:
-        raise FeatureStoreError(exc.msg, exc.code) from None
     except (ExpressionError, FunctionError, ConversionError) as exc:
         raise FeatureStoreError(str(exc), CMD_ERROR) from None
 
@@ -492,4 +490,4 @@ def _submit_offline_job(session: Session, sql: str) -> Result:
             source_api="featurestore",
         ),
     )
-    return Result(job={"job_id": job.pk, "execID": job.exec_id, "state": job.status})
+    return Result(job=job)

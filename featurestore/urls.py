@@ -1,8 +1,9 @@
-"""OpenMLDB APIServer routes. ``OpenMLDBPathMiddleware`` first drops empty path segments, as brpc does."""
+"""OpenMLDB APIServer routes (views in ``featurestore.openmldb``). ``OpenMLDBPathMiddleware`` first drops empty path
+segments, as brpc does."""
 
 from django.urls import path
 
-from featurestore import views
+from featurestore.openmldb import views
 
 urlpatterns = [
     path("dbs", views.DatabasesView.as_view(), name="openmldb-dbs"),

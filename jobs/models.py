@@ -52,6 +52,17 @@ class JobQuerySet(models.QuerySet):
         return self.filter(owner_id=user.pk)
 
 
+class JobErrorCode(models.IntegerChoices):
+    """Why a job ended badly (``Job.error_code``); Linkis's API shows it as ``errCode`` (its own numbers for a
+    failover, the platform's 4000x for engines)."""
+
+    FAILOVER = 30001, "the platform or worker running the job stopped"
+    ENGINE_FAILED = 40000, "the engine failed"
+    ENGINE_UNAVAILABLE = 40001, "the engine cannot run here"
+    TIMEOUT = 40002, "the job ran or waited too long"
+    INTERNAL = 40003, "the platform failed to run the job"
+
+
 class Job(models.Model):
     class SourceApi(models.TextChoices):
         LINKIS = "linkis"

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from jobs.consumers import EntranceConsumer
+from jobs.linkis.consumers import EntranceConsumer
 
 websocket_urlpatterns = [
     path("ws/api/entrance/connect", EntranceConsumer.as_asgi()),

@@ -31,32 +31,26 @@ from jobs.selectors import user_engines
 
 logger = logging.getLogger(__name__)
 
-# Linkis error codes (EntranceErrorCodeSummary / EntranceErrorCode) and the platform's own for engines.
-ERR_EXECUTE_USER = 20005
-ERR_CODE_EMPTY = 20007
-ERR_PARAMS_EMPTY = 20008
-ERR_LABEL_INVALID = 20009
-ERR_ONLY_CODE = 20010
-ERR_SUBMIT_FAILED = 30009
-ERR_FAILOVER = 30001
-ERR_ENGINE_FAILED = 40000
-ERR_ENGINE_UNAVAILABLE = 40001
-ERR_TIMEOUT = 40002
-ERR_INTERNAL = 40003
+# Why a submission is refused (``JobRequestError.code``); each API family says it in its own terms (Linkis:
+# ``jobs.linkis.errors``).
+REFUSED_CODE = "code"  # the code is empty or too large
+REFUSED_NO_CODE = "no_code"  # the request carries no code at all
+REFUSED_PARAMS = "params"  # params (variables, configuration) of the wrong shape
+REFUSED_LABELS = "labels"  # an unknown engine or run type, a bad timeout
+REFUSED_QUEUE_FULL = "queue_full"  # the queue is at JOB_QUEUE_CAPACITY
 
 
 class JobRequestError(InvalidInputError):
-    """A submission refused before any job row exists; ``err_code`` is the Linkis error code."""
+    """A submission refused before any job row exists; ``code`` is one of the ``REFUSED_*`` reasons."""
 
-    def __init__(self, err_code: int, desc: str) -> None:
-        super().__init__(desc, code=str(err_code))
-        self.err_code = err_code
+    def __init__(self, code: str, desc: str) -> None:
+        super().__init__(desc, code=code)
 
 
 class JobQueueFullError(JobRequestError):
     def __init__(self, waiting: int) -> None:
         super().__init__(
-            ERR_SUBMIT_FAILED,
+            REFUSED_QUEUE_FULL,
             f"Submitting the query failed(提交查询失败)! The job queue is full ({waiting} jobs waiting); retry later.",
         )
 
@@ -90,12 +84,12 @@ def route(*, engine_type: str, run_type: str) -> Route:
     kind = (run_type or "").strip().lower()
     if name not in DEFAULT_ENGINE_VERSIONS:
         raise JobRequestError(
-            ERR_LABEL_INVALID,
+            REFUSED_LABELS,
             f"Label params invalid: engineType {engine_type!r} is not supported here; "
             f"use one of {', '.join(ENGINE_NAMES)} (e.g. python-python2, spark-2.4.3).",
         )
     unsupported = JobRequestError(
-        ERR_LABEL_INVALID,
+        REFUSED_LABELS,
         f"Label params invalid: runType {run_type!r} is not supported by the {name} engine here; "
         f"use {_run_types_of(name)}.",
     )
@@ -242,13 +236,13 @@ def _positive_seconds(value: Any, label: str) -> int | None:
         seconds = int(value)
     except (TypeError, ValueError, OverflowError):  # OverflowError: a float infinity (1e999 in JSON)
         raise JobRequestError(
-            ERR_LABEL_INVALID, f"Label params invalid: {label} must be seconds, got {value!r}."
+            REFUSED_LABELS, f"Label params invalid: {label} must be seconds, got {value!r}."
         ) from None
     if seconds <= 0:
-        raise JobRequestError(ERR_LABEL_INVALID, f"Label params invalid: {label} must be positive, got {seconds}.")
+        raise JobRequestError(REFUSED_LABELS, f"Label params invalid: {label} must be positive, got {seconds}.")
     if seconds > MAX_LABEL_SECONDS:
         raise JobRequestError(
-            ERR_LABEL_INVALID, f"Label params invalid: {label} must be at most {MAX_LABEL_SECONDS} seconds."
+            REFUSED_LABELS, f"Label params invalid: {label} must be at most {MAX_LABEL_SECONDS} seconds."
         )
     return seconds
 
@@ -262,27 +256,27 @@ TEXT_RUNTIME_SETTINGS = ("openmldb.db", "wds.linkis.openmldb.db")
 def _params_check(params: Any) -> dict[str, Any]:
     """Return ``params.variable``, or raise JobRequestError (20008) naming the first part of the wrong type."""
     if not isinstance(params, dict):
-        raise JobRequestError(ERR_PARAMS_EMPTY, "params must be an object with variable and configuration.")
+        raise JobRequestError(REFUSED_PARAMS, "params must be an object with variable and configuration.")
     variables = params.get("variable") or {}
     if not isinstance(variables, dict):
-        raise JobRequestError(ERR_PARAMS_EMPTY, "params.variable must be an object of name: value.")
+        raise JobRequestError(REFUSED_PARAMS, "params.variable must be an object of name: value.")
     configuration = params.get("configuration")
     if configuration in (None, ""):
         return variables
     if not isinstance(configuration, dict):
         raise JobRequestError(
-            ERR_PARAMS_EMPTY, f"params.configuration must be an object of {', '.join(CONFIGURATION_SECTIONS)}."
+            REFUSED_PARAMS, f"params.configuration must be an object of {', '.join(CONFIGURATION_SECTIONS)}."
         )
     for section in CONFIGURATION_SECTIONS:
         value = configuration.get(section)
         if value not in (None, "") and not isinstance(value, dict):
-            raise JobRequestError(ERR_PARAMS_EMPTY, f"params.configuration.{section} must be an object of name: value.")
+            raise JobRequestError(REFUSED_PARAMS, f"params.configuration.{section} must be an object of name: value.")
     runtime = configuration.get("runtime") or {}
     for name in TEXT_RUNTIME_SETTINGS:
         value = runtime.get(name)
         if value is not None and not isinstance(value, str):
             raise JobRequestError(
-                ERR_PARAMS_EMPTY, f"params.configuration.runtime.{name} must be a string, got {value!r}."
+                REFUSED_PARAMS, f"params.configuration.runtime.{name} must be a string, got {value!r}."
             )
     return variables
 
@@ -294,11 +288,11 @@ def job_submit(*, owner, spec: JobSpec, may_act_as_others: bool = False) -> Job:
     token). A refused submission raises JobRequestError and leaves no row behind.
     """
     if not isinstance(spec.code, str) or not spec.code.strip():
-        raise JobRequestError(ERR_CODE_EMPTY, "The param executionCode cannot be empty (参数 executionCode 不能为空)")
+        raise JobRequestError(REFUSED_CODE, "The param executionCode cannot be empty (参数 executionCode 不能为空)")
     size = len(spec.code.encode("utf-8"))
     if size > settings.JOB_MAX_CODE_BYTES:
         raise JobRequestError(
-            ERR_CODE_EMPTY,
+            REFUSED_CODE,
             f"The param executionCode is {size} bytes, over the limit of {settings.JOB_MAX_CODE_BYTES} bytes.",
         )
     variables = _params_check(spec.params)
@@ -389,7 +383,7 @@ def _job_finished(job_id: int) -> None:
     if not _finish_listeners:
         return
     source_api = Job.objects.filter(pk=job_id).values_list("source_api", flat=True).first()
-    listener = _finish_listeners.get(source_api)
+    listener = _finish_listeners.get(source_api) if source_api is not None else None
     if listener is None:
         return
     try:

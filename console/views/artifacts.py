@@ -11,7 +11,6 @@ from django.shortcuts import render
 
 from artifacts import selectors
 from artifacts.models import SYSTEM_NAMESPACE, Application
-from dataplatform.api.exceptions import NotFoundError
 
 #: How long an application's config summary may get before it is cut (the admin shows the whole config).
 CONFIG_SUMMARY_CHARS = 80
@@ -39,11 +38,8 @@ def config_summary(config: Any) -> str:
 
 
 def _namespaces() -> list:
-    user_namespaces = list(selectors.namespace_list())
-    try:
-        return [selectors.namespace_get(name=SYSTEM_NAMESPACE), *user_namespaces]
-    except NotFoundError:
-        return user_namespaces
+    system = selectors.namespace_get(name=SYSTEM_NAMESPACE)
+    return [system, *selectors.namespace_list()] if system is not None else list(selectors.namespace_list())
 
 
 def _artifacts() -> list[dict]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from dataplatform.env import env_bool, env_int, env_list, env_path, env_str
+from dataplatform.env import env_bool, env_float, env_int, env_list, env_path, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -270,6 +270,10 @@ JOB_SANDBOX_NETWORK = env_bool("JOB_SANDBOX_NETWORK", True)
 # Engines a user may use when neither they nor their groups were granted any (jobs.use_engine_* permissions).
 JOB_DEFAULT_ENGINES = env_list("JOB_DEFAULT_ENGINES", ["python", "shell", "sql", "duckdb", "spark"])
 JOB_SPARK_DRIVER_MEMORY = env_str("JOB_SPARK_DRIVER_MEMORY", "1g")
+# The Spark master jobs of the spark engine run against ("" : local[*] on the machine running the job).
+SPARK_MASTER = env_str("SPARK_MASTER", "")
+# Every this many seconds a WebSocket connection checks its unfinished jobs against the store (0: never).
+WEBSOCKET_RESYNC_SECONDS = env_float("WEBSOCKET_RESYNC_SECONDS", 5.0, minimum=0.0)
 JOB_MAX_CODE_BYTES = env_int("JOB_MAX_CODE_BYTES", 1024 * 1024, minimum=1)
 JOB_LOG_MAX_LINES = env_int("JOB_LOG_MAX_LINES", 100000, minimum=10)
 JOB_LOG_MAX_LINE_CHARS = env_int("JOB_LOG_MAX_LINE_CHARS", 10000, minimum=80)
@@ -286,7 +290,7 @@ OPENPAI_MAX_RETRIES = env_int("OPENPAI_MAX_RETRIES", 100, minimum=0)
 # --- Feature store -----------------------------------------------------------------------------------------------
 # OpenMLDB's APIServer has no authentication and its clients send none; the production profile turns this off.
 OPENMLDB_ALLOW_ANONYMOUS = env_bool("OPENMLDB_ALLOW_ANONYMOUS", True)
-# Serve deployment requests and inserts straight from ASGI (featurestore/fastpath.py) instead of through Django.
+# Serve deployment requests and inserts straight from ASGI (featurestore/openmldb/fastpath.py), not through Django.
 FEATURESTORE_FASTPATH = env_bool("FEATURESTORE_FASTPATH", True)
 FEATURESTORE_FASTPATH_THREADS = env_int("FEATURESTORE_FASTPATH_THREADS", 4, minimum=1)
 # How often the server deletes rows that every index's TTL has expired (seconds; 0: never).
@@ -363,12 +367,13 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.request": {"level": "ERROR"},
         "daphne": {"level": "WARNING"},

@@ -40,6 +40,14 @@ SPARK_RUN_TYPE_ALIASES = {"py": "python", "python3": "python", "pyspark": "pytho
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
+class EngineSettings(NamedTuple):
+    """What the platform's settings say to an engine (the runner reads them; engine programs know no Django)."""
+
+    memory_mb: int = 0
+    spark_driver_memory: str = "1g"
+    spark_master: str = ""
+
+
 class EngineSpec(NamedTuple):
     """What the job core needs to know of an engine to run a job on it."""
 
@@ -53,8 +61,8 @@ class EngineSpec(NamedTuple):
     limit_memory: bool = True
     #: The runner copies the program's stdout into a TEXT result set (shell).
     tee_stdout: bool = False
-    #: ``(memory_mb, spark_driver_memory)`` -> the engine's own variables.
-    env: Callable[[int, str], dict[str, str]] | None = None
+    #: ``EngineSettings`` -> the engine's own variables.
+    env: Callable[[EngineSettings], dict[str, str]] | None = None
     #: None when the engine can run here, otherwise a sentence saying why not.
     unavailable: Callable[[], str | None] | None = None
     #: The run type of a submission that names only the engine (an application's program).
@@ -128,10 +136,10 @@ def _spark_command(run_type: str, python: list[str]) -> tuple[str, list[str]]:
     return filename, [*python, "jobs.engines.spark_engine", "--run-type", run_type, filename]
 
 
-def _spark_env(memory_mb: int, driver_memory: str) -> dict[str, str]:
-    env = {"PLATFORM_SPARK_DRIVER_MEMORY": driver_memory}
-    if os.environ.get("SPARK_MASTER"):
-        env["SPARK_MASTER"] = os.environ["SPARK_MASTER"]
+def _spark_env(engine_settings: EngineSettings) -> dict[str, str]:
+    env = {"PLATFORM_SPARK_DRIVER_MEMORY": engine_settings.spark_driver_memory}
+    if engine_settings.spark_master:
+        env["SPARK_MASTER"] = engine_settings.spark_master
     return env
 
 
@@ -140,20 +148,35 @@ def python_module_command(module: str, filename: str) -> Callable[[str, list[str
     return lambda run_type, python: (filename, [*python, module, filename])
 
 
+register_engine(EngineSpec("python", python_module_command("jobs.engines.python_engine", "code.py"), run_type="python"))
 register_engine(
-    EngineSpec("python", python_module_command("jobs.engines.python_engine", "code.py"), run_type="python")
+    EngineSpec(
+        "shell",
+        lambda run_type, python: ("code.sh", ["/bin/bash", "code.sh"]),
+        tee_stdout=True,
+        unavailable=_shell_unavailable,
+        run_type="shell",
+    )  # fmt: skip
+)
+
+
+def _duckdb_env(engine_settings: EngineSettings) -> dict[str, str]:
+    return {"PLATFORM_MEMORY_MB": str(engine_settings.memory_mb)}
+
+
+register_engine(
+    EngineSpec(
+        "duckdb",
+        python_module_command("jobs.engines.sql_engine", "code.sql"),
+        limit_memory=False,
+        env=_duckdb_env,
+        run_type="sql",
+    )  # fmt: skip
 )
 register_engine(
-    EngineSpec("shell", lambda run_type, python: ("code.sh", ["/bin/bash", "code.sh"]), tee_stdout=True,
-               unavailable=_shell_unavailable, run_type="shell")  # fmt: skip
-)
-register_engine(
-    EngineSpec("duckdb", python_module_command("jobs.engines.sql_engine", "code.sql"), limit_memory=False,
-               env=lambda memory_mb, driver_memory: {"PLATFORM_MEMORY_MB": str(memory_mb)}, run_type="sql")  # fmt: skip
-)
-register_engine(
-    EngineSpec("spark", _spark_command, limit_memory=False, env=_spark_env, unavailable=spark_unavailable,
-               run_type="python")  # fmt: skip
+    EngineSpec(
+        "spark", _spark_command, limit_memory=False, env=_spark_env, unavailable=spark_unavailable, run_type="python"
+    )  # fmt: skip
 )
 
 
@@ -168,6 +191,7 @@ def prepare(
     cpu_seconds: int,
     max_processes: int = 0,
     spark_driver_memory: str = "1g",
+    spark_master: str = "",
     extra_env: dict[str, str] | None = None,
 ) -> EngineCommand:
     """Write the job's code into workdir and return the command that runs it (0 limits mean unlimited).
@@ -199,7 +223,7 @@ def prepare(
         env["PYTHONPATH"] = os.pathsep.join(p for p in (job_path, str(PROJECT_ROOT)) if p)
     env.update({"PYTHONUNBUFFERED": "1", "PLATFORM_JOB_ID": str(job_id), "PLATFORM_RESULT_DIR": str(result_dir)})
     if spec.env is not None:
-        env.update(spec.env(memory_mb, spark_driver_memory))
+        env.update(spec.env(EngineSettings(memory_mb, spark_driver_memory, spark_master)))
     if engine == "shell":
         # `python` in a shell job is the platform's interpreter (the one with the platform's libraries).
         interpreter_dir = str(Path(sys.executable).parent)

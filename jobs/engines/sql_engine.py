@@ -113,7 +113,9 @@ def connect(memory_mb: int) -> Any:
     """
     import duckdb
 
-    config = {"memory_limit": f"{memory_mb}MiB"} if memory_mb > 0 else {}
+    config: dict[str, str | bool | int | float | list[str]] = (
+        {"memory_limit": f"{memory_mb}MiB"} if memory_mb > 0 else {}
+    )
     connection = duckdb.connect(":memory:", config=config)
     # The progress bar would draw over the job's log.
     connection.execute("SET enable_progress_bar = false")

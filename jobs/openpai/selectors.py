@@ -14,7 +14,7 @@ from django.db.models import F, Min, Q, QuerySet
 from dataplatform.api.exceptions import NotFoundError
 from jobs.models import NON_TERMINAL, PAI_FINAL_STATES, Job, JobStatus, PaiJob, PaiJobState, PaiTask
 
-SUB_STATES = {
+SUB_STATES: dict[str, str] = {
     PaiJobState.WAITING: "FRAMEWORK_WAITING",
     PaiJobState.RUNNING: "APPLICATION_RUNNING",
 }
@@ -57,6 +57,11 @@ def _ms(value) -> int | None:
     return None if value is None else int(value.timestamp() * 1000)
 
 
+def _launched_at(pai: PaiJob):
+    """When the job's current attempt first started a task (annotated by ``pai_job_list``)."""
+    return getattr(pai, "launched_at", None)
+
+
 def _state(pai: PaiJob, launched_at) -> str:
     if pai.is_final:
         return pai.state
@@ -79,7 +84,7 @@ def seed_list_item(pai: PaiJob) -> dict:
     return {
         "name": pai.name,
         "username": pai.owner.username,
-        "state": _state(pai, pai.launched_at),
+        "state": _state(pai, _launched_at(pai)),
         "retries": pai.retries,
         "createdTime": _ms(pai.created_at),
         "completedTime": _ms(pai.completed_at),
@@ -89,7 +94,7 @@ def seed_list_item(pai: PaiJob) -> dict:
 
 
 def v1_list_item(pai: PaiJob) -> dict:
-    state = _state(pai, pai.launched_at)
+    state = _state(pai, _launched_at(pai))
     return {
         "name": pai.name,
         "username": pai.owner.username,
@@ -232,9 +237,9 @@ def pai_job_search(*, username: str | None = None, state: str | None = None) -> 
         return queryset.filter(state=state)
     undecided = queryset.exclude(state__in=PAI_FINAL_STATES)
     if state == PaiJobState.RUNNING:
-        return undecided.filter(launched_at__isnull=False)
+        return undecided.filter(launched_at__isnull=False)  # type: ignore[misc] # annotated by pai_job_list
     if state == PaiJobState.WAITING:
-        return undecided.filter(launched_at__isnull=True)
+        return undecided.filter(launched_at__isnull=True)  # type: ignore[misc]
     return queryset
 
 

@@ -272,6 +272,8 @@ def _check_owner(pai: PaiJob, actor, verb: str) -> None:
 
 def _kill_live_tasks(pai: PaiJob, actor) -> None:
     for task in pai.tasks.filter(attempt=pai.attempt, job__status__in=NON_TERMINAL).select_related("job"):
+        if task.job is None:
+            continue
         with contextlib.suppress(ConflictError):  # it ended meanwhile
             job_kill(job=task.job, actor=actor, authorized=True)
 

@@ -33,7 +33,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from jobs.models import ACTIVE, QUEUED, Job, JobStatus, Worker
-from jobs.runners.local import JobExecution, LocalRunner, _pid_alive, prepare_host, settle_orphaned_job
+from jobs.runners.recovery import pid_alive, prepare_host, settle_orphaned_job
+from jobs.runners.supervisor import ExecutionPool
 from jobs.sandbox import sandbox_state
 from jobs.services import job_transition, run_finish_sweeps
 
@@ -242,11 +243,14 @@ class CeleryRunner:
         self.watchdog.stop(timeout)
 
 
-class WorkerRunner(LocalRunner):
-    """The runner inside a Celery worker: runs the jobs its tasks hand it, on the task's own thread."""
+class WorkerRunner:
+    """The runner inside a Celery worker: runs the jobs its tasks hand it, on the task's own thread, in a pool of
+    executions of its own (``jobs.runners.supervisor``)."""
 
     def __init__(self, *, concurrency: int, max_per_user: int, node: str = "") -> None:
-        super().__init__(max_running=concurrency, max_per_user=max_per_user)
+        self.max_per_user = max_per_user
+        self.host = socket.gethostname()
+        self.pool = ExecutionPool()
         self.node = node
         self.identity = f"{WORKER_PREFIX}{self.host}:{os.getpid()}"
         self.concurrency = concurrency
@@ -274,11 +278,8 @@ class WorkerRunner(LocalRunner):
         self._beating.set()
         self.watchdog.stop(timeout)
         deadline = time.monotonic() + timeout
-        with self._lock:
-            executions = list(self._running.values())
-        for execution in executions:
-            execution.stop_for_shutdown()
-        while self.running_count() and time.monotonic() < deadline:
+        self.pool.stop_all()
+        while self.pool.running_count() and time.monotonic() < deadline:
             time.sleep(0.05)
         with contextlib.suppress(Exception):
             Worker.objects.filter(identity=self.identity).delete()
@@ -287,13 +288,11 @@ class WorkerRunner(LocalRunner):
     notify = CeleryRunner.notify  # a job queued from inside a worker goes to the workers like any other
 
     def kill(self, job_id: int) -> None:
-        """End the job's process group if this worker runs it (every worker hears every kill)."""
-        with self._lock:
-            execution = self._running.get(job_id)
-            if execution is not None:
-                self._kills.add(job_id)
-        if execution is not None:
-            execution.terminate()
+        """End the job's processes if this worker runs it (every worker hears every kill)."""
+        self.pool.kill(job_id, remember=False)
+
+    def running_count(self) -> int:
+        return self.pool.running_count()
 
     # --- heartbeat ----------------------------------------------------------------------------------------------
     def beat(self) -> None:
@@ -328,7 +327,7 @@ class WorkerRunner(LocalRunner):
             "id", "status", "runner", "pid"
         ):
             pid = job.runner.rpartition(":")[2]
-            if pid.isdigit() and int(pid) != os.getpid() and _pid_alive(int(pid)):
+            if pid.isdigit() and int(pid) != os.getpid() and pid_alive(int(pid)):
                 continue
             reason = f"Job {job.pk} failover: worker {job.runner} stopped while the job was {job.status}."
             settle_orphaned_job(
@@ -371,19 +370,12 @@ class WorkerRunner(LocalRunner):
             close_old_connections()
         if not claimed:
             return "over-limit" if user else "not-queued"
-        execution = JobExecution(self, job_id)
-        with self._lock:
-            self._running[job_id] = execution
+        execution = self.pool.add(job_id)
         try:
             execution.run()
         finally:
             self._dispatch_waiting(user)
         return "ran"
-
-    def _finished(self, job_id: int) -> None:
-        with self._lock:
-            self._running.pop(job_id, None)
-            self._kills.discard(job_id)
 
     def _dispatch_waiting(self, user: str) -> None:
         """A slot of ``user`` freed up: send their oldest jobs deferred over the limit (the claim re-checks it).

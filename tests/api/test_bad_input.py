@@ -22,6 +22,7 @@ from dataplatform.api.families import family_for_path
 from dataplatform.api.parsers import LenientJSONParser, StrictJSONParser
 from dataplatform.api.problems import problem_from_exception
 from dataplatform.api.request import MAX_JSON_DEPTH, JSONInputError, json_loads
+from jobs.linkis.errors import refusal_code
 from jobs.models import Job
 from jobs.services import JobRequestError, JobSpec, job_submit
 from tests.conftest import bearer
@@ -177,7 +178,7 @@ def test_infinite_timeout_from_any_entry_point_is_a_label_error(admin_user, valu
     spec = JobSpec(code="print(1)", engine_type="python-python2", run_type="python", timeout_seconds=value)
     with pytest.raises(JobRequestError) as caught:
         job_submit(owner=admin_user, spec=spec)
-    assert caught.value.err_code == 20009 and "jobRunningTimeout must be seconds" in caught.value.message
+    assert refusal_code(caught.value.code) == 20009 and "jobRunningTimeout must be seconds" in caught.value.message
     assert not Job.objects.exists()
 
 

@@ -51,3 +51,28 @@ def test_call_form_computes_features(admin_client, deployed):
 def test_deployment_list_links_to_the_call_form(admin_client, deployed):
     page = admin_client.get("/admin/featurestore/deployment/").content.decode()
     assert f"/admin/featurestore/deployment/{deployed.pk}/call/" in page
+
+
+def test_a_database_is_added_in_the_admin_and_then_only_read(admin_client):
+    from featurestore.models import Database
+
+    assert admin_client.get("/admin/featurestore/database/add/").status_code == 200
+    assert admin_client.post("/admin/featurestore/database/add/", {"name": "fresh"}).status_code == 302
+    database = Database.objects.get(name="fresh")
+    refused = admin_client.post("/admin/featurestore/database/add/", {"name": "../etc"})
+    assert refused.status_code == 200 and b"Not an OpenMLDB name" in refused.content
+    change = f"/admin/featurestore/database/{database.pk}/change/"
+    assert admin_client.get(change).status_code == 200  # shown read-only
+    assert admin_client.post(change, {"name": "renamed"}).status_code == 403
+    assert admin_client.post(f"/admin/featurestore/database/{database.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert Database.objects.filter(name="fresh").exists()
+
+
+def test_tables_and_deployments_change_only_through_sql(admin_client, deployed):
+    table = table_get(db="fs", name="t1")
+    for model, pk in (("featuretable", table.pk), ("deployment", deployed.pk)):
+        assert admin_client.get(f"/admin/featurestore/{model}/add/").status_code == 403
+        assert admin_client.get(f"/admin/featurestore/{model}/{pk}/change/").status_code == 200
+        assert admin_client.post(f"/admin/featurestore/{model}/{pk}/change/", {}).status_code == 403
+        assert admin_client.post(f"/admin/featurestore/{model}/{pk}/delete/", {"post": "yes"}).status_code == 403
+    assert table_get(db="fs", name="t1") is not None and deployment_get(db="fs", name="d") is not None

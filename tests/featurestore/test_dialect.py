@@ -7,8 +7,8 @@ import datetime
 import pytest
 from sqlglot import exp
 
-from featurestore import sqlir
-from featurestore.dialect import SqlError, parse, parse_expression, parse_one
+from featurestore.sqlcore import sqlir
+from featurestore.sqlcore.dialect import SqlError, parse, parse_expression, parse_one
 
 
 def select(sql: str) -> sqlir.Select:

@@ -9,14 +9,14 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from featurestore.expressions import (
+from featurestore.sqlcore.expressions import (
     Compiled,
     ExpressionError,
     compile_aggregate_args,
     compile_expression,
     literal_value,
 )
-from featurestore.functions import to_float32
+from featurestore.sqlcore.functions import to_float32
 
 TS = 1590115420000  # 2020-05-22 10:43:40 UTC+8
 

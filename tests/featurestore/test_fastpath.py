@@ -7,7 +7,7 @@ from asgiref.testing import ApplicationCommunicator
 from channels.db import database_sync_to_async
 
 from featurestore import sql as sqlexec
-from featurestore.fastpath import OpenMLDBFastPath, _route
+from featurestore.openmldb.fastpath import OpenMLDBFastPath, _route
 from featurestore.selectors import table_get
 from featurestore.storage import select_all
 from tests.conftest import bearer
@@ -149,7 +149,7 @@ def wsgi_call(app, method: str, path: str, body: bytes, **headers):
 def test_wsgi_fast_path_answers_as_django_and_lets_the_rest_through(deployed, user):
     from django.core.wsgi import get_wsgi_application
 
-    from featurestore.fastpath import OpenMLDBWSGIFastPath
+    from featurestore.openmldb.fastpath import OpenMLDBWSGIFastPath
 
     inner_calls = []
     django_app = get_wsgi_application()

@@ -11,8 +11,8 @@ import math
 
 import pytest
 
-from featurestore import functions as F
-from featurestore.functions import FunctionError, aggregate, scalar, to_float32
+from featurestore.sqlcore import functions as F
+from featurestore.sqlcore.functions import FunctionError, aggregate, scalar, to_float32
 
 TS = 1590115420000  # 2020-05-22 10:43:40 in UTC+8 (a Friday)
 

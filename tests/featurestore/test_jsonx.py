@@ -625,7 +625,7 @@ def test_dumps_other_values():
 
 
 def test_type_tables_cover_the_column_types():
-    from featurestore.sqlir import TYPES
+    from featurestore.sqlcore.sqlir import TYPES
 
     assert [jsonx.schema_type_name(t) for t in TYPES] == [
         "Bool", "Int16", "Int32", "Int64", "Float", "Double", "String", "Date", "Timestamp",

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from featurestore import services
 from featurestore import sql as sqlexec
-from featurestore.dialect import parse_one
 from featurestore.selectors import table_get
+from featurestore.sqlcore.dialect import parse_one
 
 pytestmark = pytest.mark.django_db
 

@@ -229,7 +229,7 @@ async def test_ticket_cookie_authenticates_the_socket(application, user):
 
 
 def test_frames_are_utf8_json():
-    from jobs.consumers import EntranceConsumer
+    from jobs.linkis.consumers import EntranceConsumer
 
     text = asyncio.run(EntranceConsumer.encode_json({"message": "成功"}))
     assert json.loads(text) == {"message": "成功"} and "成功" in text
@@ -238,7 +238,7 @@ def test_frames_are_utf8_json():
 async def test_pushes_the_channel_layer_lost_are_made_up_from_the_store(application, user, bound_loop, monkeypatch):
     """Lines and a final status stored without any push (as if the channel layer dropped them) reach the socket
     within the resync interval."""
-    from jobs import consumers
+    from jobs.linkis import consumers
     from jobs.logstore import LogEntry, log_append
     from jobs.services import JobSpec, job_submit, job_transition
 
@@ -270,7 +270,7 @@ async def test_pushes_the_channel_layer_lost_are_made_up_from_the_store(applicat
 
 
 async def test_a_catch_up_racing_a_push_leaves_out_the_lines_the_push_sent(monkeypatch):
-    from jobs import consumers
+    from jobs.linkis import consumers
 
     consumer = consumers.EntranceConsumer()
     sent = []

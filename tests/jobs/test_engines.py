@@ -125,8 +125,7 @@ def test_prepare_without_limits_runs_the_program_directly(tmp_path):
     assert cmd.argv == ["/bin/bash", "code.sh"]
 
 
-def test_prepare_spark_and_shell(tmp_path, monkeypatch):
-    monkeypatch.setenv("SPARK_MASTER", "local[2]")
+def test_prepare_spark_and_shell(tmp_path):
     spark = prepare(
         engine="spark",
         run_type="python",
@@ -136,6 +135,7 @@ def test_prepare_spark_and_shell(tmp_path, monkeypatch):
         memory_mb=512,
         cpu_seconds=0,
         spark_driver_memory="2g",
+        spark_master="local[2]",  # SPARK_MASTER, passed on by the runner from its settings
     )
     assert (tmp_path / "s" / "code.py").exists()
     assert not any(arg.startswith("--as=") for arg in spark.argv)  # the JVM gets no address-space limit

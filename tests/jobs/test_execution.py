@@ -219,7 +219,7 @@ def test_engine_does_not_see_platform_secrets(client, user, runner, monkeypatch)
 
 
 def test_spark_job_unavailable_fails_clearly(client, user, runner, monkeypatch):
-    import jobs.runners.local as local
+    import jobs.runners.supervisor as local
 
     monkeypatch.setattr(local, "engine_unavailable_reason", lambda engine: "Spark is not available: test says so.")
     job = wait_for(submit(client, user, "spark.range(1).show()", "spark-2.4.3", "py")["taskID"])

@@ -436,7 +436,7 @@ def test_reclaim_takes_back_a_directory_without_following_links(tmp_path):
 
 @transactional
 def test_a_sandbox_that_fails_to_start_fails_the_job_with_the_reason(client, user, runner, sandbox, monkeypatch):
-    import jobs.runners.local as local
+    import jobs.runners.supervisor as local
 
     real = local.sandbox_argv
 

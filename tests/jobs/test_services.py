@@ -4,6 +4,7 @@ import pytest
 
 from dataplatform.api.exceptions import ConflictError, ForbiddenError
 from jobs import services
+from jobs.linkis.errors import refusal_code
 from jobs.logstore import LogEntry, log_append, log_read, split_levels
 from jobs.models import Job, JobStatus
 from jobs.services import JobRequestError, JobSpec, job_submit, job_transition, route
@@ -61,7 +62,7 @@ def test_spark_and_hive_sql_fall_back_to_the_sql_engine(name, monkeypatch):
 def test_route_refuses_unknown_engines_and_run_types(engine_type, run_type, fragment):
     with pytest.raises(JobRequestError) as caught:
         route(engine_type=engine_type, run_type=run_type)
-    assert caught.value.err_code == 20009 and fragment in caught.value.message
+    assert refusal_code(caught.value.code) == 20009 and fragment in caught.value.message
 
 
 # --- variables --------------------------------------------------------------------------------------------------
@@ -106,7 +107,7 @@ def test_refused_submissions_leave_no_row(user, settings, kwargs, err_code):
     settings.JOB_MAX_CODE_BYTES = 1024
     with pytest.raises(JobRequestError) as caught:
         job_submit(owner=user, spec=spec(**kwargs))
-    assert caught.value.err_code == err_code
+    assert refusal_code(caught.value.code) == err_code
     assert not Job.objects.exists()
 
 
@@ -116,7 +117,7 @@ def test_full_queue_refuses_with_30009(user, settings):
     job_submit(owner=user, spec=spec())
     with pytest.raises(JobRequestError) as caught:
         job_submit(owner=user, spec=spec())
-    assert caught.value.err_code == 30009 and "queue is full (2 jobs waiting)" in caught.value.message
+    assert refusal_code(caught.value.code) == 30009 and "queue is full (2 jobs waiting)" in caught.value.message
     assert Job.objects.count() == 2
 
 

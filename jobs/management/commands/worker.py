@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -19,7 +17,7 @@ class Command(BaseCommand):
             help="Jobs this worker runs at once (default: JOB_MAX_RUNNING).",
         )
         parser.add_argument("--hostname", default=None, help="Celery node name (default: celery@<host>:<pid>).")
-        parser.add_argument("--loglevel", default=os.environ.get("LOG_LEVEL", "INFO"))
+        parser.add_argument("--loglevel", default=settings.LOG_LEVEL)
 
     def handle(self, *args, concurrency: int, hostname: str | None, loglevel: str, **options):
         if not settings.CELERY_BROKER_URL:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 
 from django.core.exceptions import ValidationError
@@ -12,6 +11,7 @@ from django.db import transaction
 from dataplatform.accounts.models import User
 from dataplatform.accounts.services import user_create
 from dataplatform.api.exceptions import ApplicationError
+from dataplatform.env import env_str
 
 
 class Command(BaseCommand):
@@ -21,8 +21,8 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        username = os.environ.get("ADMIN_USERNAME", "").strip()
-        password = os.environ.get("ADMIN_PASSWORD", "")
+        username = env_str("ADMIN_USERNAME")
+        password = env_str("ADMIN_PASSWORD")
         with transaction.atomic():
             if username:
                 if User.objects.filter(username=username).exists():

@@ -1,55 +1,44 @@
 """CDAP routes: namespaces, artifacts, plugins, applications and programs, under ``/v3/namespaces/...`` and the
 3.1 seed's ``/namespaces/...``.
 
-Views parse the request and render CDAP's shapes; ``artifacts.services`` changes state and ``artifacts.selectors``
-reads it. Success texts are CDAP's ("Artifact added successfully", "Deploy Complete"); errors are plain text with
-CDAP's statuses (``dataplatform.api.families.render_cdap_problem``). Uploads are read from the request stream in
-chunks and never held whole in memory.
+Each handler parses the request (``artifacts.cdap.parsers``, ``artifacts.cdap.pages``), calls
+``artifacts.services`` to change state or ``artifacts.selectors`` to read it, and renders CDAP's shapes
+(``artifacts.cdap.serializers``). Success texts are CDAP's ("Artifact added successfully", "Deploy Complete");
+errors are plain text with CDAP's statuses (``dataplatform.api.families.render_cdap_problem``). Uploads are read
+from the request stream in chunks and never held whole in memory.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
-from artifacts import selectors, serializers, services
-from artifacts.models import SYSTEM_NAMESPACE, Application, Namespace, Plugin
+from artifacts import selectors, services
+from artifacts.cdap import pages, parsers, serializers
+from artifacts.models import SYSTEM_NAMESPACE, Namespace, Plugin
 from artifacts.versions import is_valid_namespace
 from dataplatform.api.exceptions import ForbiddenError, InvalidInputError, NotFoundError
-from dataplatform.api.request import json_loads
 from dataplatform.api.responses import text_response
 from dataplatform.api.viewsets import CDAPAPIView
-
-UPLOAD_CHUNK = 1024 * 1024
 
 
 def _artifact_max_bytes() -> int:
     return settings.ARTIFACT_MAX_BYTES
 
 
-def _body_chunks(request):
-    raw = request._request
-    while chunk := raw.read(UPLOAD_CHUNK):
-        yield chunk
+def _header(name: str, description: str, *, required: bool = False) -> OpenApiParameter:
+    return OpenApiParameter(name, str, OpenApiParameter.HEADER, required=required, description=description)
 
 
-def _raw_body(request, limit: int = 10 * 1024 * 1024) -> bytes:
-    data = request._request.read(limit + 1)
-    if len(data) > limit:
-        raise InvalidInputError(f"Request body is larger than {limit} bytes.")
-    return data
-
-
-def _json_body(request, *, required: bool = True):
-    raw = _raw_body(request)
-    if not raw.strip():
-        if required:
-            raise InvalidInputError("Request body is empty: send a JSON object.")
-        return None
-    try:
-        return json_loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InvalidInputError(f"Request body is invalid json: {error}") from None
+ARCHIVE_NAME = _header("X-Archive-Name", "The archive's file name, <name>-<version>.jar|.zip|.whl", required=True)
+APP_CONFIG = _header("X-App-Config", "The application's config, as JSON")
+UPLOAD_HEADERS = [
+    _header("Artifact-Version", "The version (overrides the archive's)"),
+    _header("Artifact-Extends", "Parents, '/'-separated, e.g. system:pipeline[1.0.0,2.0.0)"),
+    _header("Artifact-Plugins", "A JSON list of plugins the archive cannot declare"),
+    _header("X-Archive-Name", "The archive's file name (tells a wheel from a zip)"),
+]
 
 
 def _require_admin(request, what: str) -> None:
@@ -57,25 +46,23 @@ def _require_admin(request, what: str) -> None:
         raise ForbiddenError(f"Only administrators may {what}.", code="admin")
 
 
-def _paged(page: selectors.Page, items: list) -> Response:
-    response = Response(items)
-    if page.next_token:
-        response["X-Next-Page-Token"] = page.next_token
-    return response
-
-
 class NamespacedView(CDAPAPIView):
     """Resolve ``ns`` (404 ``'namespace:x' was not found.``) before the handler runs."""
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        self.namespace: Namespace = selectors.namespace_get(name=kwargs["ns"])
+        self.namespace: Namespace = selectors.namespace_get_or_error(name=kwargs["ns"])
 
     def scope(self) -> str | None:
-        return selectors.parse_scope(self.request.query_params)
+        return parsers.parse_scope(self.request.query_params)
 
     def version(self, name: str, version: str):
-        return selectors.artifact_version_get(namespace=self.namespace, name=name, version=version, scope=self.scope())
+        return selectors.artifact_version_get_or_error(
+            namespace=self.namespace, name=name, version=version, scope=self.scope()
+        )
+
+    def app(self, name: str):
+        return selectors.application_get_or_error(namespace=self.namespace, name=name)
 
     def mutable_version(self, name: str, version: str):
         """A version a request may change: system artifacts only for admins."""
@@ -86,31 +73,20 @@ class NamespacedView(CDAPAPIView):
 
 
 # --- namespaces ------------------------------------------------------------------------------------------------
-def _namespace_meta(namespace: Namespace) -> dict:
-    return {"name": namespace.name, "description": namespace.description, "config": namespace.config or {}}
-
-
 class NamespaceListView(CDAPAPIView):
     def get(self, request):
-        return Response([_namespace_meta(ns) for ns in selectors.namespace_list()])
+        return Response([serializers.namespace_meta(ns) for ns in selectors.namespace_list()])
 
 
 class NamespaceView(CDAPAPIView):
     def get(self, request, ns):
-        return Response(_namespace_meta(selectors.namespace_get(name=ns)))
+        return Response(serializers.namespace_meta(selectors.namespace_get_or_error(name=ns)))
 
+    @extend_schema(request=parsers.json_request(parsers.NAMESPACE_META_BODY))
     def put(self, request, ns):
         if not is_valid_namespace(ns) or len(ns) > services.MAX_NAMESPACE_LENGTH:
             raise InvalidInputError("Namespace id can contain only alphanumeric characters or '_'.")
-        body = _raw_body(request, 1024 * 1024)
-        data: dict = {}
-        if body.strip():
-            try:
-                data = json_loads(body)
-            except (ValueError, UnicodeDecodeError):
-                data = None
-            if not isinstance(data, dict) or not isinstance(data.get("config") or {}, dict):
-                raise InvalidInputError("Invalid json object provided in request body.")
+        data = parsers.namespace_meta(parsers.raw_body(request, 1024 * 1024))
         created = services.namespace_create(
             name=ns, description=data.get("description") or "", config=data.get("config")
         )
@@ -129,15 +105,14 @@ class ArtifactListView(NamespacedView):
         params = request.query_params
         scope = self.scope()
         if scope is None and params.get("includeSystem") not in (None, ""):
-            if not selectors.parse_bool(params["includeSystem"], "includeSystem"):
+            if not parsers.parse_bool(params["includeSystem"], "includeSystem"):
                 scope = selectors.USER
-        page = selectors.artifact_summaries(
-            namespace=self.namespace,
-            scope=scope,
-            limit=selectors.parse_limit(params.get("limit")),
-            token=params.get("pageToken") or None,
-        )
-        return _paged(page, [serializers.summary_row(row) for row in page.items])
+        limit = parsers.parse_limit(params.get("limit"))
+        token = params.get("pageToken") or None
+        after = pages.summaries_after(token)
+        with pages.token_errors(token):
+            page = selectors.artifact_summaries(namespace=self.namespace, scope=scope, limit=limit, after=after)
+        return pages.page_response(page, [serializers.summary_row(row) for row in page.items])
 
     def post(self, request, ns):
         """``POST /v3/namespaces/system/artifacts``: reload the system artifacts directories (admins)."""
@@ -162,27 +137,28 @@ class ArtifactView(NamespacedView):
             name=name,
             scope=self.scope(),
             version_range=selectors.parse_range(rng) if rng else None,
-            limit=selectors.parse_limit(params.get("limit")),
-            order=selectors.parse_order(params.get("order")),
-            token=params.get("pageToken") or None,
+            limit=parsers.parse_limit(params.get("limit")),
+            order=parsers.parse_order(params.get("order")),
+            after=pages.versions_after(params.get("pageToken") or None),
         )
-        return _paged(page, [serializers.summary_row(row) for row in page.items])
+        return pages.page_response(page, [serializers.summary_row(row) for row in page.items])
 
+    @extend_schema(request=parsers.ARCHIVE_BODY, parameters=UPLOAD_HEADERS)
     def post(self, request, ns, name):
         headers = request.headers
-        upload = services.ArtifactUpload(
-            chunks=_body_chunks(request),
-            version=headers.get("Artifact-Version"),
+        allow_system = getattr(request.user, "is_admin", False)
+        version = headers.get("Artifact-Version")
+        # What no archive can fix is refused before the headers are read, as it always was.
+        services.artifact_add_check(namespace=self.namespace, name=name, version=version, allow_system=allow_system)
+        upload = parsers.artifact_upload(
+            parsers.body_chunks(request),
+            version=version,
             extends=headers.get("Artifact-Extends"),
             plugins=headers.get("Artifact-Plugins"),
             filename=headers.get("X-Archive-Name", ""),
         )
         services.artifact_add(
-            namespace=self.namespace,
-            name=name,
-            upload=upload,
-            actor=request.user,
-            allow_system=getattr(request.user, "is_admin", False),
+            namespace=self.namespace, name=name, upload=upload, actor=request.user, allow_system=allow_system
         )
         return text_response("Artifact added successfully")
 
@@ -199,9 +175,10 @@ class ArtifactVersionView(NamespacedView):
 
 
 class ArtifactPluginsView(NamespacedView):
+    @extend_schema(request=parsers.json_request(parsers.PLUGINS_BODY))
     def put(self, request, ns, name, version):
         found = self.mutable_version(name, version)
-        services.artifact_plugins_set(version=found, body=_raw_body(request))
+        services.artifact_plugins_set(version=found, plugins=parsers.plugins(parsers.raw_body(request)))
         return text_response("Plugins updated successfully")
 
 
@@ -214,8 +191,10 @@ class ArtifactPropertiesView(NamespacedView):
             properties = {key: properties[key] for key in wanted if key in properties}
         return Response(properties)
 
+    @extend_schema(request=parsers.json_request(parsers.PROPERTIES_BODY))
     def put(self, request, ns, name, version):
-        services.artifact_properties_replace(version=self.mutable_version(name, version), body=_raw_body(request))
+        found = self.mutable_version(name, version)
+        services.artifact_properties_replace(version=found, properties=parsers.properties(parsers.raw_body(request)))
         return text_response("")
 
     def delete(self, request, ns, name, version):
@@ -230,8 +209,9 @@ class ArtifactPropertyView(NamespacedView):
             raise NotFoundError(f"'property:{key}' was not found.")
         return text_response(properties[key])
 
+    @extend_schema(request=parsers.PROPERTY_BODY)
     def put(self, request, ns, name, version, key):
-        value = _raw_body(request).decode("utf-8", errors="replace")
+        value = parsers.raw_body(request).decode("utf-8", errors="replace")
         services.artifact_property_set(version=self.mutable_version(name, version), key=key, value=value)
         return text_response("")
 
@@ -262,18 +242,18 @@ def _plugin_filters(request, plugins: list[Plugin]) -> list[Plugin]:
         plugins = [p for p in plugins if p.artifact_version.artifact.name == params["artifactName"]]
     if params.get("artifactScope"):
         scope = params["artifactScope"].upper()
-        if scope not in (selectors.USER, selectors.SYSTEM):
+        if scope not in parsers.SCOPES:
             raise InvalidInputError(f"Invalid scope {params['artifactScope']}")
         plugins = [p for p in plugins if p.artifact_version.scope == scope]
     if params.get("artifactVersion"):
         rng = selectors.parse_range(params["artifactVersion"])
         plugins = [p for p in plugins if rng.contains(selectors.Version(p.artifact_version.version))]
-    order = selectors.parse_order(params.get("order"))
+    order = parsers.parse_order(params.get("order"))
     if order != "UNORDERED":
         plugins.sort(
             key=lambda p: (p.artifact_version.artifact.name, p.artifact_version.sort_key), reverse=order == "DESC"
         )
-    limit = selectors.parse_limit(params.get("limit"))
+    limit = parsers.parse_limit(params.get("limit"))
     return plugins[:limit] if limit else plugins
 
 
@@ -332,20 +312,15 @@ class ArtifactPropertiesBatchView(NamespacedView):
     """``POST .../artifactproperties``: properties of several artifacts (a version or range each) at once."""
 
     def post(self, request, ns):
-        body = _json_body(request)
-        if not isinstance(body, list):
-            raise InvalidInputError("Unable to parse request: expected a JSON array.")
-        order = selectors.parse_order(request.query_params.get("order"))
+        requests = parsers.artifact_property_requests(parsers.json_body(request))
+        order = parsers.parse_order(request.query_params.get("order"))
         out = []
-        for item in body:
-            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-                raise InvalidInputError("Unable to parse request: each item needs a name.")
-            ref = services.ArtifactRef(item["name"], item.get("version"), (item.get("scope") or "USER").upper())
+        for ref, keys in requests:
             try:
                 if order == "ASC" and ref.version and ref.version[:1] in "[(":
                     rows = selectors.artifact_versions(
                         namespace=self.namespace, name=ref.name, scope=ref.scope,
-                        version_range=selectors.parse_range(ref.version), limit=1, order="ASC", token=None,
+                        version_range=selectors.parse_range(ref.version), limit=1, order="ASC",
                     ).items  # fmt: skip
                     found = self.version(ref.name, rows[0][2]) if rows else None
                 else:
@@ -354,7 +329,6 @@ class ArtifactPropertiesBatchView(NamespacedView):
                 continue  # artifacts not found are skipped, as upstream
             if found is None:
                 continue
-            keys = item.get("properties") or []
             props = found.properties or {}
             if keys:
                 props = {k: props[k] for k in keys if k in props}
@@ -365,17 +339,6 @@ class ArtifactPropertiesBatchView(NamespacedView):
 
 
 # --- applications ----------------------------------------------------------------------------------------------
-def _app_request(body) -> tuple[services.ArtifactRef | None, object, bool]:
-    if not isinstance(body, dict):
-        raise InvalidInputError("Request body is invalid json, please check that it is a json object.")
-    ref = services.parse_artifact_ref(body["artifact"]) if body.get("artifact") is not None else None
-    return ref, body.get("config"), "config" in body
-
-
-def _is_json(request) -> bool:
-    return (request.content_type or "").split(";")[0].strip().lower() == "application/json"
-
-
 class AppListView(NamespacedView):
     max_body_bytes = staticmethod(_artifact_max_bytes)
 
@@ -388,12 +351,17 @@ class AppListView(NamespacedView):
         )
         return Response([serializers.application_record(app) for app in apps])
 
+    @extend_schema(request=parsers.ARCHIVE_BODY, parameters=[ARCHIVE_NAME, APP_CONFIG])
     def post(self, request, ns):
+        archive_name = request.headers.get("X-Archive-Name")
+        name, version = parsers.archive_name(archive_name)
         app = services.app_deploy_archive(
             namespace=self.namespace,
-            chunks=_body_chunks(request),
-            archive_name=request.headers.get("X-Archive-Name"),
-            config_header=request.headers.get("X-App-Config") or request.headers.get("Application-Config"),
+            chunks=parsers.body_chunks(request),
+            name=name,
+            version=version,
+            filename=archive_name,
+            config=parsers.app_config(request.headers),
             actor=request.user,
         )
         return text_response(f"Successfully deployed app {app.name}")
@@ -407,41 +375,50 @@ class AppView(NamespacedView):
     max_body_bytes = staticmethod(_artifact_max_bytes)
 
     def get(self, request, ns, app):
-        found = selectors.application_get(namespace=self.namespace, name=app)
+        found = self.app(app)
         plugins = list(found.artifact_version.plugins.order_by("type", "name"))
         return Response(serializers.application_detail(found, plugins))
 
+    @extend_schema(
+        request={**parsers.json_request(parsers.APP_REQUEST_BODY), **parsers.ARCHIVE_BODY},
+        parameters=[_header("X-Archive-Name", "With an archive: its file name, <name>-<version>.jar"), APP_CONFIG],
+        description="Deploy (or redeploy) from an artifact (JSON), or from an archive sent as the body.",
+    )
     def put(self, request, ns, app):
-        if not _is_json(request):
+        if not parsers.is_json(request):
             # CDAP 3.x: any other content type is the older archive upload, named by X-Archive-Name.
+            archive_name = request.headers.get("X-Archive-Name")
+            name, version = parsers.archive_name(archive_name)
             services.app_deploy_archive(
                 namespace=self.namespace,
-                chunks=_body_chunks(request),
-                archive_name=request.headers.get("X-Archive-Name"),
-                config_header=request.headers.get("X-App-Config") or request.headers.get("Application-Config"),
+                chunks=parsers.body_chunks(request),
+                name=name,
+                version=version,
+                filename=archive_name,
+                config=parsers.app_config(request.headers),
                 actor=request.user,
                 app_name=app,
                 via="PUT /apps/{app}",
             )
             return text_response("Deploy Complete")
-        ref, config, _ = _app_request(_json_body(request))
+        ref, config, _ = parsers.app_request(parsers.json_body(request))
         if ref is None:
             raise InvalidInputError('Request is missing the artifact: send {"artifact": {"name", "version"}}.')
         services.app_deploy(namespace=self.namespace, name=app, ref=ref, config=config, actor=request.user)
         return text_response("Deploy Complete")
 
     def delete(self, request, ns, app):
-        found = selectors.application_get(namespace=self.namespace, name=app)
-        services.app_delete(app=found, actor=request.user)
+        services.app_delete(app=self.app(app), actor=request.user)
         return text_response("")
 
 
 class AppPropertiesView(NamespacedView):
     """The 3.1 seed's update, upgrade and rollback: ``PUT /apps/{app}/properties`` with ``{artifact, config}``."""
 
+    @extend_schema(request=parsers.json_request(parsers.APP_REQUEST_BODY))
     def put(self, request, ns, app):
-        found = selectors.application_get(namespace=self.namespace, name=app)
-        ref, config, config_given = _app_request(_json_body(request))
+        found = self.app(app)
+        ref, config, config_given = parsers.app_request(parsers.json_body(request))
         services.app_update(
             app=found, ref=ref, config=config, config_given=config_given, actor=request.user,
             via="PUT /apps/{app}/properties",
@@ -454,9 +431,10 @@ class AppPropertiesView(NamespacedView):
 class AppUpdateView(NamespacedView):
     """CDAP GA's ``POST /apps/{app}/update``: only the artifact's version (and the config) may change."""
 
+    @extend_schema(request=parsers.json_request(parsers.APP_REQUEST_BODY))
     def post(self, request, ns, app):
-        found = selectors.application_get(namespace=self.namespace, name=app)
-        ref, config, config_given = _app_request(_json_body(request, required=False) or {})
+        found = self.app(app)
+        ref, config, config_given = parsers.app_request(parsers.json_body(request, required=False) or {})
         services.app_update(
             app=found, ref=ref, config=config, config_given=config_given, actor=request.user,
             via="POST /apps/{app}/update", version_only=True,
@@ -468,8 +446,7 @@ class AppRollbackView(NamespacedView):
     """The platform's one-call rollback: back to the version and config before the latest change."""
 
     def post(self, request, ns, app):
-        found = selectors.application_get(namespace=self.namespace, name=app)
-        rolled = services.app_rollback(app=found, actor=request.user, via="POST /apps/{app}/rollback")
+        rolled = services.app_rollback(app=self.app(app), actor=request.user, via="POST /apps/{app}/rollback")
         version = rolled.artifact_version
         return text_response(
             f"Rollback complete. Application '{rolled.name}' uses {version.artifact.name} {version.version}."
@@ -478,25 +455,23 @@ class AppRollbackView(NamespacedView):
 
 class AppHistoryView(NamespacedView):
     def get(self, request, ns, app):
-        selectors.application_get(namespace=self.namespace, name=app)
+        self.app(app)
         changes = selectors.application_changes(namespace=self.namespace.name, app_name=app)
         return Response([serializers.change_record(change) for change in changes])
 
 
 # --- programs --------------------------------------------------------------------------------------------------
-def _program_type(value: str) -> str:
-    if value not in selectors.PROGRAM_TYPES:
-        raise InvalidInputError(f"Unknown program type '{value}'")
-    return value
-
-
 class ProgramActionView(NamespacedView):
+    @extend_schema(request=parsers.json_request(parsers.RUNTIME_ARGS_BODY))
     def post(self, request, ns, app, program_type, program, action):
-        found = selectors.application_get(namespace=self.namespace, name=app)
-        program_type = _program_type(program_type)
+        found = self.app(app)
+        program_type = parsers.parse_program_type(program_type)
         if action == "start":
+            body = parsers.raw_body(request)
+            # An unknown program is a 404 whatever the body says.
+            selectors.program_get_or_error(app=found, program_type=program_type, name=program)
             services.program_start(
-                app=found, program_type=program_type, name=program, runtime_args=_raw_body(request),
+                app=found, program_type=program_type, name=program, runtime_args=parsers.runtime_args(body),
                 actor=request.user,
             )  # fmt: skip
         elif action == "stop":
@@ -508,78 +483,50 @@ class ProgramActionView(NamespacedView):
 
 class ProgramStatusView(NamespacedView):
     def get(self, request, ns, app, program_type, program):
-        found = selectors.application_get(namespace=self.namespace, name=app)
-        selectors.program_get(app=found, program_type=_program_type(program_type), name=program)
+        found = self.app(app)
+        selectors.program_get_or_error(app=found, program_type=parsers.parse_program_type(program_type), name=program)
         run = selectors.latest_run(app=found, program_type=program_type, name=program)
         return Response({"status": selectors.program_status(run)})
 
 
 class ProgramRunsView(NamespacedView):
     def get(self, request, ns, app, program_type, program):
-        found = selectors.application_get(namespace=self.namespace, name=app)
-        selectors.program_get(app=found, program_type=_program_type(program_type), name=program)
-        status = request.query_params.get("status")
-        if status and status.upper() not in ("ALL", "STARTING", "RUNNING", "COMPLETED", "FAILED", "KILLED"):
-            raise InvalidInputError("Supported options for status of runs are running/completed/failed")
+        found = self.app(app)
+        selectors.program_get_or_error(app=found, program_type=parsers.parse_program_type(program_type), name=program)
+        params = request.query_params
+        status = parsers.parse_run_status(params.get("status"))
         runs = selectors.program_runs(
             app=found,
             program_type=program_type,
             name=program,
-            limit=selectors.parse_limit(request.query_params.get("limit")) or 100,
+            limit=parsers.parse_limit(params.get("limit")) or 100,
             status=status,
-            start=_epoch_seconds(request.query_params.get("start"), "start"),
-            end=_epoch_seconds(request.query_params.get("end"), "end"),
+            start=parsers.parse_epoch_seconds(params.get("start"), "start"),
+            end=parsers.parse_epoch_seconds(params.get("end"), "end"),
         )
         return Response([serializers.run_record(run) for run in runs])
 
 
-def _epoch_seconds(value, name: str) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        seconds = int(value)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"Invalid {name} '{value}': expected epoch seconds.") from None
-    return max(0, min(seconds, 253402300799))  # within what a datetime holds
-
-
 class ProgramRunView(NamespacedView):
     def get(self, request, ns, app, program_type, program, run_id):
-        found = selectors.application_get(namespace=self.namespace, name=app)
-        selectors.program_get(app=found, program_type=_program_type(program_type), name=program)
-        run = selectors.program_run_get(app=found, program_type=program_type, name=program, run_id=run_id)
+        found = self.app(app)
+        selectors.program_get_or_error(app=found, program_type=parsers.parse_program_type(program_type), name=program)
+        run = selectors.program_run_get_or_error(app=found, program_type=program_type, name=program, run_id=run_id)
         return Response(serializers.run_record(run))
-
-
-_PRETTY_TYPES = {pretty.lower(): segment for segment, pretty in selectors.PROGRAM_TYPES.items()}
 
 
 class BatchStatusView(NamespacedView):
     """``POST /v3/namespaces/{ns}/status`` with ``[{appId, programType, programId}]``."""
 
+    @extend_schema(request=parsers.json_request(parsers.PROGRAM_STATUS_BODY))
     def post(self, request, ns):
-        body = _json_body(request)
-        if not isinstance(body, list):
-            raise InvalidInputError("Request body is invalid json, please check that it is a json array.")
+        items = parsers.program_status_requests(parsers.json_body(request))
         apps = {
-            app.name: app
-            for app in Application.objects.filter(namespace=self.namespace).select_related(
-                "namespace", "artifact_version"
-            )
+            app.name: app for app in selectors.application_list(namespace=self.namespace).select_related("namespace")
         }
         out = []
-        for item in body:
-            if not isinstance(item, dict):
-                raise InvalidInputError("Must provide valid appId, programType, and programId for each object")
-            for key in ("appId", "programType", "programId"):
-                if not isinstance(item.get(key), str) or not item[key]:
-                    raise InvalidInputError(
-                        f"Must provide valid appId, programType, and programId for each object: "
-                        f"'{key}' must be specified."
-                    )
-            segment = _PRETTY_TYPES.get(item["programType"].lower()) or (
-                item["programType"] if item["programType"] in selectors.PROGRAM_TYPES else None
-            )
+        for item in items:
+            segment = parsers.program_type_segment(item["programType"])
             result = dict(item)
             app = apps.get(item["appId"])
             if segment is None:
@@ -587,13 +534,11 @@ class BatchStatusView(NamespacedView):
             elif app is None:
                 entity = selectors.application_entity(ns, item["appId"])
                 result.update(statusCode=404, error=f"'{entity}' was not found.")
+            elif selectors.program_get(app=app, program_type=segment, name=item["programId"]) is None:
+                entity = selectors.program_entity(ns, app.name, segment, item["programId"])
+                result.update(statusCode=404, error=f"'{entity}' was not found.")
             else:
-                try:
-                    selectors.program_get(app=app, program_type=segment, name=item["programId"])
-                except NotFoundError as error:
-                    result.update(statusCode=404, error=error.message)
-                else:
-                    run = selectors.latest_run(app=app, program_type=segment, name=item["programId"])
-                    result.update(statusCode=200, status=selectors.program_status(run))
+                run = selectors.latest_run(app=app, program_type=segment, name=item["programId"])
+                result.update(statusCode=200, status=selectors.program_status(run))
             out.append(result)
         return Response(out)

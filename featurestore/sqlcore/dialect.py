@@ -1,4 +1,4 @@
-"""OpenMLDB's SQL dialect, parsed with sqlglot and translated into ``featurestore.sqlir`` statements.
+"""OpenMLDB's SQL dialect, parsed with sqlglot and translated into ``featurestore.sqlcore.sqlir`` statements.
 
 OpenMLDB speaks a MySQL-flavoured SQL with feature-engineering extensions: ``LAST JOIN`` (join the latest
 matching row), window specs with ``UNION`` sources, ``ROWS_RANGE`` frames measured in time (``3d``, ``10m``),
@@ -29,8 +29,8 @@ from sqlglot.dialects.dialect import Dialect, NormalizationStrategy
 from sqlglot.errors import ErrorLevel, ParseError, TokenError
 from sqlglot.tokens import TokenType
 
-from featurestore import sqlir
 from featurestore.limits import WINDOW_OFFSET_MAX
+from featurestore.sqlcore import sqlir
 
 
 class SqlError(ValueError):

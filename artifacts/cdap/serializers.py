@@ -8,8 +8,20 @@ from __future__ import annotations
 
 import json
 
-from artifacts.models import SYSTEM_NAMESPACE, Application, ApplicationChange, ArtifactVersion, Plugin, ProgramRun
+from artifacts.models import (
+    SYSTEM_NAMESPACE,
+    Application,
+    ApplicationChange,
+    ArtifactVersion,
+    Namespace,
+    Plugin,
+    ProgramRun,
+)
 from artifacts.selectors import PROGRAM_TYPES, run_status
+
+
+def namespace_meta(namespace: Namespace) -> dict:
+    return {"name": namespace.name, "description": namespace.description, "config": namespace.config or {}}
 
 
 def _scope(namespace: str) -> str:

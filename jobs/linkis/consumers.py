@@ -18,12 +18,12 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import weakref
 from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from dataplatform.api.exceptions import ConflictError, ForbiddenError
 from dataplatform.api.families import LINKIS_NOT_LOGGED_IN, linkis_error_info, linkis_error_message
@@ -31,10 +31,12 @@ from dataplatform.api.request import json_loads
 from dataplatform.api.websocket import credential_user
 from jobs import services
 from jobs.events import EVENT_TYPE, job_group
+from jobs.linkis.errors import refusal_code
+from jobs.linkis.parsers import spec_from_execute, spec_from_submit
+from jobs.linkis.responses import log_page, progress_data
 from jobs.logstore import split_levels
 from jobs.models import TERMINAL, Job
 from jobs.selectors import job_get_for_user
-from jobs.views import log_page, progress_data, spec_from_execute, spec_from_submit
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +50,7 @@ CREDENTIALS_GONE = (
 PREFIX = "/api/rest_j/v1/entrance/"
 #: Every this many seconds a connection checks its unfinished jobs against the store, so that a push the channel
 #: layer lost (a full channel, a broker hiccup) delays a line or a final status by at most this long; 0: never.
-RESYNC_SECONDS = float(os.environ.get("WEBSOCKET_RESYNC_SECONDS", "5"))
+RESYNC_SECONDS = settings.WEBSOCKET_RESYNC_SECONDS
 
 
 @dataclass
@@ -148,8 +150,8 @@ class EntranceConsumer(AsyncJsonWebsocketConsumer):
             job = await database_sync_to_async(services.job_submit)(owner=user, spec=spec)
         except services.JobRequestError as exc:
             await self.send_json(
-                envelope(method, 1, linkis_error_message(exc.err_code, exc.message),
-                         {"errorMsg": linkis_error_info(exc.err_code, exc.message), "websocketTag": tag})
+                envelope(method, 1, linkis_error_message(refusal_code(exc.code), exc.message),
+                         {"errorMsg": linkis_error_info(refusal_code(exc.code), exc.message), "websocketTag": tag})
             )  # fmt: skip
             return
         except ForbiddenError as exc:

@@ -4,7 +4,7 @@
 the routes clients call per event. Through Django they pay the middleware stack, DRF's dispatch and a hop to
 Django's one thread for sync views, several milliseconds in all under daphne. This ASGI wrapper answers them
 directly: it reads the body on the event loop and runs the same functions the DRF views run
-(``featurestore.views.call_deployment`` / ``put_rows``) on a small thread pool of its own, so answers are
+(``featurestore.openmldb.rows.call_deployment`` / ``put_rows``) on a small thread pool of its own, so answers are
 byte-for-byte the same as through Django.
 
 Only requests the fast path can authenticate by itself are taken: anonymous ones while
@@ -26,7 +26,9 @@ from django.db import DatabaseError, connection
 
 from dataplatform.api.exceptions import OpenMLDBError
 from dataplatform.api.problems import internal_problem
+from featurestore.errors import FeatureStoreError
 from featurestore.jsonx import dumps
+from featurestore.openmldb.errors import error_body
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +108,7 @@ def _authenticated(token: str) -> bool:
 def _handle(kind: str, db: str, name: str, token: str | None, body: bytes) -> tuple[int, bytes] | None:
     """Run the route in a worker thread: ``(status, body)``, or None to let Django answer (credentials it must
     check itself). The status is 200, as upstream answers errors too, except 503 when the database is away."""
-    from featurestore.views import call_deployment, put_rows
+    from featurestore.openmldb.rows import call_deployment, put_rows
 
     try:
         if token is not None and not _authenticated(token):
@@ -114,8 +116,8 @@ def _handle(kind: str, db: str, name: str, token: str | None, body: bytes) -> tu
         if kind == "deployment":
             return 200, call_deployment(db, name, body).content
         return 200, dumps(put_rows(db, name, body))
-    except OpenMLDBError as exc:
-        return 200, dumps({"code": exc.code, "msg": exc.msg})
+    except (OpenMLDBError, FeatureStoreError) as exc:
+        return 200, dumps(error_body(exc))
     except DatabaseError as exc:
         # A broken connection must not stay broken for the next request on this thread.
         connection.close()

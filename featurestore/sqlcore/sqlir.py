@@ -1,6 +1,6 @@
 """The parsed form of OpenMLDB SQL statements, as the feature store executes them.
 
-``featurestore.dialect.parse`` turns SQL text into these objects; the catalog, storage and request-mode engine
+``featurestore.sqlcore.dialect.parse`` turns SQL text into these objects; the catalog, storage and request-mode engine
 only ever see them. Expressions (projections, conditions, join keys, literal values) stay sqlglot expression
 trees, with these conventions:
 - every function call is ``exp.Anonymous`` with its lower-case name (``sum``, ``lag``, ``substr``...); only

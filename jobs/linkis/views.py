@@ -19,7 +19,16 @@ from dataplatform.api.serializers import LinkisEnvelopeSerializer
 from dataplatform.api.viewsets import LinkisAPIView
 from jobs import services
 from jobs.engines.resultset import list_resultsets, read_resultset
-from jobs.logstore import log_read, split_levels
+from jobs.linkis.errors import ERR_PAGE_SIZE, ERR_PATH_PERMISSION, refusal_code
+from jobs.linkis.parsers import spec_from_execute, spec_from_submit
+from jobs.linkis.responses import log_page, progress_data, status_data
+from jobs.linkis.serializers import (
+    ExecuteInputSerializer,
+    KillJobsInputSerializer,
+    QueryTaskVOSerializer,
+    SubmitInputSerializer,
+)
+from jobs.logstore import split_levels
 from jobs.models import Job
 from jobs.selectors import (
     file_uri,
@@ -30,19 +39,11 @@ from jobs.selectors import (
     job_running_count,
     job_task_counts,
 )
-from jobs.serializers import (
-    ExecuteInputSerializer,
-    KillJobsInputSerializer,
-    QueryTaskVOSerializer,
-    SubmitInputSerializer,
-)
 
 LOG_SIZE_DEFAULT = 100
 LOG_SIZE_ALL = 10000
 RESULT_PAGE_MAX = 5000
 HISTORY_PAGE_MAX = 500
-ERR_PATH_PERMISSION = 80010
-ERR_PAGE_SIZE = 80034
 
 ENVELOPE = {200: LinkisEnvelopeSerializer}
 ID_PARAM = OpenApiParameter("id", str, OpenApiParameter.PATH, description="execID (either format) or taskID")
@@ -56,14 +57,6 @@ def _body(request) -> dict:
     return data
 
 
-def _dict(value, name: str) -> dict:
-    if value in (None, ""):
-        return {}
-    if not isinstance(value, dict):
-        raise services.JobRequestError(services.ERR_PARAMS_EMPTY, f"{name} must be an object.")
-    return value
-
-
 def _may_act_as_others(request) -> bool:
     return isinstance(request.auth, ApiToken) and request.auth.is_admin_token
 
@@ -73,26 +66,12 @@ def _submit(request, build_spec, method: str):
         spec = build_spec(_body(request))
         job = services.job_submit(owner=request.user, spec=spec, may_act_as_others=_may_act_as_others(request))
     except services.JobRequestError as exc:
-        raise LinkisError(exc.message, err_code=exc.err_code) from None
+        raise LinkisError(exc.message, err_code=refusal_code(exc.code)) from None
     except services.EngineForbiddenError as exc:
         raise LinkisError(exc.message, status=3) from None  # Linkis's "authorization failed" (鉴权失败)
     except ForbiddenError as exc:
         raise LinkisError(exc.message, status=1) from None
     return linkis_response(request, {"execID": job.exec_id, "taskID": job.pk}, method=method)
-
-
-def _labels_timeouts(labels: dict) -> dict:
-    return {
-        "timeout_seconds": labels.get("jobRunningTimeout"),
-        "queue_timeout_seconds": labels.get("jobQueuingTimeout"),
-    }
-
-
-def _with_version(name: str) -> str:
-    name = name.strip()
-    if "-" in name:
-        return name
-    return services.DEFAULT_ENGINE_VERSIONS.get(name.lower(), name)
 
 
 class ExecuteView(LinkisAPIView):
@@ -103,43 +82,6 @@ class ExecuteView(LinkisAPIView):
         return _submit(request, spec_from_execute, "/api/entrance/execute")
 
 
-def spec_from_execute(body: dict) -> services.JobSpec:
-    """Build a job spec from Linkis's 0.x ``execute`` body (also sent over the WebSocket)."""
-    source = _dict(body.get("source"), "source")
-    labels = _dict(body.get("labels"), "labels")
-    params = _dict(body.get("params"), "params")
-    code = body.get("executionCode")
-    creator = body.get("requestApplicationName") or "IDE"
-    if not isinstance(code, str) or not code.strip():
-        if source.get("scriptPath"):
-            raise services.JobRequestError(
-                services.ERR_CODE_EMPTY,
-                "The param executionCode cannot be empty (参数 executionCode 不能为空): running a script by its "
-                "scriptPath alone is not supported here; send the code as executionCode.",
-            )
-        raise services.JobRequestError(
-            services.ERR_CODE_EMPTY,
-            "The param executionCode and scriptPath cannot be empty at the same time"
-            "(参数 executionCode 和 scriptPath 不能同时为空)",
-        )
-    application = body.get("executeApplicationName")
-    if not isinstance(application, str) or not application.strip():
-        raise services.JobRequestError(
-            services.ERR_LABEL_INVALID,
-            "Label params invalid: executeApplicationName is required, e.g. python, shell, spark, hive or jdbc.",
-        )
-    return services.JobSpec(
-        code=code,
-        engine_type=_with_version(application),
-        run_type=str(body.get("runType") or "sql"),
-        creator=str(creator),
-        params=params,
-        source=source,
-        labels=labels,
-        **_labels_timeouts(labels),
-    )
-
-
 class SubmitView(LinkisAPIView):
     """``POST /entrance/submit``: the 1.x body."""
 
@@ -148,67 +90,11 @@ class SubmitView(LinkisAPIView):
         return _submit(request, spec_from_submit, "/api/entrance/submit")
 
 
-def spec_from_submit(body: dict) -> services.JobSpec:
-    """Build a job spec from Linkis's 1.x ``submit`` body."""
-    labels = body.get("labels")
-    if not labels:
-        raise services.JobRequestError(services.ERR_PARAMS_EMPTY, "params cannot be empty ,  labels is null")
-    labels = _dict(labels, "labels")
-    content = _dict(body.get("executionContent"), "executionContent")
-    if "code" not in content:
-        raise services.JobRequestError(
-            services.ERR_ONLY_CODE, "The param executionCode cannot be empty (参数 executionCode 不能为空)"
-        )
-    engine_type = labels.get("engineType")
-    if not isinstance(engine_type, str) or not engine_type.strip():
-        raise services.JobRequestError(
-            services.ERR_LABEL_INVALID,
-            "Label params invalid You need to specify engineTypeLabel in labels,such as spark-2.4.3",
-        )
-    run_type = content.get("runType") or labels.get("codeType")
-    if not isinstance(run_type, str) or not run_type.strip():
-        raise services.JobRequestError(
-            services.ERR_LABEL_INVALID,
-            "Label params invalid You need to specify runType in execution content, such as sql",
-        )
-    user_creator = labels.get("userCreator")
-    creator = "IDE"
-    if isinstance(user_creator, str) and "-" in user_creator:
-        creator = user_creator.split("-", 1)[1] or "IDE"
-    execute_user = body.get("executeUser")
-    return services.JobSpec(
-        code=content["code"],
-        engine_type=engine_type.strip(),
-        run_type=run_type.strip(),
-        creator=creator,
-        params=_dict(body.get("params"), "params"),
-        source=_dict(body.get("source"), "source"),
-        labels=labels,
-        execute_user=execute_user if isinstance(execute_user, str) and execute_user.strip() else None,
-        **_labels_timeouts(labels),
-    )
-
-
 def _job_or_error(request, ident: str, message: str, action: str) -> Job:
     job = job_get_for_user(user=request.user, ident=ident, task_id=request.query_params.get("taskID"))
     if job is None:
         raise LinkisError(message, method=f"/api/entrance/{ident}/{action}")
     return job
-
-
-def status_data(job: Job, ident: str) -> dict:
-    """``data`` of a status answer: the id as the client gave it; a bare taskID also gets the real execID."""
-    if ident.isascii() and ident.isdigit():
-        return {"status": job.status, "execID": job.exec_id, "taskID": job.pk}
-    return {"status": job.status, "execID": ident}
-
-
-def progress_data(job: Job, ident: str, *, with_resource: bool = False) -> dict:
-    info = [entry for entry in (job.progress_info or []) if isinstance(entry, dict) and entry.get("totalTasks", 0) > 0]
-    data = {"progress": 1.0 if job.is_terminal else float(job.progress), "progressInfo": info, "execID": ident}
-    if with_resource:
-        data["yarnResource"] = None
-    return data
 
 
 class StatusView(LinkisAPIView):
@@ -261,17 +147,6 @@ def _int_param(request, name: str, default: int) -> int:
     if not JAVA_INT_MIN <= value <= JAVA_INT_MAX:
         raise LinkisError(f"{name} must be an integer between {JAVA_INT_MIN} and {JAVA_INT_MAX}, got {raw[:40]}.")
     return value
-
-
-def log_page(job: Job, from_line: int, size: int) -> tuple[list[tuple[str, str]], int]:
-    """Return (level, text) lines from ``from_line`` and the next cursor: 1-based, ``0`` reads as ``1``.
-
-    Linkis returns ``fromLine + lines read``, so a client starting at 0 sees its last line again on the next
-    call; here the cursor is always the number of the next unread line, whatever the client started from.
-    """
-    start = max(from_line, 1)
-    rows = log_read(job_id=job.pk, from_line=start, size=size)
-    return [(level, text) for _, level, text in rows], start + len(rows)
 
 
 class LogView(LinkisAPIView):

@@ -3,7 +3,7 @@
 A deployed SELECT is parsed once and executed for every request, and window aggregates evaluate their argument
 expressions on every window row, so expressions are compiled ahead of time: each sqlglot node becomes a closure
 ``row -> value`` that captures exactly what it needs (child closures, constants, a type-specialised kernel from
-:mod:`featurestore.functions`), with no per-row type dispatch. Column values come from the engine through a
+:mod:`featurestore.sqlcore.functions`), with no per-row type dispatch. Column values come from the engine through a
 :class:`Scope`, which also computes ``agg(...) OVER w`` calls (the engine owns windows).
 
 Semantics follow OpenMLDB (hybridse):
@@ -29,8 +29,8 @@ from typing import Any, Protocol
 
 from sqlglot import exp
 
-from featurestore import functions as F
-from featurestore.functions import NULL_TYPE, Aggregate, FunctionError
+from featurestore.sqlcore import functions as F
+from featurestore.sqlcore.functions import NULL_TYPE, Aggregate, FunctionError
 
 __all__ = [
     "Compiled",
