@@ -295,6 +295,24 @@ def plugins(body: bytes) -> Any:
         raise InvalidInputError(str(error), code="plugins") from None
 
 
+ARTIFACT_PROPERTIES_BODY = {
+    "type": "array",
+    "description": "Artifacts whose properties to read: a version or a range each (unknown ones are skipped), and "
+    "the property names to pick (all when absent).",
+    "items": {
+        "type": "object",
+        "required": ["name"],
+        "properties": {
+            "name": {"type": "string"},
+            "version": {"type": "string", "description": "a version, or a range such as [1.0.0,2.0.0)"},
+            "scope": {"type": "string", "enum": ["USER", "SYSTEM", "user", "system"]},
+            "properties": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "example": [{"name": "myapp", "version": "[1.0.0,2.0.0)", "scope": "USER", "properties": ["team"]}],
+}
+
+
 def artifact_property_requests(body: Any) -> Iterator[tuple[ArtifactRef, list]]:
     """``POST .../artifactproperties``: (artifact, property keys) per item, each item read when the caller reaches
     it (as CDAP does, an item is refused only after the ones before it were looked up)."""
@@ -306,8 +324,16 @@ def artifact_property_requests(body: Any) -> Iterator[tuple[ArtifactRef, list]]:
 def _artifact_property_request(item: Any) -> tuple[ArtifactRef, list]:
     if not isinstance(item, dict) or not isinstance(item.get("name"), str):
         raise InvalidInputError("Unable to parse request: each item needs a name.")
+    for key in ("version", "scope"):
+        if item.get(key) is not None and not isinstance(item[key], str):
+            raise InvalidInputError(f"Unable to parse request: '{key}' of artifact '{item['name']}' must be a string.")
+    keys = item.get("properties") or []
+    if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
+        raise InvalidInputError(
+            f"Unable to parse request: 'properties' of artifact '{item['name']}' must be a list of property names."
+        )
     ref = ArtifactRef(item["name"], item.get("version"), (item.get("scope") or "USER").upper())
-    return ref, item.get("properties") or []
+    return ref, keys
 
 
 PROGRAM_STATUS_KEYS = ("appId", "programType", "programId")

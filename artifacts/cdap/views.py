@@ -311,6 +311,7 @@ class AppClassView(NamespacedView):
 class ArtifactPropertiesBatchView(NamespacedView):
     """``POST .../artifactproperties``: properties of several artifacts (a version or range each) at once."""
 
+    @extend_schema(request=parsers.json_request(parsers.ARTIFACT_PROPERTIES_BODY))
     def post(self, request, ns):
         requests = parsers.artifact_property_requests(parsers.json_body(request))
         order = parsers.parse_order(request.query_params.get("order"))

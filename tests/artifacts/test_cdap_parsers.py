@@ -51,6 +51,11 @@ def _accepts_program_status(example):
     assert parsers.program_status_requests(example) == example
 
 
+def _accepts_artifact_properties(example):
+    refs = list(parsers.artifact_property_requests(example))
+    assert [(ref.name, ref.version, keys) for ref, keys in refs] == [("myapp", "[1.0.0,2.0.0)", ["team"])]
+
+
 BODIES = {
     "NAMESPACE_META_BODY": _accepts_namespace_meta,
     "APP_REQUEST_BODY": _accepts_app_request,
@@ -58,6 +63,7 @@ BODIES = {
     "PROPERTIES_BODY": _accepts_properties,
     "PLUGINS_BODY": _accepts_plugins,
     "PROGRAM_STATUS_BODY": _accepts_program_status,
+    "ARTIFACT_PROPERTIES_BODY": _accepts_artifact_properties,
 }
 
 
