@@ -17,13 +17,13 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from pathlib import Path
 
 import requests
 
 from tests.live import ADMIN, ROOT, free_port
+from tests.waiting import eventually
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", f"postgres://postgres@{PG_HOST}:{PG_PORT}/postgres")
@@ -151,14 +151,15 @@ class Cluster:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+
+        def accepting() -> bool:
             try:
-                with socket.create_connection(("127.0.0.1", self.redis_port), timeout=1):
-                    return
+                with socket.create_connection(("127.0.0.1", self.redis_port), timeout=5):
+                    return True
             except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
+                return False
+
+        eventually(accepting, timeout=60, message="redis-server did not start")
 
     def stop_redis(self) -> None:
         if self.redis is not None:
@@ -213,7 +214,7 @@ class Cluster:
                 "dataplatform.asgi:application"]  # fmt: skip
         self.webs[name] = (port, self._spawn(name, argv))
         url = self.url(name)
-        self._wait(lambda: requests.get(f"{url}/healthz", timeout=2).status_code == 200, name)
+        self._wait(lambda: requests.get(f"{url}/healthz", timeout=10).status_code == 200, name)
         return url
 
     def start_http(self, name: str, processes: int = 2) -> str:
@@ -223,7 +224,7 @@ class Cluster:
                 "--workers", str(processes), "--worker-class", "sync", "--timeout", "600"]  # fmt: skip
         self.webs[name] = (port, self._spawn(name, argv))
         url = self.url(name)
-        self._wait(lambda: requests.get(f"{url}/healthz", timeout=2).status_code == 200, name)
+        self._wait(lambda: requests.get(f"{url}/healthz", timeout=10).status_code == 200, name)
         return url
 
     def start_worker(self, name: str) -> subprocess.Popen:
@@ -246,19 +247,22 @@ class Cluster:
     def ws_url(self, name: str) -> str:
         return f"ws://127.0.0.1:{self.webs[name][0]}"
 
-    def _wait(self, ready, name: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+    def _wait(self, ready, name: str, timeout: float = 120) -> None:
+        """Wait until ``ready()`` (a server may not be up yet, or slow to answer at first); fail if ``name`` exits."""
+
+        def output() -> str:
+            return "".join(self.outputs.get(name, []))[-3000:]
+
+        def check() -> bool:
             process = self.webs[name][1] if name in self.webs else self.workers[name]
             if process.poll() is not None:
-                raise RuntimeError(f"{name} exited: {''.join(self.outputs.get(name, []))[-3000:]}")
+                raise RuntimeError(f"{name} exited: {output()}")
             try:
-                if ready():
-                    return
-            except (requests.ConnectionError, OSError):
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"{name} did not become ready: {''.join(self.outputs.get(name, []))[-3000:]}")
+                return bool(ready())
+            except (requests.RequestException, OSError):
+                return False
+
+        eventually(check, timeout=timeout, interval=0.1, message=lambda: f"{name} did not become ready: {output()}")
 
     @staticmethod
     def _end(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
@@ -307,7 +311,7 @@ class Cluster:
 
     def token(self, web: str) -> str:
         answer = requests.post(
-            f"{self.url(web)}/api/auth", json={"username": ADMIN[0], "password": ADMIN[1]}, timeout=10
+            f"{self.url(web)}/api/auth", json={"username": ADMIN[0], "password": ADMIN[1]}, timeout=30
         )
         answer.raise_for_status()
         return answer.json()["token"]

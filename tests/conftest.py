@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from tests.accounts.factories import PASSWORD, UserFactory
+from tests.waiting import eventually  # noqa: F401 - tests import the one waiting helper from here
 
 REQUIRE_SERVICES = os.environ.get("PLATFORM_REQUIRE_SERVICES", "") in ("1", "true", "yes")
 
@@ -19,22 +19,6 @@ def need_service(reason: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"{reason} (PLATFORM_REQUIRE_SERVICES=1)")
     pytest.skip(reason)
-
-
-def eventually(predicate, *, timeout: float = 30.0, interval: float = 0.05, message: str = ""):
-    """Call ``predicate`` until it returns something truthy and return that; fail after ``timeout`` seconds.
-
-    The one way tests wait for something that happens in another thread or process: generous on a loaded
-    machine, and quick when the answer is already there.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(message or f"not true after {timeout} s: {predicate}")
-        time.sleep(interval)
 
 
 @pytest.fixture(autouse=True)

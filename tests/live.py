@@ -12,10 +12,11 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import requests
+
+from tests.waiting import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = ("ops", "ops-password")
@@ -50,7 +51,7 @@ class LiveServer:
             [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True, capture_output=True, timeout=120
         )
 
-    def start(self, timeout: float = 60) -> LiveServer:
+    def start(self, timeout: float = 120) -> LiveServer:
         self._manage("migrate", "--noinput")
         self._manage("bootstrap_admin")
         self.process = subprocess.Popen(
@@ -80,18 +81,21 @@ class LiveServer:
             start_new_session=True,
         )
         threading.Thread(target=lambda: self.lines.extend(self.process.stdout), daemon=True).start()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def healthy() -> bool:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the server exited: {''.join(self.lines)}")
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return self
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError("the server did not become healthy in time")
+            try:  # a first answer may be slow on a loaded machine: ask again rather than fail
+                return requests.get(f"{self.url}/healthz", timeout=10).status_code == 200
+            except requests.RequestException:
+                return False
+
+        try:
+            eventually(healthy, timeout=timeout, interval=0.2, message="the server did not become healthy in time")
+        except BaseException:
+            self.stop()
+            raise
+        return self
 
     def stop(self) -> None:
         if self.process is None:
@@ -107,7 +111,7 @@ class LiveServer:
         self.process = None
 
     def token(self, username: str = ADMIN[0], password: str = ADMIN[1]) -> str:
-        response = requests.post(f"{self.url}/api/auth", json={"username": username, "password": password}, timeout=10)
+        response = requests.post(f"{self.url}/api/auth", json={"username": username, "password": password}, timeout=30)
         response.raise_for_status()
         return response.json()["token"]
 

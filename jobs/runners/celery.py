@@ -26,6 +26,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
@@ -91,10 +92,12 @@ def send_kill(job_id: int) -> None:
 class Watchdog:
     """Ends the jobs of lost workers and resends queued jobs that no worker took; runs in a thread of its own."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        # The clock that measures how long a worker has been watched not beating (tests pass a fake one).
+        self._clock = clock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        # identity -> (the heartbeat last read, when this watchdog first read it)
+        # identity -> (the heartbeat last read, when this watchdog first read it, by its clock)
         self._seen: dict[str, tuple[dt.datetime, float]] = {}
 
     def start(self) -> None:
@@ -135,7 +138,7 @@ class Watchdog:
         would look lost just after one, while a live worker beats again within a heartbeat."""
         timeout = settings.JOB_WORKER_TIMEOUT_SECONDS
         cutoff = timezone.now() - dt.timedelta(seconds=timeout)
-        watched = time.monotonic()
+        watched = self._clock()
         silent: dict[str, str] = {}
         rows = {identity: (beat, node) for identity, beat, node in Worker.objects.values_list(
             "identity", "heartbeat_at", "node")}  # fmt: skip

@@ -388,10 +388,10 @@ async def test_a_websocket_frame_nested_1000_deep_gets_an_error_frame_and_keeps_
 
     token = (await database_sync_to_async(bearer)(admin_user))["HTTP_AUTHORIZATION"].encode()
     communicator = WebsocketCommunicator(application, "/ws/api/entrance/connect", headers=[(b"authorization", token)])
-    assert (await communicator.connect())[0]
+    assert (await communicator.connect(timeout=30))[0]
     await communicator.send_to(text_data=nested(1000))
-    frame = await communicator.receive_json_from(timeout=10)
+    frame = await communicator.receive_json_from(timeout=30)
     assert frame["status"] == 1 and "not a JSON object" in frame["message"]
     await communicator.send_json_to({"method": f"{L}/entrance/999/status", "websocketTag": "t"})
-    assert (await communicator.receive_json_from(timeout=10))["status"] == 1  # still answering
+    assert (await communicator.receive_json_from(timeout=30))["status"] == 1  # still answering
     await communicator.disconnect()

@@ -23,7 +23,7 @@ from artifacts.models import (
 )
 from jobs.models import NON_TERMINAL, TERMINAL, Job, JobStatus
 from tests.artifacts.factories import manifest, zip_bytes
-from tests.conftest import bearer
+from tests.conftest import bearer, eventually
 from tests.jobs.conftest import log_text, wait_for
 
 pytestmark = pytest.mark.django_db
@@ -556,6 +556,31 @@ def test_list_apps_and_filter_by_artifact(cdap, prefix):
     assert names("?artifactName=nothing") == []
 
 
+def test_list_apps_queries_do_not_grow_with_the_apps(cdap, django_assert_max_num_queries):
+    upload(cdap)
+    upload(cdap, version="1.1.0")
+    upload(cdap, "other", body=archive("other", "1.0.0"))
+    added = [0]
+
+    def add_apps(count: int) -> None:
+        for _ in range(count):
+            index = added[0] = added[0] + 1
+            artifact = [{}, {"version": "1.1.0"}, {"name": "other"}][index % 3]
+            app = deployed(cdap, f"app{index}", **artifact)
+            if index % 2:  # a changed config: the app has a history
+                assert cdap.post(f"{V3}/apps/{app.name}/update", {"config": {"table": "x"}}).status_code == 200
+
+    path = f"{V3}/apps"
+    add_apps(3)
+    cdap.get(path)  # first-request caches do not count
+    with django_assert_max_num_queries(3) as few:
+        assert len(cdap.get(path).json()) == 3
+    few = len(few)  # counted now: a later request starts the connection's query log afresh
+    add_apps(20)
+    with django_assert_max_num_queries(few):
+        assert len(cdap.get(path).json()) == 23
+
+
 def test_list_apps_is_empty_and_404_for_an_unknown_namespace(cdap):
     assert cdap.get(f"{V3}/apps").json() == []
     response = cdap.get("/v3/namespaces/nowhere/apps")
@@ -1068,7 +1093,7 @@ def programs(runner, user):
         except Exception:  # noqa: BLE001, S110 - it may have finished meanwhile
             pass
     for job in Job.objects.filter(status__in=NON_TERMINAL):
-        wait_for(job.pk, TERMINAL, timeout=15)
+        wait_for(job.pk, TERMINAL)
 
 
 def start(cdap: Cdap, path: str, args=None, prefix: str = V3, app: str = "app1") -> Job:
@@ -1110,7 +1135,7 @@ def test_worker_start_status_stop(cdap, user, programs, prefix):
     assert (run.program_type, run.program_name, run.started_by, run.artifact_version.version) == (
         "workers", "Writer", "alice", "1.0.0",
     )  # fmt: skip
-    wait_for(job.pk, {JobStatus.RUNNING}, timeout=15)
+    wait_for(job.pk, {JobStatus.RUNNING})
     assert status(cdap, "workers/Writer", prefix) == "RUNNING"
 
     # the job is an ordinary job of the caller: the Linkis history shows it to the same bearer
@@ -1124,7 +1149,7 @@ def test_worker_start_status_stop(cdap, user, programs, prefix):
 
     response = cdap.post(f"{prefix}/apps/app1/workers/Writer/stop")
     assert (response.status_code, text(response)) == (200, "")
-    assert wait_for(job.pk, timeout=15).status == JobStatus.CANCELLED
+    assert wait_for(job.pk).status == JobStatus.CANCELLED
     assert status(cdap, "workers/Writer", prefix) == "STOPPED"
     response = cdap.post(f"{prefix}/apps/app1/workers/Writer/stop")
     assert (response.status_code, text(response)) == (400, f"Program '{WRITER}' is not running.")
@@ -1137,7 +1162,7 @@ def test_workflow_sees_the_config_and_the_archives_own_module(cdap, programs):
     upload(cdap)
     deployed(cdap, config={"table": "purchases_2024"})
     job = start(cdap, "workflows/Report")
-    job = wait_for(job.pk, timeout=20)
+    job = wait_for(job.pk)
     log = log_text(job.pk)
     assert job.status == JobStatus.SUCCEED, log
     assert "table purchases_2024 42" in log
@@ -1152,7 +1177,7 @@ def test_a_program_runs_as_whoever_starts_it(cdap, programs, other_user, api_cli
     upload(cdap)
     deployed(cdap)
     bob = Cdap(api_client, other_user)
-    job = wait_for(start(bob, "workflows/Report").pk, timeout=20)
+    job = wait_for(start(bob, "workflows/Report").pk)
     assert (job.status, job.owner, job.submit_user) == (JobStatus.SUCCEED, other_user, "bob")
     assert ProgramRun.objects.get().started_by == "bob"
     body = bob.get(f"/api/rest_j/v1/jobhistory/{job.pk}/get").json()
@@ -1172,16 +1197,16 @@ def test_workflows_may_run_concurrently_and_stop_stops_every_run(cdap, programs)
     first = start(cdap, "workflows/Slow")
     second = start(cdap, "workflows/Slow")
     assert first.pk != second.pk and ProgramRun.objects.count() == 2
-    wait_for(first.pk, {JobStatus.RUNNING}, timeout=15)
-    wait_for(second.pk, {JobStatus.RUNNING}, timeout=15)
+    wait_for(first.pk, {JobStatus.RUNNING})
+    wait_for(second.pk, {JobStatus.RUNNING})
     assert status(cdap, "workflows/Slow") == "RUNNING"
     assert [r["status"] for r in runs(cdap, "workflows/Slow", "?status=running")] == ["RUNNING", "RUNNING"]
-    quick = wait_for(start(cdap, "workflows/Quick").pk, timeout=20)
+    quick = wait_for(start(cdap, "workflows/Quick").pk)
     assert quick.status == JobStatus.SUCCEED
     response = cdap.post(f"{V3}/apps/app1/workflows/Slow/stop")
     assert (response.status_code, text(response)) == (200, "")
-    assert wait_for(first.pk, timeout=15).status == JobStatus.CANCELLED
-    assert wait_for(second.pk, timeout=15).status == JobStatus.CANCELLED
+    assert wait_for(first.pk).status == JobStatus.CANCELLED
+    assert wait_for(second.pk).status == JobStatus.CANCELLED
     assert [r["status"] for r in runs(cdap, "workflows/Slow")] == ["KILLED", "KILLED"]
     assert status(cdap, "workflows/Slow") == "STOPPED"
 
@@ -1191,7 +1216,7 @@ def test_service_gets_runtime_args(cdap, programs):
     upload(cdap)
     deployed(cdap)
     job = start(cdap, "services/Echo", {"greeting": "hello", "n": 3, "flag": True})
-    wait_for(job.pk, {JobStatus.RUNNING}, timeout=15)
+    wait_for(job.pk, {JobStatus.RUNNING})
     assert status(cdap, "services/Echo") == "RUNNING"
     expected = 'args={"greeting": "hello", "n": "3", "flag": "true"}'
     job = _wait_for_log(job.pk, expected)
@@ -1201,19 +1226,17 @@ def test_service_gets_runtime_args(cdap, programs):
         "Program program:default.app1.-SNAPSHOT.service.Echo is already running",
     )
     assert cdap.post(f"{V3}/apps/app1/services/Echo/stop").status_code == 200
-    assert wait_for(job.pk, timeout=15).status == JobStatus.CANCELLED
+    assert wait_for(job.pk).status == JobStatus.CANCELLED
     assert ProgramRun.objects.get().runtime_args == {"greeting": "hello", "n": "3", "flag": "true"}
 
 
-def _wait_for_log(job_id: int, fragment: str, timeout: float = 15.0) -> Job:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if fragment in log_text(job_id):
-            return Job.objects.get(pk=job_id)
-        time.sleep(0.05)
-    raise AssertionError(f"{fragment!r} not in the log of job {job_id}:\n{log_text(job_id)}")
+def _wait_for_log(job_id: int, fragment: str, timeout: float = 60.0) -> Job:
+    eventually(
+        lambda: fragment in log_text(job_id),
+        timeout=timeout,
+        message=lambda: f"{fragment!r} not in the log of job {job_id}:\n{log_text(job_id)}",
+    )
+    return Job.objects.get(pk=job_id)
 
 
 @TRANSACTIONAL
@@ -1225,9 +1248,9 @@ def test_runtime_args_substitute_variables(cdap, programs):
             {"type": "workflows", "name": "Py", "engine": "python", "code": "print('n is ${n}')"},
         ],
     )
-    job = wait_for(start(cdap, "workflows/Greet", {"who": "world"}).pk, timeout=20)
+    job = wait_for(start(cdap, "workflows/Greet", {"who": "world"}).pk)
     assert job.status == JobStatus.SUCCEED and "hello world from Greet" in log_text(job.pk)
-    job = wait_for(start(cdap, "workflows/Py", {"n": 7}).pk, timeout=20)
+    job = wait_for(start(cdap, "workflows/Py", {"n": 7}).pk)
     assert job.status == JobStatus.SUCCEED and "n is 7" in log_text(job.pk)
 
 
@@ -1237,7 +1260,7 @@ def test_failing_program_is_failed(cdap, programs):
         cdap,
         [{"type": "workflows", "name": "Broken", "engine": "python", "code": "import sys\nprint('boom')\nsys.exit(1)"}],
     )
-    job = wait_for(start(cdap, "workflows/Broken").pk, timeout=20)
+    job = wait_for(start(cdap, "workflows/Broken").pk)
     assert job.status == JobStatus.FAILED
     assert status(cdap, "workflows/Broken") == "FAILED"
     [record] = runs(cdap, "workflows/Broken")
@@ -1254,8 +1277,8 @@ def test_runs_are_newest_first_and_filter_by_status(cdap, programs):
             {"type": "workers", "name": "Loop", "engine": "python", "code": "import time\ntime.sleep(60)"},
         ],
     )  # fmt: skip
-    ok = wait_for(start(cdap, "workflows/Flow").pk, timeout=20)
-    bad = wait_for(start(cdap, "workflows/Flow", {"fail": "1"}).pk, timeout=20)
+    ok = wait_for(start(cdap, "workflows/Flow").pk)
+    bad = wait_for(start(cdap, "workflows/Flow", {"fail": "1"}).pk)
     assert (ok.status, bad.status) == (JobStatus.SUCCEED, JobStatus.FAILED)
     records = runs(cdap, "workflows/Flow")
     assert [r["status"] for r in records] == ["FAILED", "COMPLETED"]
@@ -1267,11 +1290,11 @@ def test_runs_are_newest_first_and_filter_by_status(cdap, programs):
     assert len(runs(cdap, "workflows/Flow", "?limit=1")) == 1
 
     loop = start(cdap, "workers/Loop")
-    wait_for(loop.pk, {JobStatus.RUNNING}, timeout=15)
+    wait_for(loop.pk, {JobStatus.RUNNING})
     [running] = runs(cdap, "workers/Loop", "?status=running")
     assert running["status"] == "RUNNING" and "end" not in running
     assert cdap.post(f"{V3}/apps/app1/workers/Loop/stop").status_code == 200
-    wait_for(loop.pk, timeout=15)
+    wait_for(loop.pk)
     assert [r["status"] for r in runs(cdap, "workers/Loop")] == ["KILLED"]
     assert runs(cdap, "workers/Loop", "?status=running") == []
 
@@ -1281,7 +1304,7 @@ def test_batch_status_sees_running_programs(cdap, programs):
     upload(cdap)
     deployed(cdap)
     job = start(cdap, "workers/Writer")
-    wait_for(job.pk, {JobStatus.RUNNING}, timeout=15)
+    wait_for(job.pk, {JobStatus.RUNNING})
     items = [
         {"appId": "app1", "programType": "Worker", "programId": "Writer"},
         {"appId": "app1", "programType": "Service", "programId": "Echo"},
@@ -1289,7 +1312,7 @@ def test_batch_status_sees_running_programs(cdap, programs):
     response = cdap.post(f"{V3}/status", items)
     assert [(r["statusCode"], r["status"]) for r in response.json()] == [(200, "RUNNING"), (200, "STOPPED")]
     assert cdap.post(f"{V3}/apps/app1/workers/Writer/stop").status_code == 200
-    wait_for(job.pk, timeout=15)
+    wait_for(job.pk)
 
 
 @TRANSACTIONAL
@@ -1300,7 +1323,7 @@ def test_nothing_changes_while_programs_run(cdap, programs):
     assert cdap.post(f"{V3}/apps/app1/update", {"artifact": {"name": "myapp", "version": "1.1.0"}}).status_code == 200
     writer = start(cdap, "workers/Writer")
     echo = start(cdap, "services/Echo")
-    wait_for(writer.pk, {JobStatus.RUNNING}, timeout=15)
+    wait_for(writer.pk, {JobStatus.RUNNING})
     before = state()
     running = "The following programs are still running: Echo,Writer"
     updated = f"'application:default.app1.-SNAPSHOT' could not be updated. Reason: {running}"
@@ -1336,8 +1359,8 @@ def test_nothing_changes_while_programs_run(cdap, programs):
     # once they are stopped, the same requests go through
     assert cdap.post(f"{V3}/apps/app1/workers/Writer/stop").status_code == 200
     assert cdap.post(f"{V3}/apps/app1/services/Echo/stop").status_code == 200
-    assert wait_for(writer.pk, timeout=15).status == JobStatus.CANCELLED
-    assert wait_for(echo.pk, timeout=15).status == JobStatus.CANCELLED
+    assert wait_for(writer.pk).status == JobStatus.CANCELLED
+    assert wait_for(echo.pk).status == JobStatus.CANCELLED
     response = cdap.post(f"{V3}/apps/app1/rollback")
     assert response.status_code == 200, text(response)
     assert Application.objects.get().artifact_version.version == "1.0.0"
@@ -1350,7 +1373,7 @@ def test_delete_all_apps_while_running_names_programs_like_cdap(cdap, programs):
     deployed(cdap)
     writer = start(cdap, "workers/Writer")
     start(cdap, "services/Echo")
-    wait_for(writer.pk, {JobStatus.RUNNING}, timeout=15)
+    wait_for(writer.pk, {JobStatus.RUNNING})
     response = cdap.delete(f"{V3}/apps")
     assert response.status_code == 409
     reason = text(response).split("The following programs are still running: ", 1)[1]
@@ -1364,7 +1387,7 @@ def test_namespace_delete_while_programs_run_is_409(cdap, programs, admin_user, 
     upload(cdap, ns="team")
     assert cdap.put("/v3/namespaces/team/apps/app1", app_request()).status_code == 200
     job = start(cdap, "workers/Writer", prefix="/v3/namespaces/team")
-    wait_for(job.pk, {JobStatus.RUNNING}, timeout=15)
+    wait_for(job.pk, {JobStatus.RUNNING})
 
     assert cdap.delete("/v3/unrecoverable/namespaces/team").status_code == 403  # not an admin
     response = admin.delete("/v3/unrecoverable/namespaces/team")
@@ -1376,7 +1399,7 @@ def test_namespace_delete_while_programs_run_is_409(cdap, programs, admin_user, 
     assert Namespace.objects.filter(name="team").exists() and Application.objects.filter(name="app1").exists()
 
     assert cdap.post("/v3/namespaces/team/apps/app1/workers/Writer/stop").status_code == 200
-    wait_for(job.pk, timeout=15)
+    wait_for(job.pk)
     response = admin.delete("/v3/unrecoverable/namespaces/team")
     assert response.status_code == 200, text(response)
     assert not Namespace.objects.filter(name="team").exists() and not Application.objects.exists()
@@ -1389,9 +1412,9 @@ def test_programs_of_an_upgraded_app_run_the_new_artifact(cdap, programs):
     body = zip_bytes(manifest("myapp", "2.0.0"), {"myapp/__init__.py": "", "myapp/helper.py": "VALUE = 'two'\n"})
     upload(cdap, version="2.0.0", body=body)
     deployed(cdap)
-    job = wait_for(start(cdap, "workflows/Report").pk, timeout=20)
+    job = wait_for(start(cdap, "workflows/Report").pk)
     assert "table events 42" in log_text(job.pk)
     assert cdap.post(f"{V3}/apps/app1/update", {"artifact": {"name": "myapp", "version": "2.0.0"}}).status_code == 200
-    job = wait_for(start(cdap, "workflows/Report").pk, timeout=20)
+    job = wait_for(start(cdap, "workflows/Report").pk)
     assert job.status == JobStatus.SUCCEED and "table events two" in log_text(job.pk)
     assert ProgramRun.objects.order_by("-id").first().artifact_version.version == "2.0.0"

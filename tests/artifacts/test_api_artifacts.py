@@ -848,6 +848,27 @@ def summaries(response) -> list[dict]:
     return [{k: item[k] for k in ("name", "version", "scope")} for item in response.json()]
 
 
+def test_list_artifacts_queries_do_not_grow_with_the_artifacts(client, listed, django_assert_max_num_queries):
+    added = [0]
+
+    def add_artifacts(count: int) -> None:
+        for _ in range(count):
+            index = added[0] = added[0] + 1
+            if index % 2:
+                add(client, f"app{index}", version=f"1.{index}.0")
+            else:  # a plugin artifact that extends an application artifact
+                add(client, f"plugs{index}", plugin_archive(f"plugs{index}"), extends="myapp[1.0.0,2.0.0)")
+
+    path = f"{V3}/default/artifacts"
+    client.get(path)  # first-request caches do not count
+    with django_assert_max_num_queries(4) as few:
+        assert len(client.get(path).json()) == 5  # the listed fixture: three user and two system artifacts
+    few = len(few)  # counted now: a later request starts the connection's query log afresh
+    add_artifacts(20)
+    with django_assert_max_num_queries(few):
+        assert len(client.get(path).json()) == 25
+
+
 def test_list_artifacts_shows_system_first(client, prefix, listed):
     response = client.get(f"{prefix}/default/artifacts")
     assert summaries(response) == SYSTEM_ROWS + USER_ROWS

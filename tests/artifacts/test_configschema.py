@@ -31,16 +31,36 @@ GOOD = {"table": "t", "batchSize": 10, "ratio": 0.5, "reader": {"name": "r"}}
 # --- validate_schema -------------------------------------------------------------------------------------------------
 
 
-def test_valid_schemas():
-    validate_schema(SCHEMA)
-    validate_schema({"type": "record", "name": "Empty", "fields": []})
-    validate_schema({"type": "record", "name": "C", "fields": [{"name": "x", "type": {"type": "int"}, "doc": "ok"}]})
-    # A record may refer to itself by name (a linked list).
-    validate_schema({"type": "record", "name": "Node", "fields": [{"name": "next", "type": ["Node", "null"]}]})
-    # Records of different names may share a union.
-    a = {"type": "record", "name": "A", "fields": []}
-    b = {"type": "record", "name": "B", "fields": []}
-    validate_schema({"type": "record", "name": "C", "fields": [{"name": "x", "type": [a, b, "null"]}]})
+A = {"type": "record", "name": "A", "fields": []}
+B = {"type": "record", "name": "B", "fields": [{"name": "y", "type": "int"}]}
+
+
+@pytest.mark.parametrize(
+    ("schema", "config", "field_names"),
+    [
+        (SCHEMA, GOOD, [f["name"] for f in SCHEMA["fields"]]),
+        ({"type": "record", "name": "Empty", "fields": []}, {}, []),
+        (
+            {"type": "record", "name": "C", "fields": [{"name": "x", "type": {"type": "int"}, "doc": "ok"}]},
+            {"x": 1},
+            ["x"],
+        ),
+        # A record may refer to itself by name (a linked list).
+        (
+            {"type": "record", "name": "Node", "fields": [{"name": "next", "type": ["Node", "null"]}]},
+            {"next": {"next": {"next": None}}},
+            ["next"],
+        ),
+        # Records of different names may share a union.
+        ({"type": "record", "name": "C", "fields": [{"name": "x", "type": [A, B, "null"]}]}, {"x": {"y": 1}}, ["x"]),
+    ],
+    ids=["full", "empty", "type-object-and-doc", "recursive", "union-of-records"],
+)
+def test_valid_schemas(schema, config, field_names):
+    """A valid schema is accepted, and a config that follows it checks clean and describes its fields."""
+    assert validate_schema(schema) is None
+    assert validate_config(schema, config) == []
+    assert [f["name"] for f in schema_fields(schema)] == field_names
 
 
 def one_field(field_type, name="x"):
@@ -95,7 +115,12 @@ def test_invalid_schemas(schema, message):
 
 
 def test_map_keys_default_to_string():
-    validate_schema(one_field({"type": "map", "values": "int"}))
+    schema = one_field({"type": "map", "values": "int"})
+    assert validate_schema(schema) is None
+    [field] = schema_fields(schema)
+    assert field["type"] == "map<string, int>"
+    assert validate_config(schema, {"x": {"a key": 1}}) == []
+    assert validate_config(schema, {"x": {"a key": "one"}}) == ['config.x["a key"]: expected int, got string']
 
 
 def test_where_prefixes_messages():

@@ -337,9 +337,19 @@ def test_parse_parents_rejects_empty_or_bad_parts(header):
         parse_parents(header)
 
 
+def accepts(own_name: str, parents: str | list[RangeSpec], **kwargs) -> bool:
+    """Whether ``check_parents`` accepts the parents (a header or specs); it refuses with a VersionError."""
+    try:
+        check_parents(own_name, parse_parents(parents) if isinstance(parents, str) else parents, **kwargs)
+    except VersionError:
+        return False
+    return True
+
+
 def test_check_parents_accepts_distinct_parents():
-    check_parents("my-plugins", parse_parents("cdap-data-pipeline[1,2)/system:cdap-etl-realtime[1,2)"))
-    check_parents("my-plugins", [])
+    assert accepts("my-plugins", "cdap-data-pipeline[1,2)/system:cdap-etl-realtime[1,2)")
+    assert accepts("my-plugins", [])
+    assert not accepts("my-plugins", "cdap-data-pipeline[1,2)/system:cdap-data-pipeline[1,2)")  # one name, twice
 
 
 def test_check_parents_one_range_per_name():
@@ -358,9 +368,11 @@ def test_check_parents_one_range_per_name():
 
 def test_check_parents_merges_identical_specs_like_a_set():
     spec = parse_range_spec("etl[1,2)")
-    check_parents("plugins", [spec, spec])
-    # With the namespace known, "etl[...]" and "default:etl[...]" are the same parent.
-    check_parents("plugins", parse_parents("etl[1,2)/default:etl[1,2)"), namespace="default")
+    assert accepts("plugins", [spec, spec])
+    assert not accepts("plugins", [spec, parse_range_spec("etl[1,2]")])  # another range of the same parent
+    # With the namespace known, "etl[...]" and "default:etl[...]" are the same parent; without it, two.
+    assert accepts("plugins", "etl[1,2)/default:etl[1,2)", namespace="default")
+    assert not accepts("plugins", "etl[1,2)/default:etl[1,2)")
 
 
 def test_check_parents_refuses_self_parent():
@@ -373,13 +385,13 @@ def test_check_parents_refuses_self_parent():
     with pytest.raises(VersionError, match="cannot extend itself"):
         check_parents("plugins", parse_parents("system:plugins[1,2)"))
     # ... with it, only the same namespace is "itself", as upstream.
-    check_parents("plugins", parse_parents("system:plugins[1,2)"), namespace="default")
+    assert accepts("plugins", "system:plugins[1,2)", namespace="default")
     with pytest.raises(VersionError, match=r"Invalid parent 'default:plugins\[1,2\)'"):
         check_parents("plugins", parse_parents("plugins[1,2)"), namespace="default")
 
 
 def test_check_parents_namespace_rule_when_namespace_given():
-    check_parents("p", parse_parents("default:etl[1,2)/system:base[1,2)/local[1,2)"), namespace="default")
+    assert accepts("p", "default:etl[1,2)/system:base[1,2)/local[1,2)", namespace="default")
     with pytest.raises(
         VersionError, match=r"Parent artifact other:etl\[1,2\) must be in the same namespace or a system"
     ):
@@ -551,11 +563,15 @@ def test_highest_is_the_max_of_the_contained_versions(items, rng):
 @PROPERTY
 @given(st.text(max_size=30))
 def test_parsers_fail_only_with_version_error(text):
-    for parse in (V, R, parse_range_spec, parse_parents):
+    for parse, kind in ((V, ArtifactVersion), (R, ArtifactRange), (parse_range_spec, RangeSpec), (parse_parents, list)):
         try:
-            parse(text)
-        except VersionError:
-            pass
+            result = parse(text)
+        except VersionError as error:
+            assert str(error)  # a refusal says why
+        else:
+            assert isinstance(result, kind)
+            if kind is list:
+                assert all(isinstance(spec, RangeSpec) for spec in result)
 
 
 @PROPERTY

@@ -280,6 +280,42 @@ def test_get_dbs_and_tables(demo):
     assert demo.get("/dbs/demo_db/tables/nope").json() == {"code": -1, "msg": "Table not found"}
 
 
+# --- query counts: the list routes read the catalog in a bounded number of queries --------------------------------
+def _add_db(client, index: int) -> None:
+    assert sql(client, f"CREATE DATABASE qdb{index}", db=f"qdb{index}") == OK
+
+
+def _add_table(client, index: int) -> None:
+    ddl = f"CREATE TABLE q{index} (k string, v int, w double, ts timestamp, INDEX(KEY=k, TS=ts), INDEX(KEY=v, TS=ts))"
+    assert sql(client, ddl) == OK
+
+
+def _add_deployment(client, index: int) -> None:
+    assert sql(client, DEPLOY.replace("DEPLOY demo", f"DEPLOY d{index}", 1)) == OK
+
+
+@pytest.mark.parametrize(
+    ("path", "key", "add", "most"),
+    [
+        ("/dbs", "dbs", _add_db, 1),
+        ("/dbs/demo_db/tables", "tables", _add_table, 2),
+        ("/dbs/demo_db/deployments", "deployments", _add_deployment, 2),
+    ],
+    ids=["dbs", "tables", "deployments"],
+)
+def test_list_queries_do_not_grow_with_the_catalog(demo, django_assert_max_num_queries, path, key, add, most):
+    for index in range(2):  # with the demo fixture's database, table and deployment: three of each
+        add(demo, index)
+    demo.get(path)  # first-request caches do not count
+    with django_assert_max_num_queries(most) as few:
+        assert len(demo.get(path).json()[key]) == 3
+    few = len(few)  # counted now: a later request starts the connection's query log afresh
+    for index in range(2, 22):
+        add(demo, index)
+    with django_assert_max_num_queries(few):
+        assert len(demo.get(path).json()[key]) == 23
+
+
 def test_refresh(demo):
     assert post(demo, "/refresh", "") == OK
 

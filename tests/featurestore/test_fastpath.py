@@ -21,10 +21,10 @@ async def call(app, method, path, body: bytes, headers=()):
              "scheme": "http", "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 5000)}  # fmt: skip
     communicator = ApplicationCommunicator(app, scope)
     await communicator.send_input({"type": "http.request", "body": body, "more_body": False})
-    start = await communicator.receive_output(timeout=10)
+    start = await communicator.receive_output(timeout=30)
     chunks = []
     while True:
-        message = await communicator.receive_output(timeout=10)
+        message = await communicator.receive_output(timeout=30)
         chunks.append(message.get("body", b""))
         if not message.get("more_body"):
             break

@@ -1,22 +1,23 @@
 """Helpers for job tests: wait for a job, read its log, find its processes (``runner`` is in tests/conftest.py)."""
 
 import os
-import time
 from pathlib import Path
 
 from jobs.models import TERMINAL, Job
+from tests.conftest import eventually
 
 
-def wait_for(job_id: int, statuses=TERMINAL, timeout: float = 30.0) -> Job:
-    """Poll the database until the job reaches one of ``statuses``; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def wait_for(job_id: int, statuses=TERMINAL, timeout: float = 60.0) -> Job:
+    """Wait until the job reaches one of ``statuses`` and return it; ``timeout`` bounds patience, not speed."""
+
+    def reached() -> Job | None:
         job = Job.objects.get(pk=job_id)
-        if job.status in statuses:
-            return job
-        time.sleep(0.05)
-    job = Job.objects.get(pk=job_id)
-    raise AssertionError(f"job {job_id} is {job.status}, not in {list(statuses)} after {timeout} s")
+        return job if job.status in statuses else None
+
+    def message() -> str:
+        return f"job {job_id} is {Job.objects.get(pk=job_id).status}, not in {list(statuses)} after {timeout} s"
+
+    return eventually(reached, timeout=timeout, message=message)
 
 
 def log_text(job_id: int) -> str:
@@ -69,6 +70,4 @@ def host_pid(sandbox_pid: int, inner_pid: int) -> int:
                 return pid
         return None
 
-    from tests.conftest import eventually
-
-    return eventually(find, timeout=10, message=f"no process {inner_pid} in the sandbox of {sandbox_pid}")
+    return eventually(find, message=f"no process {inner_pid} in the sandbox of {sandbox_pid}")

@@ -448,3 +448,34 @@ def test_dir_tree_of_a_job_without_results_is_null(client, user, job):
 def test_open_log_reads_the_whole_log(client, user, job):
     body = client.get(f"/api/rest_j/v1/filesystem/openLog?path=file://{job.log_file}", **bearer(user)).json()
     assert body["status"] == 0 and "SCRIPT CODE" in body["data"]["log"][3]
+
+
+# --- query counts ------------------------------------------------------------------------------------------------
+def test_history_list_queries_do_not_grow_with_the_jobs(
+    client, user, other_user, admin_user, django_assert_max_num_queries
+):
+    from jobs.services import JobSpec, job_submit
+
+    def add_jobs(count: int) -> None:
+        for index in range(count):
+            owner = (user, other_user)[index % 2]
+            spec = JobSpec(code=f"print({index})", engine_type="python-python2", run_type="python")
+            job = job_submit(owner=owner, spec=spec)
+            for status in (JobStatus.SCHEDULED, JobStatus.RUNNING, JobStatus.FAILED)[: index % 4]:
+                failure = {"error_code": 40000, "error_desc": "bad"} if status == JobStatus.FAILED else {}
+                job_transition(job_id=job.pk, to=status, **failure)
+
+    auth = bearer(admin_user)
+
+    def listed() -> list[dict]:
+        response = client.get("/api/rest_j/v1/jobhistory/list?isAdminView=true&pageSize=100", **auth)
+        return response.json()["data"]["tasks"]
+
+    add_jobs(3)
+    listed()  # first-request caches (the user, the content types) do not count
+    with django_assert_max_num_queries(3) as few:
+        assert len(listed()) == 3
+    few = len(few)  # counted now: a later request starts the connection's query log afresh
+    add_jobs(20)
+    with django_assert_max_num_queries(few):
+        assert len(listed()) == 23

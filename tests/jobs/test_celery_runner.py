@@ -17,6 +17,19 @@ from jobs.services import JobSpec, job_submit
 pytestmark = pytest.mark.django_db
 
 
+class FakeClock:
+    """A monotonic clock the test moves by hand, for the watchdog's ``clock``."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def make_job(owner) -> Job:
     return job_submit(owner=owner, spec=JobSpec(code="print(1)", engine_type="python-python2", run_type="python"))
 
@@ -104,24 +117,23 @@ def test_queued_jobs_nobody_took_are_sent_again_after_the_redispatch_delay(user,
     assert fresh.pk not in sent and new.pk not in sent
 
 
-def test_the_watchdog_judges_a_worker_lost_only_after_watching_it_not_beat_for_a_timeout(settings, monkeypatch):
+def test_the_watchdog_judges_a_worker_lost_only_after_watching_it_not_beat_for_a_timeout(settings):
     from jobs.runners.celery import Watchdog
 
     settings.JOB_WORKER_TIMEOUT_SECONDS = 5
-    clock = [1000.0]
-    monkeypatch.setattr(celery_runner.time, "monotonic", lambda: clock[0])
+    clock = FakeClock()
     stale = timezone.now() - dt.timedelta(seconds=60)
     Worker.objects.create(identity="celery@h:1", host="h", pid=1, heartbeat_at=stale)
-    watchdog = Watchdog()
+    watchdog = Watchdog(clock=clock)
     # Stale in the database (as every worker is just after a database outage), but not yet watched.
     assert watchdog.lost_workers() == set()
-    clock[0] += 4
+    clock.advance(4)
     assert watchdog.lost_workers() == set()
     # The worker beats again (the outage is over): the watch starts afresh.
     Worker.objects.filter(identity="celery@h:1").update(heartbeat_at=stale + dt.timedelta(seconds=1))
-    clock[0] += 2
+    clock.advance(2)
     assert watchdog.lost_workers() == set()
-    clock[0] += 5  # silent for a whole timeout under watch: lost
+    clock.advance(5)  # silent for a whole timeout under watch: lost
     assert watchdog.lost_workers() == {"celery@h:1"}
 
 
@@ -129,11 +141,10 @@ def test_a_watchdog_round_that_fails_restarts_every_watch(settings, monkeypatch)
     from jobs.runners.celery import Watchdog
 
     settings.JOB_WORKER_TIMEOUT_SECONDS = 5
-    clock = [1000.0]
-    monkeypatch.setattr(celery_runner.time, "monotonic", lambda: clock[0])
+    clock = FakeClock()
     stale = timezone.now() - dt.timedelta(seconds=60)
     Worker.objects.create(identity="celery@h:1", host="h", pid=1, heartbeat_at=stale)
-    watchdog = Watchdog()
+    watchdog = Watchdog(clock=clock)
     assert watchdog.lost_workers() == set()
 
     def database_away():
@@ -142,9 +153,9 @@ def test_a_watchdog_round_that_fails_restarts_every_watch(settings, monkeypatch)
     monkeypatch.setattr(celery_runner, "redispatch_stale", database_away)
     monkeypatch.setattr(celery_runner, "connection", SimpleNamespace(close=lambda: None))  # keep the test database
     assert watchdog.round() is False  # the database was away for this round
-    clock[0] += 10
+    clock.advance(10)
     assert watchdog.lost_workers() == set()  # the outage's time was not watched
-    clock[0] += 5
+    clock.advance(5)
     assert watchdog.lost_workers() == {"celery@h:1"}
 
 
@@ -152,8 +163,7 @@ def test_a_silent_worker_that_answers_celerys_ping_is_not_lost(settings, monkeyp
     from jobs.runners.celery import Watchdog
 
     settings.JOB_WORKER_TIMEOUT_SECONDS = 5
-    clock = [1000.0]
-    monkeypatch.setattr(celery_runner.time, "monotonic", lambda: clock[0])
+    clock = FakeClock()
     stale = timezone.now() - dt.timedelta(seconds=60)
     Worker.objects.create(identity="celery@h:1", node="w1@h", host="h", pid=1, heartbeat_at=stale)
     Worker.objects.create(identity="celery@h:2", node="w2@h", host="h", pid=2, heartbeat_at=stale)
@@ -164,10 +174,10 @@ def test_a_silent_worker_that_answers_celerys_ping_is_not_lost(settings, monkeyp
         return answers
 
     monkeypatch.setattr(celery_runner, "ping_workers", ping)
-    watchdog = Watchdog()
+    watchdog = Watchdog(clock=clock)
     answers = {"w1@h"}
     assert watchdog.lost_workers() == set() and pinged == []  # not watched long enough: nobody is asked
-    clock[0] += 6
+    clock.advance(6)
     # w1 cannot reach the database (its heartbeat is stale) but answers over Redis; w2 answers nothing.
     assert watchdog.lost_workers() == {"celery@h:2"}
     assert pinged == [["w1@h", "w2@h"]]

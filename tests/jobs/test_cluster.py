@@ -16,12 +16,13 @@ import requests
 from websockets.sync.client import connect as ws_connect
 
 from tests.cluster import Cluster, service_problem
-from tests.conftest import need_service
+from tests.conftest import eventually, need_service
 
 pytestmark = [pytest.mark.cluster, pytest.mark.live]
 
 E = "/api/rest_j/v1/entrance"
 FINAL = ("Succeed", "Failed", "Cancelled", "Timeout")
+PATIENCE = 180.0  # seconds a test waits for a job or a socket: generous on a loaded machine, never a speed claim
 
 
 @pytest.fixture(scope="module")
@@ -67,16 +68,20 @@ def status(cluster, web: str, exec_id: str) -> str:
     return answer.json()["data"]["status"]
 
 
-def wait_status(cluster, web: str, exec_id: str, wanted, timeout: float = 60) -> str:
+def wait_status(cluster, web: str, exec_id: str, wanted, timeout: float = 120) -> str:
+    """Wait until the job's status is one of ``wanted`` (a slow or refused answer is asked again)."""
     wanted = (wanted,) if isinstance(wanted, str) else wanted
-    deadline = time.monotonic() + timeout
-    seen = None
-    while time.monotonic() < deadline:
-        seen = status(cluster, web, exec_id)
-        if seen in wanted:
-            return seen
-        time.sleep(0.2)
-    raise AssertionError(f"{exec_id} is {seen}, not {wanted} after {timeout} s")
+    seen: list[str] = []
+
+    def reached() -> str | None:
+        try:
+            seen[:] = [status(cluster, web, exec_id)]
+        except requests.RequestException as exc:
+            seen[:] = [repr(exc)]
+            return None
+        return seen[0] if seen[0] in wanted else None
+
+    return eventually(reached, timeout=timeout, interval=0.2, message=lambda: f"{exec_id} is {seen}, not {wanted}")
 
 
 def log_text(cluster, web: str, exec_id: str) -> str:
@@ -91,14 +96,23 @@ def job_row(cluster, task_id: int) -> dict:
     return dict(zip(("status", "runner", "pid", "error_desc"), rows[0], strict=True))
 
 
-def wait_running_on(cluster, task_id: int, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def wait_running_on(cluster, task_id: int, timeout: float = 120) -> dict:
+    def running() -> dict | None:
         row = job_row(cluster, task_id)
-        if row["status"] == "Running" and row["pid"]:
-            return row
-        time.sleep(0.1)
-    raise AssertionError(f"job {task_id} did not start: {job_row(cluster, task_id)}")
+        return row if row["status"] == "Running" and row["pid"] else None
+
+    def message() -> str:
+        return f"job {task_id} did not start: {job_row(cluster, task_id)}"
+
+    return eventually(running, timeout=timeout, interval=0.1, message=message)
+
+
+def log_has(cluster, web: str, exec_id: str, text: str) -> bool:
+    """Whether the job's log, read through ``web``, holds ``text`` (False while the answer is slow or refused)."""
+    try:
+        return text in log_text(cluster, web, exec_id)
+    except requests.RequestException:
+        return False
 
 
 def process_alive(pid: int) -> bool:
@@ -113,18 +127,12 @@ def test_a_job_submitted_through_web_a_is_seen_logged_and_killed_through_web_b(c
     exec_id, task_id = submit(cluster, "a", "import time\nprint('started', flush=True)\ntime.sleep(300)\n")
     row = wait_running_on(cluster, task_id)
     assert row["runner"] in {cluster.worker_identity("w1"), cluster.worker_identity("w2")}
-    deadline = time.monotonic() + 30
-    while "INFO started" not in log_text(cluster, "b", exec_id):
-        assert time.monotonic() < deadline, "web b never showed the worker's log line"
-        time.sleep(0.2)
+    eventually(lambda: log_has(cluster, "b", exec_id, "INFO started"), message="web b never showed the log line")
     assert status(cluster, "b", exec_id) == "Running"
     killed = requests.get(f"{cluster.url('b')}{E}/{exec_id}/kill", headers=headers(cluster, "b"), timeout=30).json()
     assert killed["status"] == 0, killed
-    assert wait_status(cluster, "a", exec_id, FINAL, timeout=20) == "Cancelled"
-    deadline = time.monotonic() + 10
-    while process_alive(row["pid"]):
-        assert time.monotonic() < deadline, "the engine process outlived the kill"
-        time.sleep(0.1)
+    assert wait_status(cluster, "a", exec_id, FINAL) == "Cancelled"
+    eventually(lambda: not process_alive(row["pid"]), message="the engine process outlived the kill")
 
 
 def test_jobs_on_the_workers_run_sandboxed_as_the_job_user(cluster):
@@ -150,7 +158,6 @@ def test_jobs_on_the_workers_run_sandboxed_as_the_job_user(cluster):
 
 
 def test_a_websocket_client_on_web_b_receives_the_log_of_a_job_on_worker_2(cluster):
-    token = cluster.token("b")
     code = "import time\nfor i in range(30):\n    print(f'tick {i}', flush=True)\n    time.sleep(0.1)\n"
     # Two jobs at once: each worker runs one job at a time, so one of them runs on w2.
     jobs = [submit(cluster, "a", code), submit(cluster, "a", code)]
@@ -161,19 +168,7 @@ def test_a_websocket_client_on_web_b_receives_the_log_of_a_job_on_worker_2(clust
     assert on_w2, f"no job ran on w2: {rows}"
     exec_id, _ = on_w2[0]
     pushed: list[str] = []
-    final = None
-    with ws_connect(
-        f"{cluster.ws_url('b')}/ws/api/entrance/connect", additional_headers={"Authorization": f"Bearer {token}"}
-    ) as socket:
-        for action, data in (("log", {"fromLine": 1}), ("status", {})):
-            socket.send(json.dumps({"method": f"{E}/{exec_id}/{action}", "websocketTag": "t", "data": data}))
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and final is None:
-            frame = json.loads(socket.recv(timeout=30))
-            if frame["method"].endswith("/log") and frame["data"]["log"][3]:
-                pushed.extend(frame["data"]["log"][3].split("\n"))
-            elif frame["method"].endswith("/status") and frame["data"]["status"] in FINAL:
-                final = frame["data"]["status"]
+    final = follow(cluster, "b", exec_id, 1, pushed, time.monotonic() + PATIENCE)
     assert final == "Succeed"
     assert [line.split(" INFO ")[-1] for line in pushed if " INFO tick " in line] == [f"tick {i}" for i in range(30)]
     assert pushed == log_text(cluster, "a", exec_id).split("\n")  # pushed on B as stored by worker 2
@@ -183,21 +178,19 @@ def test_a_worker_killed_mid_job_fails_the_job_with_the_reason_and_ends_its_proc
     exec_id, task_id = submit(cluster, "a", "import time\nprint('started', flush=True)\ntime.sleep(300)\n")
     row = wait_running_on(cluster, task_id)
     victim = next(name for name in ("w1", "w2") if cluster.worker_identity(name) == row["runner"])
-    killed_at = time.monotonic()
     cluster.kill_worker(victim)
-    assert wait_status(cluster, "b", exec_id, FINAL, timeout=30) == "Failed"
-    elapsed = time.monotonic() - killed_at
-    assert elapsed < 15, f"the job was failed only after {elapsed:.1f} s"
+    assert wait_status(cluster, "b", exec_id, FINAL) == "Failed"
+    # Failed by the watchdog for the lost worker (not by its own end, nor by a timeout), with the reason.
     runner = row["runner"]
     row = job_row(cluster, task_id)
-    assert "stopped responding" in row["error_desc"] and runner in row["error_desc"], row
-    deadline = time.monotonic() + 10
-    while process_alive(row["pid"]):
-        assert time.monotonic() < deadline, "the killed worker's engine process was left running"
-        time.sleep(0.1)
+    assert row["status"] == "Failed", row
+    assert "failover" in row["error_desc"] and "stopped responding" in row["error_desc"], row
+    assert runner in row["error_desc"], row
+    assert "stopped responding" in log_text(cluster, "b", exec_id)
+    eventually(lambda: not process_alive(row["pid"]), message="the killed worker's engine process was left running")
     # Another worker takes new jobs meanwhile, and the worker comes back.
     exec_id2, _ = submit(cluster, "a", "print('after the loss')")
-    assert wait_status(cluster, "b", exec_id2, FINAL, timeout=60) == "Succeed"
+    assert wait_status(cluster, "b", exec_id2, FINAL) == "Succeed"
     cluster.start_worker(victim)
 
 
@@ -237,18 +230,15 @@ def test_a_restarted_web_process_loses_nothing_for_a_client_that_reconnects(clus
     wait_running_on(cluster, task_id)
     pushed: list[str] = []
     outcome: list[str | None] = []
-    until = time.monotonic() + 60
+    until = time.monotonic() + PATIENCE
     reader = threading.Thread(target=lambda: outcome.append(follow(cluster, "a", exec_id, 1, pushed, until)))
     reader.start()
-    deadline = time.monotonic() + 30
-    while len(ticks(pushed)) < 5:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    eventually(lambda: len(ticks(pushed)) >= 5, message=lambda: f"fewer than 5 ticks pushed: {pushed} {outcome}")
     port = cluster.stop_web("a")
-    reader.join(30)
+    reader.join(PATIENCE)
     assert outcome and str(outcome[0]).startswith("dropped"), outcome
     cluster.start_web("a", port=port)
-    final = follow(cluster, "a", exec_id, len(pushed) + 1, pushed, time.monotonic() + 60)
+    final = follow(cluster, "a", exec_id, len(pushed) + 1, pushed, time.monotonic() + PATIENCE)
     assert final == "Succeed"
     assert ticks(pushed) == [f"tick {i}" for i in range(60)]  # nothing lost, nothing twice
     assert pushed == log_text(cluster, "b", exec_id).split("\n")
@@ -263,28 +253,24 @@ def test_redis_restarted_polling_never_stops_and_pushes_resume(cluster):
     # A socket client on B stays connected through the restart.
     pushed: list[str] = []
     outcome: list[str | None] = []
-    until = time.monotonic() + 90
+    until = time.monotonic() + PATIENCE
     reader = threading.Thread(target=lambda: outcome.append(follow(cluster, "b", exec_id, 1, pushed, until)))
     reader.start()
-    deadline = time.monotonic() + 30
-    while not ticks(pushed):
-        assert time.monotonic() < deadline, "no push before the restart"
-        time.sleep(0.05)
+    eventually(lambda: ticks(pushed), message=lambda: f"no push before the restart: {outcome}")
     cluster.stop_redis()
     try:
         for _ in range(10):  # HTTP polling goes on while Redis is down
             assert status(cluster, "b", exec_id) == "Running"
             assert " INFO tick " in log_text(cluster, "b", exec_id)
-            time.sleep(0.1)
     finally:
         cluster.start_redis()
-    reader.join(90)
+    reader.join(PATIENCE)
     assert outcome == ["Succeed"]  # the same socket, never closed
     assert ticks(pushed) == [f"tick {i}" for i in range(80)]  # what the outage held back came after it
     # Jobs submitted after the restart are dispatched and pushed as before.
     exec_id2, _ = submit(cluster, "a", TICKS.format(n=3, pause=0.05))
     pushed2: list[str] = []
-    assert follow(cluster, "b", exec_id2, 1, pushed2, time.monotonic() + 60) == "Succeed"
+    assert follow(cluster, "b", exec_id2, 1, pushed2, time.monotonic() + PATIENCE) == "Succeed"
     assert ticks(pushed2) == ["tick 0", "tick 1", "tick 2"]
 
 
@@ -298,34 +284,38 @@ def test_postgresql_briefly_unreachable_gives_503s_in_each_envelope_then_recover
         "cdap": "/v3/namespaces",
         "openmldb": "/dbs",
     }
+
+    def answers_from_every_route(expected: int) -> dict[str, requests.Response] | None:
+        try:
+            answers = {
+                name: requests.get(cluster.url("a") + path, headers=auth, timeout=30) for name, path in routes.items()
+            }
+        except requests.RequestException as exc:
+            codes[:] = [repr(exc)]
+            return None
+        codes[:] = [{name: answer.status_code for name, answer in answers.items()}]
+        return answers if {answer.status_code for answer in answers.values()} == {expected} else None
+
+    codes: list = []
     cluster.relay.cut()
-    try:
-        time.sleep(0.5)
-        answers = {
-            name: requests.get(cluster.url("a") + path, headers=auth, timeout=30) for name, path in routes.items()
-        }
+    try:  # every route notices the database is gone (a pooled connection breaks on its next use)
+        answers = eventually(lambda: answers_from_every_route(503), message=lambda: f"not all 503: {codes}")
     finally:
         cluster.relay.restore()
     for name, answer in answers.items():
-        assert answer.status_code == 503, (name, answer.status_code, answer.text[:300])
         kind = "text/plain" if name == "cdap" else "application/json"  # CDAP's errors are plain text
         assert answer.headers["content-type"].startswith(kind), (name, answer.headers)
     assert answers["linkis"].json()["status"] != 0 and answers["linkis"].json()["message"]
     assert answers["openpai"].json()["code"] and answers["openpai"].json()["message"]
     assert answers["openmldb"].json()["code"] != 0 and answers["openmldb"].json()["msg"]
     assert "unavailable" in answers["cdap"].text.lower() or "database" in answers["cdap"].text.lower()
-    deadline = time.monotonic() + 20
-    while True:  # recovery without a restart
-        codes = {
-            name: requests.get(cluster.url("a") + path, headers=auth, timeout=30).status_code
-            for name, path in routes.items()
-        }
-        if set(codes.values()) == {200}:
-            break
-        assert time.monotonic() < deadline, codes
-        time.sleep(0.5)
+    # Recovery without a restart.
+    recovered = eventually(
+        lambda: answers_from_every_route(200), timeout=PATIENCE, interval=0.5, message=lambda: f"not all 200: {codes}"
+    )
+    assert set(recovered) == set(routes)
     # The job that ran through the outage ends with every line.
-    assert wait_status(cluster, "b", exec_id, FINAL, timeout=60) == "Succeed", job_row(cluster, task_id)
+    assert wait_status(cluster, "b", exec_id, FINAL) == "Succeed", job_row(cluster, task_id)
     assert ticks(log_text(cluster, "b", exec_id).split("\n")) == [f"tick {i}" for i in range(50)]
 
 

@@ -83,13 +83,13 @@ async def test_the_websocket_refuses_with_linkis_status_3(user):
     communicator = WebsocketCommunicator(
         application, "/ws/api/entrance/connect", headers=[(b"authorization", token["HTTP_AUTHORIZATION"].encode())]
     )
-    assert (await communicator.connect())[0]
+    assert (await communicator.connect(timeout=30))[0]
     await communicator.send_json_to({
         "method": f"{E}/execute",
         "websocketTag": "t1",
         "data": {"executeApplicationName": "shell", "executionCode": "echo hi", "runType": "sh", "params": {}},
     })  # fmt: skip
-    frame = await communicator.receive_json_from(timeout=10)
+    frame = await communicator.receive_json_from(timeout=30)
     assert frame["status"] == 3 and "may not run jobs on the shell engine" in frame["message"]
     assert frame["data"] == {"websocketTag": "t1"}
     await communicator.disconnect()

@@ -2,7 +2,6 @@
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -111,33 +110,32 @@ def test_kill_ends_the_whole_process_tree(client, user, runner):
     assert _alive(child) and _alive(engine_pid)
     body = client.get(f"{E}/{data['execID']}/kill", **bearer(user)).json()
     assert body["status"] == 0
-    job = wait_for(job.pk, timeout=15)
+    job = wait_for(job.pk)
     assert job.status == JobStatus.CANCELLED
-    eventually(lambda: not _alive(child) and not _alive(engine_pid), timeout=10)
+    eventually(lambda: not _alive(child) and not _alive(engine_pid), message="the process tree outlived the kill")
     assert "was kill by user successfully" in log_text(job.pk)
 
 
-def test_kill_escalates_to_sigkill_after_grace(client, user, runner, settings):
+def test_kill_escalates_to_sigkill_after_grace(client, user, runner):
     code = (
-        "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "import signal, time\n"
+        "signal.signal(signal.SIGTERM, lambda *_: print('got SIGTERM, ignoring it', flush=True))\n"
         "print('ignoring', flush=True)\ntime.sleep(300)"
     )
     data = submit(client, user, code)
     job = wait_for(data["taskID"], {JobStatus.RUNNING})
-    deadline = time.monotonic() + 10
-    while " INFO ignoring" not in log_text(job.pk) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    started = time.monotonic()
+    eventually(lambda: " INFO ignoring" in log_text(job.pk), message="the engine never said it ignores SIGTERM")
     client.get(f"{E}/{data['execID']}/kill", **bearer(user))
-    job = wait_for(job.pk, timeout=15)
+    job = wait_for(job.pk)
     assert job.status == JobStatus.CANCELLED
-    assert time.monotonic() - started >= settings.JOB_KILL_GRACE_SECONDS * 0.9
+    # SIGTERM came first and the engine lived through it; the SIGKILL after the grace period ended it.
+    assert " INFO got SIGTERM, ignoring it" in log_text(job.pk)
     assert job.exit_code == -signal.SIGKILL
 
 
 def test_timeout_ends_timeout(client, user, runner):
     data = submit(client, user, "sleep 30", "shell-1", "sh", labels={"jobRunningTimeout": 1})
-    job = wait_for(data["taskID"], timeout=15)
+    job = wait_for(data["taskID"])  # "sleep 30" would end Succeed if the timeout did not end it
     assert job.status == JobStatus.TIMEOUT and job.error_code == 40002
     assert "longer than its timeout of 1 s" in job.error_desc
 
@@ -149,14 +147,17 @@ def test_memory_limit_applies(client, user, runner, settings):
 
 
 def test_progress_helper_reaches_the_api(client, user, runner):
-    code = "import time\nprogress(0.5)\nprint('half', flush=True)\ntime.sleep(2)"
+    # The job holds at 0.5 until the test has seen it, then ends (a file in its working directory lets it go).
+    code = (
+        "import os, time\nprogress(0.5)\nprint('half', flush=True)\n"
+        "while not os.path.exists('go'):\n    time.sleep(0.05)"
+    )
     data = submit(client, user, code)
-    deadline = time.monotonic() + 10
-    seen = 0.0
-    while time.monotonic() < deadline and seen < 0.5:
-        seen = client.get(f"{E}/{data['execID']}/progress", **bearer(user)).json()["data"]["progress"]
-        time.sleep(0.05)
-    assert seen == 0.5
+    eventually(
+        lambda: client.get(f"{E}/{data['execID']}/progress", **bearer(user)).json()["data"]["progress"] == 0.5,
+        message="the job's progress of 0.5 never reached the API",
+    )
+    (Job.objects.get(pk=data["taskID"]).workdir / "go").touch()
     assert wait_for(data["taskID"]).progress == 1.0
 
 
@@ -166,13 +167,17 @@ def test_queue_is_fifo_and_respects_the_limits(client, user, other_user, setting
 
     start_runner(LocalRunner(max_running=2, max_per_user=1))
     try:
-        alice = [submit(client, user, "sleep 1", "shell", "sh")["taskID"] for _ in range(2)]
-        bob = submit(client, other_user, "sleep 1", "shell", "sh")["taskID"]
-        wait_for(alice[0], {JobStatus.RUNNING, JobStatus.SUCCEED})
-        wait_for(bob, {JobStatus.RUNNING, JobStatus.SUCCEED})
+        # Each job runs until the test lets it go (a file in its working directory), so none ends early.
+        gated = "while [ ! -e go ]; do sleep 0.05; done"
+        alice = [submit(client, user, gated, "shell", "sh")["taskID"] for _ in range(2)]
+        bob = submit(client, other_user, gated, "shell", "sh")["taskID"]
+        wait_for(alice[0], {JobStatus.RUNNING})
+        wait_for(bob, {JobStatus.RUNNING})
         assert Job.objects.get(pk=alice[1]).status == JobStatus.INITED  # alice is at her limit of one
+        for job_id in (alice[0], bob, alice[1]):
+            (wait_for(job_id, {JobStatus.RUNNING}).workdir / "go").touch()
         for job_id in (*alice, bob):
-            assert wait_for(job_id, timeout=20).status == JobStatus.SUCCEED
+            assert wait_for(job_id).status == JobStatus.SUCCEED
         first, second = Job.objects.get(pk=alice[0]), Job.objects.get(pk=alice[1])
         assert second.started_at >= first.finished_at
     finally:
@@ -208,7 +213,7 @@ def test_jobs_from_the_queue_run_when_no_one_notifies(client, user, runner):
     from jobs.services import JobSpec, job_submit
 
     job = job_submit(owner=user, spec=JobSpec(code="print(1)", engine_type="python", run_type="python"))
-    assert wait_for(job.pk, timeout=10).status == JobStatus.SUCCEED
+    assert wait_for(job.pk).status == JobStatus.SUCCEED
 
 
 def test_engine_does_not_see_platform_secrets(client, user, runner, monkeypatch):
@@ -248,22 +253,22 @@ def test_killing_a_spark_job_cancels_its_job_group(client, user, runner, setting
 
     if reason := engine_unavailable_reason("spark"):
         pytest.skip(reason)
-    settings.JOB_KILL_GRACE_SECONDS = 30  # the cancellation, not the SIGKILL, ends the run
+    settings.JOB_KILL_GRACE_SECONDS = 600  # the cancellation, not the SIGKILL, ends the run
     code = "import time\nsc.parallelize(range(2), 2).map(lambda x: time.sleep(120)).count()\n"
     data = submit(client, user, code, "spark-2.4.3", "py")
-    deadline = time.monotonic() + 120
-    while True:  # until Spark reports the group's tasks running
+
+    def tasks_running() -> bool:  # until Spark reports the group's tasks running
         job = Job.objects.get(pk=data["taskID"])
-        if any(entry.get("runningTasks") for entry in job.progress_info or []):
-            break
         assert job.status in (JobStatus.INITED, JobStatus.SCHEDULED, JobStatus.RUNNING), log_text(job.pk)
-        assert time.monotonic() < deadline, "the Spark tasks never ran"
-        time.sleep(0.2)
-    killed_at = time.monotonic()
+        return any(entry.get("runningTasks") for entry in job.progress_info or [])
+
+    eventually(tasks_running, timeout=180, interval=0.2, message="the Spark tasks never ran")
     assert client.get(f"{E}/{data['execID']}/kill", **bearer(user)).json()["status"] == 0
-    job = wait_for(data["taskID"], timeout=60)
+    job = wait_for(data["taskID"], timeout=180)
     assert job.status == JobStatus.CANCELLED
-    assert time.monotonic() - killed_at < 25  # well before the 30 s SIGKILL: the group was cancelled
+    # The group's cancellation, not the SIGKILL ten minutes later, ended the run: the user's code failed with Spark's
+    # cancellation and the driver exited on its own.
+    assert job.exit_code != -signal.SIGKILL, job.exit_code
     assert f"Cancelling the Spark job group platform-job-{job.pk}." in log_text(job.pk)
     assert not _alive(job.pid)
 

@@ -809,6 +809,32 @@ def test_v1_list_query_count_does_not_grow(api_client, user, other_user, django_
         assert len(api_client.get("/api/job").json()) == 6
 
 
+@pytest.mark.parametrize("path", ["/api/v1/jobs", "/api/job"], ids=["v1", "seed"])
+def test_list_queries_do_not_grow_with_the_jobs(api_client, user, other_user, django_assert_max_num_queries, path):
+    added: list[PaiJob] = []
+
+    def add_jobs(count: int) -> None:
+        for _ in range(count):
+            index = len(added)
+            owner = (user, other_user)[index % 2]
+            roles = [role("ps", taskNumber=1), role("worker", taskNumber=1 + index % 3)]
+            pai = submitted(api_client, owner, config(f"job{index}", roles=roles))
+            if index % 3 == 1:
+                start_task(current_tasks(pai)[0])  # running
+            elif index % 3 == 2:
+                finish(pai, JobStatus.FAILED, exit_code=3)  # completed, with an exit code and diagnostics
+            added.append(pai)
+
+    add_jobs(3)
+    api_client.get(path)  # first-request caches do not count
+    with django_assert_max_num_queries(1) as few:
+        assert len(api_client.get(path).json()) == 3
+    few = len(few)  # counted now: a later request starts the connection's query log afresh
+    add_jobs(20)
+    with django_assert_max_num_queries(few):
+        assert len(api_client.get(path).json()) == 23
+
+
 def test_reads_ignore_an_invalid_token(api_client, user):
     submitted(api_client, user)
     stale = {"HTTP_AUTHORIZATION": "Bearer x.y.z"}

@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
+import signal
 from pathlib import Path
 
 import pytest
 
 from jobs.models import Job, JobStatus, PaiJob, PaiTask
-from tests.conftest import bearer
+from tests.conftest import bearer, eventually
 from tests.jobs.conftest import host_pid, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -69,19 +69,18 @@ def detail(client, name: str) -> dict:
     return response.json()
 
 
-def wait_state(client, name: str, states=FINAL, timeout: float = 15.0, seen: list | None = None) -> dict:
-    """Poll the v1 detail until the job's state is one of ``states``; ``seen`` collects every state observed."""
-    deadline = time.monotonic() + timeout
-    while True:
+def wait_state(client, name: str, states=FINAL, timeout: float = 60.0, seen: list | None = None) -> dict:
+    """Wait until the job's v1 state is one of ``states``; ``seen`` collects every state observed."""
+    last: list[dict] = []
+
+    def reached() -> dict | None:
         body = detail(client, name)
-        state = body["jobStatus"]["state"]
+        last[:] = [body]
         if seen is not None:
-            seen.append(state)
-        if state in states:
-            return body
-        if time.monotonic() > deadline:
-            raise AssertionError(f"job {name} is {state}, not in {list(states)} after {timeout} s: {body}")
-        time.sleep(0.05)
+            seen.append(body["jobStatus"]["state"])
+        return body if body["jobStatus"]["state"] in states else None
+
+    return eventually(reached, timeout=timeout, message=lambda: f"job {name} is not in {list(states)}: {last}")
 
 
 def tasks_of(name: str, attempt: int | None = None) -> list[PaiTask]:
@@ -92,21 +91,16 @@ def tasks_of(name: str, attempt: int | None = None) -> list[PaiTask]:
     return list(qs.order_by("attempt", "role", "index"))
 
 
-def wait_running(name: str, count: int, timeout: float = 10.0) -> list[PaiTask]:
+def wait_running(name: str, count: int, timeout: float = 60.0) -> list[PaiTask]:
     """Wait until ``count`` tasks of the job's current attempt run with a process id; return the running ones."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def running() -> list[PaiTask]:
         pai = PaiJob.objects.get(name=name)
-        running = [
-            t
-            for t in tasks_of(name, pai.attempt)
-            if t.job is not None and t.job.status == JobStatus.RUNNING and t.job.pid
-        ]
-        if len(running) >= count:
-            return running
-        if time.monotonic() > deadline:
-            raise AssertionError(f"only {len(running)} of {count} tasks of {name} run after {timeout} s")
-        time.sleep(0.05)
+        tasks = tasks_of(name, pai.attempt)
+        found = [t for t in tasks if t.job is not None and t.job.status == JobStatus.RUNNING and t.job.pid]
+        return found if len(found) >= count else []
+
+    return eventually(running, timeout=timeout, message=f"fewer than {count} tasks of {name} run")
 
 
 def release(marks: Path, role_name: str, index: int, code: int) -> None:
@@ -116,13 +110,11 @@ def release(marks: Path, role_name: str, index: int, code: int) -> None:
     tmp.rename(marks / f"go-{role_name}-{index}")
 
 
-def wait_file(path: Path, timeout: float = 10.0) -> str:
-    deadline = time.monotonic() + timeout
-    while not (path.exists() and path.read_text().strip()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{path} was not written after {timeout} s")
-        time.sleep(0.05)
-    return path.read_text().strip()
+def wait_file(path: Path, timeout: float = 30.0) -> str:
+    """Wait until a task has written ``path``; return its content."""
+    return eventually(
+        lambda: path.exists() and path.read_text().strip(), timeout=timeout, message=f"{path} was not written"
+    )
 
 
 def statuses(body: dict) -> dict[tuple[str, int], dict]:
@@ -170,15 +162,13 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
-def assert_all_gone(pids: list[int], timeout: float = 8.0) -> None:
-    """Every process and every process group (a task's pid is its group id) ends within ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not any(alive(pid) or group_members(pid) for pid in pids):
-            break
-        time.sleep(0.05)
-    left = {pid: group_members(pid) for pid in pids if alive(pid) or group_members(pid)}
-    assert not left, f"processes left running: {left}"
+def assert_all_gone(pids: list[int], timeout: float = 30.0) -> None:
+    """Every process and every process group (a task's pid is its group id) ends; ``timeout`` bounds patience."""
+
+    def left() -> dict[int, list[int]]:
+        return {pid: group_members(pid) for pid in pids if alive(pid) or group_members(pid)}
+
+    eventually(lambda: not left(), timeout=timeout, message=lambda: f"processes left running: {left()}")
     for pid in pids:
         try:
             os.killpg(pid, 0)
@@ -237,7 +227,7 @@ def test_two_roles_ten_tasks_run_to_succeeded_with_openpai_env(api_client, user,
     )
     name = submit(api_client, user, body)
     seen: list[str] = []
-    final = wait_state(api_client, name, timeout=20, seen=seen)
+    final = wait_state(api_client, name, seen=seen)
     status = final["jobStatus"]
     assert status["state"] == "SUCCEEDED", final
     assert status["appExitCode"] == 0 and status["retries"] == 0 and status["appProgress"] == 1.0
@@ -291,20 +281,22 @@ def _max_overlap(jobs: list[Job]) -> int:
     return peak
 
 
-def test_tasks_run_in_parallel_up_to_the_runner_limit(api_client, user, runner, settings):
+def test_tasks_run_in_parallel_up_to_the_runner_limit(api_client, user, runner, settings, marks):
     assert settings.JOB_MAX_RUNNING == 4
-    name = submit(api_client, user, config("parallel", [role("sleeper", "sleep 1", 6)]))
-    started = time.monotonic()
-    final = wait_state(api_client, name, timeout=15)
-    elapsed = time.monotonic() - started
+    gated = 'while [ ! -e "$MARKS/go" ]; do sleep 0.05; done'
+    name = submit(api_client, user, config("parallel", [role("sleeper", gated, 6)], marks))
+    running = wait_running(name, settings.JOB_MAX_RUNNING)
+    assert len(running) == settings.JOB_MAX_RUNNING  # four at once, never more
+    waiting = [t for t in tasks_of(name) if t not in running]
+    assert len(waiting) == 2 and {t.job.status for t in waiting} == {JobStatus.INITED}
+    (marks / "go").touch()
+    final = wait_state(api_client, name)
     assert final["jobStatus"]["state"] == "SUCCEEDED"
     jobs = [t.job for t in tasks_of(name)]
     assert len(jobs) == 6 and all(j.status == JobStatus.SUCCEED for j in jobs)
-    assert _max_overlap(jobs) == settings.JOB_MAX_RUNNING  # four at once, never more
+    assert _max_overlap(jobs) == settings.JOB_MAX_RUNNING
     first_four = sorted(jobs, key=lambda j: j.started_at)[:4]
     assert max(j.started_at for j in first_four) < min(j.finished_at for j in first_four)
-    span = (max(j.finished_at for j in jobs) - min(j.started_at for j in jobs)).total_seconds()
-    assert span < 3.5 and elapsed < 4.5, (span, elapsed)  # one after another would take six seconds
 
 
 # --- failures and the completion policy -----------------------------------------------------------------------------
@@ -324,7 +316,7 @@ def test_failing_task_fails_the_job_with_exit_code_and_stderr_tail_and_kills_the
     pids = [t.job.pid for t in running]
     assert all(alive(pid) for pid in pids)
     (marks / "go").touch()
-    final = wait_state(api_client, name, timeout=15)
+    final = wait_state(api_client, name)
     status = final["jobStatus"]
     assert status["state"] == "FAILED", final
     assert status["appExitCode"] == 3 and status["appExitType"] == "NON_TRANSIENT"
@@ -339,7 +331,7 @@ def test_failing_task_fails_the_job_with_exit_code_and_stderr_tail_and_kills_the
     assert_all_gone(pids)
     for task in tasks_of(name):
         if task.role == "ok":
-            assert wait_for(task.job_id, timeout=10).status == JobStatus.CANCELLED
+            assert wait_for(task.job_id).status == JobStatus.CANCELLED
     final = detail(api_client, name)
     assert {statuses(final)[("ok", i)]["taskState"] for i in range(2)} == {"STOPPED"}
     assert final["jobStatus"]["state"] == "FAILED"  # decided once; the kills do not change it
@@ -348,7 +340,7 @@ def test_failing_task_fails_the_job_with_exit_code_and_stderr_tail_and_kills_the
 def test_task_exit_code_three_is_a_script_failure_in_the_linkis_history(api_client, user, runner, marks):
     (marks / "go").touch()
     name = submit(api_client, user, config("exit-three", [role("bad", FAILING)], marks))
-    final = wait_state(api_client, name, timeout=15)
+    final = wait_state(api_client, name)
     assert final["jobStatus"]["state"] == "FAILED" and final["jobStatus"]["appExitCode"] == 3
     task = api_client.get(f"{HISTORY}/{statuses(final)[('bad', 0)]['jobId']}/get", **bearer(user)).json()
     task = task["data"]["task"]
@@ -365,19 +357,19 @@ def test_min_failed_task_count_counts_failures_per_role(api_client, user, runner
     release(marks, "b", 1, 1)
     for task in tasks_of(name):
         if (task.role, task.index) in (("a", 0), ("b", 1)):
-            assert wait_for(task.job_id, timeout=10).status == JobStatus.FAILED
+            assert wait_for(task.job_id).status == JobStatus.FAILED
     body = detail(api_client, name)
     assert body["jobStatus"]["state"] == "RUNNING"  # two failures, but one in each role
     release(marks, "a", 1, 0)
     release(marks, "b", 0, 0)
-    final = wait_state(api_client, name, timeout=15)
+    final = wait_state(api_client, name)
     assert final["jobStatus"]["state"] == "SUCCEEDED"
 
 
 def test_diagnostics_keep_the_last_twenty_stderr_lines(api_client, user, runner):
     command = 'for i in $(seq 1 25); do echo "err line $i" >&2; done\nexit 4'
     name = submit(api_client, user, config("noisy", [role("r", command)]))
-    status = wait_state(api_client, name, timeout=15)["jobStatus"]
+    status = wait_state(api_client, name)["jobStatus"]
     assert status["state"] == "FAILED" and status["appExitCode"] == 4
     lines = status["appExitDiagnostics"].splitlines()
     assert lines[0] == "Task r[0] failed with exit code 4."
@@ -392,7 +384,7 @@ def test_min_failed_task_count_two_tolerates_one_failure(api_client, user, runne
     running = wait_running(name, 3)
     pids = [t.job.pid for t in running]
     release(marks, "r", 0, 5)
-    wait_for(next(t.job_id for t in running if t.index == 0), timeout=10)
+    wait_for(next(t.job_id for t in running if t.index == 0))
     pai = PaiJob.objects.get(name=name)
     assert pai_settle(pai_job_id=pai.pk) is False  # one failure of two needed: not decided
     body = detail(api_client, name)
@@ -401,12 +393,12 @@ def test_min_failed_task_count_two_tolerates_one_failure(api_client, user, runne
     assert {statuses(body)[("r", i)]["taskState"] for i in (1, 2)} == {"RUNNING"}
 
     release(marks, "r", 1, 6)
-    final = wait_state(api_client, name, timeout=15)
+    final = wait_state(api_client, name)
     assert final["jobStatus"]["state"] == "FAILED" and final["jobStatus"]["appExitCode"] == 6
     assert "r[1]" in final["jobStatus"]["appExitDiagnostics"]
     assert "task r 1 says goodbye" in final["jobStatus"]["appExitDiagnostics"]
     task2 = next(t for t in tasks_of(name) if t.index == 2)
-    assert wait_for(task2.job_id, timeout=10).status == JobStatus.CANCELLED
+    assert wait_for(task2.job_id).status == JobStatus.CANCELLED
     assert_all_gone(pids)
 
 
@@ -414,11 +406,11 @@ def test_min_failed_task_count_null_tolerates_failures(api_client, user, runner,
     name = submit(api_client, user, config("tolerant", [role("r", GATED, 3, minFailedTaskCount=None)], marks))
     wait_running(name, 3)
     release(marks, "r", 0, 4)
-    wait_for(next(t.job_id for t in tasks_of(name) if t.index == 0), timeout=10)
+    wait_for(next(t.job_id for t in tasks_of(name) if t.index == 0))
     assert detail(api_client, name)["jobStatus"]["state"] == "RUNNING"
     release(marks, "r", 1, 0)
     release(marks, "r", 2, 0)
-    final = wait_state(api_client, name, timeout=15)
+    final = wait_state(api_client, name)
     assert final["jobStatus"]["state"] == "SUCCEEDED" and final["jobStatus"]["appExitCode"] == 0
     assert [statuses(final)[("r", i)]["taskState"] for i in range(3)] == ["FAILED", "SUCCEEDED", "SUCCEEDED"]
     assert statuses(final)[("r", 0)]["containerExitCode"] == 4
@@ -429,16 +421,15 @@ def test_min_succeeded_task_count_succeeds_early_and_kills_the_rest(api_client, 
     name = submit(api_client, user, config("chief-decides", roles, marks))
     running = wait_running(name, 4)
     pids = [t.job.pid for t in running]
-    started = time.monotonic()
     release(marks, "chief", 1, 0)
-    final = wait_state(api_client, name, timeout=15)
+    final = wait_state(api_client, name)
     assert final["jobStatus"]["state"] == "SUCCEEDED" and final["jobStatus"]["appExitCode"] == 0
-    assert time.monotonic() - started < 8  # did not wait for the sleeping workers
     assert statuses(final)[("chief", 1)]["taskState"] == "SUCCEEDED"
     assert_all_gone(pids)
     for task in tasks_of(name):
         if (task.role, task.index) != ("chief", 1):
-            assert wait_for(task.job_id, timeout=10).status == JobStatus.CANCELLED
+            # did not wait for the sleeping workers: they were cancelled, not left to finish
+            assert wait_for(task.job_id).status == JobStatus.CANCELLED
     assert detail(api_client, name)["jobStatus"]["state"] == "SUCCEEDED"
 
 
@@ -447,7 +438,7 @@ def test_retry_count_two_makes_three_attempts_then_fails(api_client, user, runne
     command = 'echo "try" >> "$MARKS/attempts"\necho "still broken" >&2\nexit 7'
     name = submit(api_client, user, config("always-fails", [role("main", command)], marks, retryCount=2))
     seen: list[str] = []
-    final = wait_state(api_client, name, timeout=20, seen=seen)
+    final = wait_state(api_client, name, seen=seen)
     status = final["jobStatus"]
     assert status["state"] == "FAILED" and status["retries"] == 2 and status["appExitCode"] == 7
     assert "still broken" in status["appExitDiagnostics"]
@@ -468,7 +459,7 @@ def test_retry_after_a_first_failure_succeeds(api_client, user, runner, marks):
         "exit 9"
     )
     name = submit(api_client, user, config("flaky", [role("main", command)], marks, retryCount=1))
-    final = wait_state(api_client, name, timeout=15)
+    final = wait_state(api_client, name)
     status = final["jobStatus"]
     assert status["state"] == "SUCCEEDED" and status["retries"] == 1 and status["appExitCode"] == 0
     tasks = tasks_of(name)
@@ -494,14 +485,14 @@ def test_retry_kills_the_failed_attempts_other_tasks_and_runs_every_task_again(a
     first = wait_running(name, 2)
     pids = [t.job.pid for t in first]
     (marks / "go").touch()
-    final = wait_state(api_client, name, timeout=15)
+    final = wait_state(api_client, name)
     status = final["jobStatus"]
     assert status["state"] == "SUCCEEDED" and status["retries"] == 1, final
     assert_all_gone(pids)
     attempt1 = {t.role: t for t in tasks_of(name, 1)}
     attempt2 = {t.role: t for t in tasks_of(name, 2)}
     assert attempt1["bad"].job.status == JobStatus.FAILED and attempt1["bad"].job.exit_code == 2
-    assert wait_for(attempt1["long"].job_id, timeout=10).status == JobStatus.CANCELLED
+    assert wait_for(attempt1["long"].job_id).status == JobStatus.CANCELLED
     assert {r: t.job.status for r, t in attempt2.items()} == {"bad": JobStatus.SUCCEED, "long": JobStatus.SUCCEED}
     assert {task["taskState"] for task in statuses(final).values()} == {"SUCCEEDED"}
 
@@ -517,21 +508,20 @@ def test_retry_refused_by_a_full_queue_does_not_leave_the_job_undecided(api_clie
         settings.JOB_QUEUE_CAPACITY = 2
         submit(api_client, user, config("filler", [role("r", "sleep 0.5", 2)]))  # the queue is full now
         (marks / "go").touch()
-        wait_for(tasks_of(name)[0].job_id, timeout=10)
-        deadline = time.monotonic() + 6  # the filler drains the queue within about a second
-        while True:
+        wait_for(tasks_of(name)[0].job_id)
+
+        def settled() -> PaiJob | None:
             pai = PaiJob.objects.get(name=name)
             live = [t for t in tasks_of(name, pai.attempt) if t.job is not None and not t.job.is_terminal]
-            if pai.is_final or live:
-                break  # decided (FAILED), or the retry was queued after all
-            assert time.monotonic() < deadline, f"undecided with no live task: {detail(api_client, name)}"
-            time.sleep(0.1)
+            return pai if pai.is_final or live else None  # decided (FAILED), or the retry was queued after all
+
+        pai = eventually(settled, message=lambda: f"undecided with no live task: {detail(api_client, name)}")
     finally:
         stop(api_client, user, busy)
     if pai.is_final:
         status = detail(api_client, name)["jobStatus"]
         assert status["state"] == "FAILED" and status["appExitCode"] == 2 and "broke" in status["appExitDiagnostics"]
-    assert wait_state(api_client, busy, timeout=10)["jobStatus"]["state"] == "STOPPED"
+    assert wait_state(api_client, busy)["jobStatus"]["state"] == "STOPPED"
 
 
 # --- STOP and DELETE -----------------------------------------------------------------------------------------------
@@ -545,7 +535,7 @@ def stop(client, user, name: str):
     )  # fmt: skip
 
 
-def test_stop_ends_every_process_of_every_task(api_client, user, runner, marks, settings):
+def test_stop_ends_every_process_of_every_task(api_client, user, runner, marks):
     roles = [role("sleeper", "sleep 60", 2), role("stubborn", "trap '' TERM\nsleep 60"), role("parent", SPAWNS_CHILD)]
     name = submit(api_client, user, config("to-stop", roles, marks))
     running = wait_running(name, 4)
@@ -555,16 +545,16 @@ def test_stop_ends_every_process_of_every_task(api_client, user, runner, marks, 
     assert alive(child) and all(alive(pid) for pid in pids)
     assert child in group_members(parent_pid)  # the child is in its task's process group
 
-    started = time.monotonic()
     response = stop(api_client, user, name)
     assert response.status_code == 202 and response.json() == {"message": f"execute job {name} successfully"}
-    final = wait_state(api_client, name, timeout=10)
-    assert time.monotonic() - started < settings.JOB_KILL_GRACE_SECONDS + 5  # SIGKILL after the grace period
+    final = wait_state(api_client, name)
     status = final["jobStatus"]
     assert status["state"] == "STOPPED" and status["appExitCode"] == 214 and status["executionType"] == "STOP"
     assert status["completedTime"] is not None and "alice" in status["appExitDiagnostics"]
     assert {task["taskState"] for task in statuses(final).values()} == {"STOPPED"}
     assert all(t.job.status == JobStatus.CANCELLED for t in tasks_of(name))
+    # The task that ignores SIGTERM was ended by the SIGKILL that follows the grace period.
+    assert next(t.job for t in tasks_of(name) if t.role == "stubborn").exit_code == -signal.SIGKILL
     assert_all_gone([*pids, child])
 
 
@@ -583,7 +573,7 @@ def test_stop_cancels_queued_tasks_without_starting_them(api_client, user, runne
     for task in queued:  # cancelled at once, by the request itself
         job = Job.objects.get(pk=task.job_id)
         assert job.status == JobStatus.CANCELLED and job.started_at is None and job.pid is None
-    final = wait_state(api_client, name, timeout=10)
+    final = wait_state(api_client, name)
     assert final["jobStatus"]["state"] == "STOPPED" and final["jobStatus"]["appExitCode"] == 214
     assert_all_gone(pids)
     for task in queued:
@@ -601,7 +591,7 @@ def test_stop_of_a_job_whose_tasks_all_wait_is_stopped_at_once(api_client, user,
     assert status["state"] == "STOPPED" and status["appExitCode"] == 214 and status["appLaunchedTime"] is None
     assert all(t.job.status == JobStatus.CANCELLED and t.job.started_at is None for t in tasks_of(name))
     assert stop(api_client, user, busy).status_code == 202
-    assert wait_state(api_client, busy, timeout=10)["jobStatus"]["state"] == "STOPPED"
+    assert wait_state(api_client, busy)["jobStatus"]["state"] == "STOPPED"
     assert_all_gone(pids)
 
 
@@ -616,7 +606,7 @@ def test_delete_of_a_running_job_kills_its_processes(api_client, user, runner, m
     assert response.status_code == 202 and response.json() == {"message": f"deleted job {name} successfully"}
     assert api_client.get(f"{JOBS}/{name}").status_code == 404
     for job_id in job_ids:
-        assert wait_for(job_id, timeout=10).status == JobStatus.CANCELLED
+        assert wait_for(job_id).status == JobStatus.CANCELLED
     assert_all_gone([*pids, child])
     for job_id in job_ids:  # the tasks' jobs stay in the job history
         task = api_client.get(f"{HISTORY}/{job_id}/get", **bearer(user)).json()["data"]["task"]
@@ -627,7 +617,7 @@ def test_delete_of_a_running_job_kills_its_processes(api_client, user, runner, m
 def test_task_logs_history_and_admin_show_each_task(api_client, user, other_user, admin_user, runner, client):
     command = 'echo "hello from $PAI_CURRENT_TASK_ROLE_NAME $PAI_CURRENT_TASK_ROLE_CURRENT_TASK_INDEX"\necho oops >&2'
     name = submit(api_client, user, config("logged", [role("a", command, 2), role("b", command)]))
-    final = wait_state(api_client, name, timeout=15)
+    final = wait_state(api_client, name)
     assert final["jobStatus"]["state"] == "SUCCEEDED"
     for (role_name, index), task in statuses(final).items():
         log = task_log(api_client, user, name, role_name, index)
