@@ -252,7 +252,7 @@ def _ms_time(value) -> dt.datetime | None:
 def openpai_job(request, username: str, job_name: str):
     """One OpenPAI job: its status, each task role with its tasks (state, ports, exit code, job, log), Stop."""
     try:
-        pai = pai_selectors.pai_job_get(name=job_name, username=username)
+        pai = pai_selectors.pai_job_get_or_error(name=job_name, username=username)
     except NotFoundError:
         raise Http404("No such OpenPAI job.") from None
     detail = pai_selectors.job_detail(pai, viewer=request.user)

@@ -19,7 +19,6 @@ from dataplatform.accounts.login import authenticate_request
 from dataplatform.accounts.selectors import user_list
 from dataplatform.accounts.serializers import (
     LinkisLoginInputSerializer,
-    OpenPAIAuthInputSerializer,
     OpenPAIAuthRemoveInputSerializer,
     OpenPAIErrorSerializer,
     OpenPAIMessageSerializer,
@@ -27,7 +26,6 @@ from dataplatform.accounts.serializers import (
     OpenPAIV1ErrorSerializer,
     OpenPAIV1TokenOutputSerializer,
     OpenPAIV1UserOutputSerializer,
-    OpenPAIV1VirtualClustersInputSerializer,
 )
 from dataplatform.api import joi
 from dataplatform.api.authentication import LINKIS_TOKEN_MISSING, LinkisTokenAuthentication
@@ -43,6 +41,12 @@ from dataplatform.api.exceptions import (
 from dataplatform.api.responses import linkis_response, text_response
 from dataplatform.api.serializers import LinkisEnvelopeSerializer
 from dataplatform.api.viewsets import LinkisAPIView, OpenPAIAPIView, OpenPAIV1APIView
+
+
+def json_body(schema: joi.Object) -> dict:
+    """``extend_schema(request=...)`` of a JSON body: the Joi schema that validates it, so the two cannot drift."""
+    return {"application/json": schema.json_schema()}
+
 
 # --- OpenPAI seed: /api/auth ----------------------------------------------------------------------------------
 
@@ -79,7 +83,7 @@ class OpenPAIAuthView(OpenPAIAPIView):
             raise OpenPAIError(500, "ParameterValidationError", "could not validate request data") from None
 
     @extend_schema(
-        request=OpenPAIAuthInputSerializer,
+        request=json_body(OPENPAI_AUTH_SCHEMA),
         responses={200: OpenPAITokenOutputSerializer, 401: OpenPAIErrorSerializer, 500: OpenPAIErrorSerializer},
         summary="Log in and get an access token",
         auth=[],
@@ -94,7 +98,7 @@ class OpenPAIAuthView(OpenPAIAPIView):
         return Response({"token": token, "user": user.username})
 
     @extend_schema(
-        request=OpenPAIAuthInputSerializer,
+        request=json_body(OPENPAI_AUTH_SCHEMA),
         responses={200: OpenPAIMessageSerializer, 401: OpenPAIErrorSerializer, 500: OpenPAIErrorSerializer},
         summary="Create (modify=false) or update (modify=true) a user; admin only",
     )
@@ -193,7 +197,7 @@ class OpenPAIV1TokenView(OpenPAIV1APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(
-        request=OpenPAIAuthInputSerializer,
+        request=json_body(OPENPAI_V1_TOKEN_SCHEMA),
         responses={200: OpenPAIV1TokenOutputSerializer, 400: OpenPAIV1ErrorSerializer},
         summary="Log in and get an access token",
         auth=[],
@@ -220,7 +224,7 @@ class OpenPAIV1UserView(OpenPAIV1APIView):
         return Response(OpenPAIV1UserOutputSerializer(user_list(), many=True).data)
 
     @extend_schema(
-        request=OpenPAIAuthInputSerializer,
+        request=json_body(OPENPAI_V1_USER_PUT_SCHEMA),
         responses={201: OpenPAIMessageSerializer, 400: OpenPAIV1ErrorSerializer, 403: OpenPAIV1ErrorSerializer,
                    404: OpenPAIV1ErrorSerializer, 409: OpenPAIV1ErrorSerializer},
         summary="Create (modify=false) or update (modify=true) a user",
@@ -241,7 +245,7 @@ class OpenPAIV1UserView(OpenPAIV1APIView):
         return Response({"message": "update successfully"}, status=201)
 
     @extend_schema(
-        request=OpenPAIAuthRemoveInputSerializer,
+        request=json_body(OPENPAI_V1_USER_DELETE_SCHEMA),
         responses={200: OpenPAIMessageSerializer, 403: OpenPAIV1ErrorSerializer, 404: OpenPAIV1ErrorSerializer},
         summary="Remove a user; admin only, admins cannot be removed",
     )
@@ -258,7 +262,7 @@ class OpenPAIV1UserVirtualClustersView(OpenPAIV1APIView):
     """``PUT /api/v1/user/:username/virtualClusters``: set the virtual clusters a user may use (admin)."""
 
     @extend_schema(
-        request=OpenPAIV1VirtualClustersInputSerializer,
+        request=json_body(OPENPAI_V1_VC_SCHEMA),
         responses={201: OpenPAIMessageSerializer, 400: OpenPAIV1ErrorSerializer, 403: OpenPAIV1ErrorSerializer,
                    404: OpenPAIV1ErrorSerializer},
     )  # fmt: skip

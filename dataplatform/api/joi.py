@@ -36,6 +36,19 @@ class Schema:
     def check(self, value: Any, label: str) -> Any:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def json_schema(self) -> dict[str, Any]:
+        """The JSON Schema (OpenAPI) of what ``check`` accepts: the one description of a body, so the documentation
+        and the parsing cannot drift apart."""
+        schema = self._json_schema()
+        if self.default is not _MISSING and not callable(self.default):
+            schema["default"] = self.default
+        if self.allow_null:
+            schema["nullable"] = True
+        return schema
+
+    def _json_schema(self) -> dict[str, Any]:
+        return {}
+
 
 @dataclass
 class String(Schema):
@@ -65,6 +78,20 @@ class String(Schema):
             raise _fail(label, f'with value "{value}" fails to match the required pattern: /{self.pattern}/')
         return value
 
+    def _json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "string"}
+        if self.valid is not None:
+            schema["enum"] = list(self.valid)
+        if self.max is not None:
+            schema["maxLength"] = self.max
+        minimum = self.min if self.min is not None else (0 if self.allow_empty else 1)
+        if minimum:
+            schema["minLength"] = minimum
+        pattern = "^[A-Za-z0-9_]+$" if self.token else (f"^(?:{self.pattern})$" if self.pattern else None)
+        if pattern is not None:
+            schema["pattern"] = pattern if not self.allow_empty else f"^$|{pattern}"
+        return schema
+
 
 @dataclass
 class Number(Schema):
@@ -92,6 +119,14 @@ class Number(Schema):
             raise _fail(label, f"must be less than or equal to {_num(self.max)}")
         return int(value) if self.integer else value
 
+    def _json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "integer" if self.integer else "number"}
+        if self.min is not None:
+            schema["minimum"] = self.min
+        if self.max is not None:
+            schema["maximum"] = self.max
+        return schema
+
 
 def _num(limit: float) -> str:
     return str(int(limit)) if float(limit).is_integer() else str(limit)
@@ -105,6 +140,9 @@ class Boolean(Schema):
         if not isinstance(value, bool):
             raise _fail(label, "must be a boolean")
         return value
+
+    def _json_schema(self) -> dict[str, Any]:
+        return {"type": "boolean"}
 
 
 @dataclass
@@ -137,6 +175,19 @@ class Object(Schema):
                 raise _fail(name, "is not allowed")
         return result
 
+    def _json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "object"}
+        if self.keys:
+            schema["properties"] = {name: child.json_schema() for name, child in self.keys.items()}
+            required = [name for name, child in self.keys.items() if child.required]
+            if required:
+                schema["required"] = required
+        if self.values is not None:
+            schema["additionalProperties"] = self.values.json_schema()
+        elif not self.unknown:
+            schema["additionalProperties"] = False
+        return schema
+
 
 @dataclass
 class Array(Schema):
@@ -157,6 +208,14 @@ class Array(Schema):
             except JoiError as exc:
                 raise _fail(label, f"at position {position} fails because [{exc.message}]") from None
         return result
+
+    def _json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "array"}
+        if self.items is not None:
+            schema["items"] = self.items.json_schema()
+        if self.min is not None:
+            schema["minItems"] = self.min
+        return schema
 
 
 def _validate_child(value: Any, schema: Schema, name: str) -> Any:

@@ -70,6 +70,9 @@ class _EnvValue(joi.Schema):
             return str(value)
         raise joi.JoiError(f'"{label}" must be a string, a number or a boolean')
 
+    def _json_schema(self) -> dict[str, Any]:
+        return {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
+
 
 JOB_SCHEMA = joi.Object(
     keys={

@@ -2,6 +2,9 @@
 
 An undecided job is WAITING until a task of its current attempt has started and RUNNING after; a decided one has
 its stored state. Times are epoch milliseconds, as upstream's.
+
+Naming, as in every app: ``<entity>_get(...)`` returns the object or None; ``<entity>_get_or_error(...)`` raises
+``NotFoundError`` with OpenPAI's ``NoJobError`` text.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ def no_job(name: str) -> NotFoundError:
     return NotFoundError(f"Job {name} is not found.", code="NoJobError")
 
 
-def pai_job_get(*, name: str, username: str | None = None, viewer=None) -> PaiJob:
+def pai_job_get_or_error(*, name: str, username: str | None = None, viewer=None) -> PaiJob:
     """The job a name means: ``user~job`` or a username names it exactly; otherwise the viewer's own job of that
     name, else the newest job of that name (names are unique per owner, as v0.8+ namespaces them)."""
     if username is None and "~" in name:
@@ -221,7 +224,7 @@ def job_detail(pai: PaiJob, viewer=None) -> dict:
     return {"name": pai.name, "jobStatus": job_status(pai, tasks, viewer), "taskRoles": roles}
 
 
-def task_get(*, pai: PaiJob, role: str, index: int, attempt: int | None = None) -> PaiTask:
+def task_get_or_error(*, pai: PaiJob, role: str, index: int, attempt: int | None = None) -> PaiTask:
     attempt = pai.attempt if attempt is None else attempt
     task = PaiTask.objects.filter(pai_job=pai, role=role, index=index, attempt=attempt).select_related("job").first()
     if task is None:

@@ -29,7 +29,7 @@ from dataplatform.api.responses import text_response
 from dataplatform.api.viewsets import OpenPAIAPIView, OpenPAIV1APIView
 from jobs.logstore import log_read
 from jobs.openpai import selectors, services
-from jobs.openpai.config import ConfigError, parse_body
+from jobs.openpai.config import JOB_SCHEMA, ConfigError, parse_body
 
 GUEST = "Guest is not allowed to do this operation."
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -48,6 +48,18 @@ class LenientReadMixin:
             if request.method not in self.lenient_methods:
                 raise
             request._not_authenticated()
+
+
+#: The documented bodies are the schemas the parsing uses (``jobs.openpai.config.JOB_SCHEMA``), so they cannot drift.
+JOB_BODY = {"application/json": JOB_SCHEMA.json_schema()}
+EXECUTION_TYPES = ("START", "STOP")
+EXECUTION_TYPE_BODY = {
+    "application/json": {
+        "type": "object",
+        "required": ["value"],
+        "properties": {"value": {"type": "string", "enum": list(EXECUTION_TYPES)}},
+    }
+}
 
 
 def _raw(request) -> str:
@@ -91,7 +103,7 @@ class SeedJobView(LenientReadMixin, OpenPAIAPIView):
 
     def _job(self, request, name: str):
         try:
-            return selectors.pai_job_get(name=name, viewer=request.user)
+            return selectors.pai_job_get_or_error(name=name, viewer=request.user)
         except NotFoundError:
             raise OpenPAIError(500, "JobNotFound", f"could not find job {name}") from None
 
@@ -103,7 +115,7 @@ class SeedJobView(LenientReadMixin, OpenPAIAPIView):
     def get(self, request, job_name):
         return Response(selectors.job_status(self._job(request, job_name), viewer=request.user))
 
-    @extend_schema(summary="Submit a job config, or replace a finished job of that name", request=OpenApiTypes.OBJECT)
+    @extend_schema(summary="Submit a job config, or replace a finished job of that name", request=JOB_BODY)
     def put(self, request, job_name):
         self._require_user(request)
         try:
@@ -144,7 +156,7 @@ class V1View(LenientReadMixin, OpenPAIV1APIView):
 
     def job(self, request, job_name: str, username: str | None = None):
         try:
-            return selectors.pai_job_get(name=job_name, username=username, viewer=request.user)
+            return selectors.pai_job_get_or_error(name=job_name, username=username, viewer=request.user)
         except NotFoundError as error:
             raise _v1_error(error) from None
 
@@ -179,9 +191,7 @@ class V1JobListView(V1View):
         owner = username or request.query_params.get("username") or None
         return Response([selectors.v1_list_item(pai) for pai in selectors.pai_job_list(username=owner)])
 
-    @extend_schema(
-        summary="Submit a job config (202)", request=OpenApiTypes.OBJECT, responses={202: OpenApiTypes.OBJECT}
-    )
+    @extend_schema(summary="Submit a job config (202)", request=JOB_BODY, responses={202: OpenApiTypes.OBJECT})
     def post(self, request, username: str | None = None):
         return self.submit(request, None, username)
 
@@ -191,7 +201,7 @@ class V1JobView(V1View):
     def get(self, request, job_name, username: str | None = None):
         return Response(selectors.job_detail(self.job(request, job_name, username), viewer=request.user))
 
-    @extend_schema(summary="Submit a job config under this name (202)", request=OpenApiTypes.OBJECT)
+    @extend_schema(summary="Submit a job config under this name (202)", request=JOB_BODY)
     def put(self, request, job_name, username: str | None = None):
         return self.submit(request, job_name, username)
 
@@ -225,7 +235,7 @@ class V1JobSshView(V1View):
 class V1ExecutionTypeView(V1View):
     """``PUT .../executionType`` ``{"value": "START"|"STOP"}``; the body is checked before the token, as upstream."""
 
-    @extend_schema(summary="Stop (STOP) or keep running (START) a job; 202", request=OpenApiTypes.OBJECT)
+    @extend_schema(summary="Stop (STOP) or keep running (START) a job; 202", request=EXECUTION_TYPE_BODY)
     def put(self, request, job_name, username: str | None = None):
         try:
             body = json_loads(request.body or b"null")
@@ -234,7 +244,7 @@ class V1ExecutionTypeView(V1View):
         if not isinstance(body, dict) or "value" not in body:
             raise OpenPAIV1Error(400, "InvalidParametersError", 'child "value" fails because ["value" is required]')
         value = body["value"]
-        if value not in ("START", "STOP"):
+        if value not in EXECUTION_TYPES:
             raise OpenPAIV1Error(
                 400, "InvalidParametersError", 'child "value" fails because ["value" must be one of [START, STOP]]'
             )
@@ -268,7 +278,7 @@ class V1TaskLogView(V1View):
             )
         try:
             attempt = _int_param(request, "attempt", None)
-            task = selectors.task_get(pai=pai, role=task_role, index=task_index, attempt=attempt)
+            task = selectors.task_get_or_error(pai=pai, role=task_role, index=task_index, attempt=attempt)
         except ApplicationError as error:
             raise _v1_error(error) from None
         if task.job is None:

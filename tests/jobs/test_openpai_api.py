@@ -1405,3 +1405,18 @@ def test_admin_stop_action(api_client, admin_client, user):
     pai.refresh_from_db()
     assert (pai.state, pai.execution_type, pai.exit_code) == ("STOPPED", "STOP", 214)
     assert current_tasks(pai)[0].job.status == JobStatus.CANCELLED
+
+
+# === the documented bodies are the parsers' own schemas ============================================================
+def test_the_openapi_document_describes_job_configs_with_the_validators_schema(admin_user, api_client):
+    import jsonschema
+
+    from jobs.openpai.config import JOB_SCHEMA
+
+    document = api_client.get("/api/schema/?format=json", **bearer(admin_user)).json()
+    body = document["paths"]["/api/v1/jobs"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == JOB_SCHEMA.json_schema()
+    accepted = config()
+    jsonschema.validate(accepted, body)  # what the validator takes, the schema documents
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**accepted, "killAllOnCompletedTaskNumber": 1}, body)
