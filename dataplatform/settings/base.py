@@ -297,6 +297,10 @@ FEATURESTORE_FASTPATH_THREADS = env_int("FEATURESTORE_FASTPATH_THREADS", 4, mini
 FEATURESTORE_TTL_INTERVAL = env_int("FEATURESTORE_TTL_INTERVAL", 600, minimum=0)
 # Start that expiry in the server process (dataplatform.startup); tests start none.
 FEATURESTORE_TTL_AUTOSTART = env_bool("FEATURESTORE_TTL_AUTOSTART", True)
+# Where LOAD DATA may read and SELECT ... INTO OUTFILE may write clients' files (colon-separated directories), and
+# where tables' offline data (Parquet) is kept.
+FEATURESTORE_FILE_ROOTS = [p for p in env_str("FEATURESTORE_FILE_ROOTS", str(DATA_DIR / "files")).split(":") if p]
+FEATURESTORE_OFFLINE_DIR = env_path("FEATURESTORE_OFFLINE_DIR", DATA_DIR / "offline")
 
 # --- Artifacts -------------------------------------------------------------------------------------------------
 # Archives are stored once per content hash under ARTIFACTS_DIR/blobs; programs run from ARTIFACTS_DIR/unpacked.
