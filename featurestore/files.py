@@ -107,3 +107,8 @@ def output_path(uri: str) -> Path:
     if not _inside(real, roots) or real in roots:
         raise _refuse(text, "is outside the file roots")
     return real
+
+
+def normalized(uri: str) -> str:
+    """``uri`` as the catalog records it: ``file://`` and an absolute path (relative paths under the first root)."""
+    return "file://" + str(_absolute(_local(uri), file_roots()))

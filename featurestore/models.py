@@ -36,6 +36,10 @@ class FeatureTable(models.Model):
     indexes = models.JSONField(default=list)
     options = models.JSONField(default=dict, blank=True)
     storage_table = models.CharField(max_length=64, unique=True)
+    #: The offline data (``featurestore.offline.data``), {} when there is none: {"path" (the deep copy's
+    #: directory, "" when none), "parts" (its Parquet files, in load order), "rows" (rows in them), "format",
+    #: "options" (how the symbolic paths are read), "symbolic_paths" (soft copies: clients' files, read in place)}.
+    offline = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from featurestore import storage
 from featurestore.jsonx import output_value
 from featurestore.models import Database, Deployment, FeatureTable
+from featurestore.offline import data as offline_data
 
 
 def database_get(*, name: str) -> Database | None:
@@ -65,3 +66,8 @@ def deployment_main_table(deployment: Deployment) -> FeatureTable | None:
         if table is not None and [(c["name"], c["type"]) for c in table.columns] == wanted:
             return table
     return None
+
+
+def offline_table_info(table: FeatureTable) -> dict[str, Any] | None:
+    """Upstream's ``offline_table_info`` of a table (path, format, deep_copy, options, symbolic_paths), or None."""
+    return offline_data.table_info(table)

@@ -12,7 +12,7 @@ import contextlib
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -22,6 +22,7 @@ from featurestore.engine import EngineError, RequestPlan
 from featurestore.errors import CMD_ERROR, FeatureStoreError  # callers also catch services.FeatureStoreError
 from featurestore.limits import name_error
 from featurestore.models import Database, Deployment, FeatureTable
+from featurestore.offline import data as offline_data
 from featurestore.selectors import database_get, deployment_get, table_get
 from featurestore.sqlcore.expressions import ExpressionError
 from featurestore.sqlcore.functions import FunctionError
@@ -215,6 +216,7 @@ def table_drop(*, db: str, name: str, if_exists: bool = False) -> None:
     if users:
         raise FeatureStoreError(f"table {name} is used by deployment(s) {', '.join(users)}; drop them first")
     storage.drop_table(table)
+    offline_data.drop(table)
     table.delete()
     catalog_refresh()
 
@@ -230,6 +232,17 @@ def rows_insert(*, table: FeatureTable, rows: Sequence[Sequence[Any]]) -> int:
     with lock, transaction.atomic():
         storage.insert_rows(table, rows)
     return len(rows)
+
+
+def rows_insert_stored(*, table: FeatureTable, batches: Iterable[Sequence[Sequence[Any]]]) -> int:
+    """Insert batches of rows already in stored form (``storage.encoders``), all or nothing; return the count."""
+    lock = _sqlite_writes if connection.vendor == "sqlite" else contextlib.nullcontext()
+    count = 0
+    with lock, transaction.atomic():
+        for batch in batches:
+            storage.insert_stored(table, batch)
+            count += len(batch)
+    return count
 
 
 # --- deployments ------------------------------------------------------------------------------------------------

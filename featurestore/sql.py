@@ -3,24 +3,28 @@
 Statements are parsed by ``featurestore.sqlcore.dialect`` into ``featurestore.sqlcore.sqlir`` objects and
 dispatched here: DDL and INSERT go through ``featurestore.services``; SELECTs run in one of three ways:
 - ``CONFIG (execute_mode = 'request', values = ...)``: request mode for the given rows (no DEPLOY needed);
-- a SELECT with windows or LAST JOINs: offline mode, each stored row of the main table computed exactly as a
-  request carrying it would have been just before it was stored (the deployment engine, ``before_id``);
+- a SELECT with windows or LAST JOINs: every row of the main table with its features computed point-in-time, as
+  request mode computes them from the rows before it in time order (``featurestore.offline.query``);
 - anything else: a scan of the table with WHERE, projections, GROUP BY aggregates, ORDER BY and LIMIT.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from functools import cmp_to_key
 from typing import Any
 
+from django.conf import settings
 from sqlglot import exp
 
 from featurestore import services, storage
-from featurestore.engine import RowSource
 from featurestore.errors import CMD_ERROR, FeatureStoreError
 from featurestore.jsonx import ConversionError, coerce
+from featurestore.offline import data as offline_data
+from featurestore.offline import export, load, query
+from featurestore.offline.duck import connect
+from featurestore.offline.options import outfile_options
+from featurestore.offline.sources import fetch_rows
 from featurestore.selectors import database_get, database_list, deployment_list, table_get, table_list
 from featurestore.sqlcore.dialect import SqlError, parse
 from featurestore.sqlcore.expressions import ExpressionError, compile_aggregate_args, compile_expression, literal_value
@@ -34,9 +38,12 @@ from featurestore.sqlcore.sqlir import (
     DropDeployment,
     DropTable,
     Insert,
+    LoadData,
     Select,
+    SelectInto,
     SetVariable,
     Show,
+    StopJob,
     UseDatabase,
 )
 
@@ -58,6 +65,11 @@ class Session:
     mode: str = "online"
     user: Any = None
     params: list[tuple[Any, str]] = field(default_factory=list)
+    inline_limit: int | None = None  # offsync SELECTs answered inline: at most this many rows
+
+    @property
+    def offline(self) -> bool:
+        return self.mode in ("offsync", "offasync")
 
 
 def execute(*, db: str, sql: str, mode: str = "online", params: list[tuple[Any, str]] | None = None,
@@ -75,7 +87,9 @@ def execute(*, db: str, sql: str, mode: str = "online", params: list[tuple[Any, 
             -1,
         )
     session = Session(db=db, mode=mode, user=user, params=list(params or []))
-    if mode == "offasync" and isinstance(statements[-1], Select):
+    if mode == "offsync":
+        session.inline_limit = settings.FEATURESTORE_OFFLINE_SYNC_ROWS
+    if mode == "offasync" and isinstance(statements[-1], Select | SelectInto | LoadData):
         for statement in statements[:-1]:
             _execute_one(session, statement)
         return _submit_offline_job(session, sql)
@@ -139,10 +153,23 @@ def _dispatch(session: Session, statement) -> Result:
     elif isinstance(statement, Describe):
         return _describe(session, statement)
     elif isinstance(statement, Select):
-        return select(session.db, statement, params=session.params)
+        return select(session.db, statement, params=session.params, offline=session.offline,
+                      inline_limit=session.inline_limit)  # fmt: skip
+    elif isinstance(statement, SelectInto):
+        options = outfile_options(statement.options)
+        result = select(session.db, statement.select, params=session.params, offline=session.offline)
+        export.write_rows(result.schema or [], result.rows, statement.path, options)
+    elif isinstance(statement, LoadData):
+        load.load_data(db=session.db, statement=statement, execute_mode=session.mode)
     else:
-        raise FeatureStoreError(f"unsupported statement: {type(statement).__name__}")
+        raise FeatureStoreError(f"unsupported statement: {_statement_name(statement)}")
     return Result()
+
+
+def _statement_name(statement) -> str:
+    if isinstance(statement, StopJob):
+        return "STOP JOB"
+    return type(statement).__name__
 
 
 # --- INSERT -----------------------------------------------------------------------------------------------------
@@ -251,20 +278,48 @@ def _describe(session: Session, statement: Describe) -> Result:
         [str(i + 1), column["name"], column["type"], "NO" if column.get("not_null") else "YES"]
         for i, column in enumerate(table.columns)
     ]
+    offline = offline_data.table_info(table)
+    if offline is not None:
+        # The offline data, as upstream's DESC prints it below the columns (here rows marked "offline").
+        rows += [
+            ["offline", "Data path", offline["path"], ""],
+            ["offline", "Symbolic paths", ", ".join(offline["symbolic_paths"]), ""],
+            ["offline", "Format", offline["format"], ""],
+            ["offline", "Options", ", ".join(f"{k}={v}" for k, v in offline["options"].items()), ""],
+            ["offline", "Rows", str(offline_data.row_count(table)), ""],
+        ]
     return Result([("#", "string"), ("Field", "string"), ("Type", "string"), ("Null", "string")], rows)
 
 
 # --- SELECT -----------------------------------------------------------------------------------------------------
-def select(db: str, statement: Select, *, params: list[tuple[Any, str]] | None = None,
-           limit_rows: int | None = None) -> Result:  # fmt: skip
-    """Run a SELECT and return its rows (engine values)."""
+def select(db: str, statement: Select, *, params: list[tuple[Any, str]] | None = None, offline: bool = False,
+           inline_limit: int | None = None) -> Result:  # fmt: skip
+    """Run a SELECT and return its rows (engine values).
+
+    Offline (``offline``): windows and LAST JOINs are computed point-in-time over the tables' offline data
+    (``featurestore.offline.query``), and a plain SELECT reads the offline data too; both read a table's online
+    rows while it has no offline data. ``inline_limit``: more rows than this is an error (offsync over HTTP).
+    """
     statement = _bind_select(statement, params or [])
     config = {str(key).lower(): value for key, value in statement.config.items()}
     if str(config.get("execute_mode", "")).lower() == "request":
         return _request_select(db, statement, config.get("values"))
     if statement.windows or statement.joins or statement.source.subquery is not None:
-        return _offline_select(db, statement, limit_rows=limit_rows)
-    return _plain_select(db, statement)
+        if statement.where is not None or statement.group_by or statement.order_by:
+            raise FeatureStoreError("WHERE, GROUP BY and ORDER BY are not supported together with windows or LAST JOIN")
+        limit = statement.limit
+        if inline_limit is not None:
+            limit = inline_limit + 1 if limit is None else min(limit, inline_limit + 1)
+        computed = query.run(db, statement, limit=limit)
+        result = Result(computed.schema, computed.rows)
+    else:
+        result = _plain_select(db, statement, offline=offline)
+    if inline_limit is not None and len(result.rows) > inline_limit:
+        raise FeatureStoreError(
+            f"the result has more than {inline_limit} rows, the most offsync answers inline "
+            "(FEATURESTORE_OFFLINE_SYNC_ROWS): add LIMIT, write it with SELECT ... INTO OUTFILE, or run it offasync"
+        )
+    return result
 
 
 def _bind_select(statement: Select, params: list[tuple[Any, str]]) -> Select:
@@ -297,20 +352,6 @@ def _request_select(db: str, statement: Select, values) -> Result:
         ]
         output.append(plan.output_row(converted))
     return Result(plan.output_schema, output)
-
-
-def _offline_select(db: str, statement: Select, *, limit_rows: int | None = None) -> Result:
-    """Each stored row of the main table, computed as request mode would have computed it before it was stored."""
-    if statement.where is not None or statement.group_by or statement.order_by:
-        raise FeatureStoreError("WHERE, GROUP BY and ORDER BY are not supported together with windows or LAST JOIN")
-    limit = statement.limit if statement.limit is not None else limit_rows
-    plan = services.plan_compile(db=db, select=statement)
-    now = int(time.time() * 1000)
-    rows = []
-    for stored in storage.select_all(plan.main, limit=limit):
-        source = RowSource(before_id=stored[0], main_table_id=plan.main.pk)
-        rows.append(plan.output_row(stored[1:], source, now))
-    return Result(plan.output_schema, rows)
 
 
 class _TableScope:
@@ -384,7 +425,7 @@ def _mark_aggregates(node: exp.Expression) -> tuple[exp.Expression, bool]:
     return node.transform(mark), found
 
 
-def _plain_select(db: str, statement: Select) -> Result:
+def _plain_select(db: str, statement: Select, *, offline: bool = False) -> Result:
     source = statement.source
     table = table_get(db=source.db or db, name=source.name)
     if table is None:
@@ -404,7 +445,14 @@ def _plain_select(db: str, statement: Select) -> Result:
         compiled = compile_expression(marked, scope)
         projections.append((projection.alias or compile_expression(node, _Names(scope)).name, compiled.fn,
                             compiled.type))  # fmt: skip
-    rows = storage.select_all(table)
+    if offline and offline_data.has_offline(table):
+        con = connect()
+        try:
+            rows = fetch_rows(con, table)
+        finally:
+            con.close()
+    else:
+        rows = storage.select_all(table)
     if where is not None:
         rows = [row for row in rows if where(row) is True]
     if grouped:

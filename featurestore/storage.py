@@ -175,6 +175,11 @@ COPY_THRESHOLD = 100
 def insert_rows(table: FeatureTable, rows: Sequence[Sequence[Any]]) -> None:
     """Insert rows (engine values in schema order) in one statement batch (PostgreSQL: COPY for big batches)."""
     codecs = encoders([column["type"] for column in table.columns])
+    insert_stored(table, [encode_row(row, codecs) for row in rows])
+
+
+def insert_stored(table: FeatureTable, rows: Sequence[Sequence[Any]]) -> None:
+    """Insert rows already in their stored form (``encoders``): one statement batch, or COPY on PostgreSQL."""
     names = ", ".join(_q(f"c{i}") for i in range(len(table.columns)))
     if _vendor() == "postgresql" and len(rows) >= COPY_THRESHOLD:
         # COPY streams rows in one command, several times faster than a batch of INSERTs.
@@ -183,12 +188,20 @@ def insert_rows(table: FeatureTable, rows: Sequence[Sequence[Any]]) -> None:
             cursor.copy(f"COPY {_q(table.storage_table)} ({names}) FROM STDIN") as copy,
         ):
             for row in rows:
-                copy.write_row(encode_row(row, codecs))
+                copy.write_row(row)
         return
     marks = ", ".join(["%s"] * len(table.columns))
     sql = f"INSERT INTO {_q(table.storage_table)} ({names}) VALUES ({marks})"
+    if _vendor() == "sqlite":
+        # The DB-API cursor itself: Django's wrapper rewrites the SQL and checks every row, at a high cost here.
+        cursor = raw_connection().cursor()
+        try:
+            cursor.executemany(sql.replace("%s", "?"), rows)
+        finally:
+            cursor.close()
+        return
     with connection.cursor() as cursor:
-        cursor.executemany(sql, [encode_row(row, codecs) for row in rows])
+        cursor.executemany(sql, rows)
 
 
 def count_rows(table: FeatureTable) -> int:

@@ -301,6 +301,10 @@ FEATURESTORE_TTL_AUTOSTART = env_bool("FEATURESTORE_TTL_AUTOSTART", True)
 # where tables' offline data (Parquet) is kept.
 FEATURESTORE_FILE_ROOTS = [p for p in env_str("FEATURESTORE_FILE_ROOTS", str(DATA_DIR / "files")).split(":") if p]
 FEATURESTORE_OFFLINE_DIR = env_path("FEATURESTORE_OFFLINE_DIR", DATA_DIR / "offline")
+# Rows an offsync SELECT answers inline (POST /dbs/{db}); a bigger result is refused with a pointer to INTO OUTFILE.
+FEATURESTORE_OFFLINE_SYNC_ROWS = env_int("FEATURESTORE_OFFLINE_SYNC_ROWS", 10000, minimum=1)
+# DuckDB's memory limit for offline work (e.g. "4GB"; empty: DuckDB's default, 80% of RAM); it spills beyond it.
+FEATURESTORE_DUCKDB_MEMORY = env_str("FEATURESTORE_DUCKDB_MEMORY", "")
 
 # --- Artifacts -------------------------------------------------------------------------------------------------
 # Archives are stored once per content hash under ARTIFACTS_DIR/blobs; programs run from ARTIFACTS_DIR/unpacked.

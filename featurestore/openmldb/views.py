@@ -29,7 +29,15 @@ from featurestore.jsonx import output_value, proto_type_name, schema_type_name
 from featurestore.openmldb.bodies import CALL_DEPLOYMENT, PUT_ROWS, QUERY, Body, read_query
 from featurestore.openmldb.errors import ok, wire_error
 from featurestore.openmldb.rows import call_deployment, json_response, put_rows
-from featurestore.selectors import database_get, database_list, deployment_get, deployment_list, table_get, table_list
+from featurestore.selectors import (
+    database_get,
+    database_list,
+    deployment_get,
+    deployment_list,
+    offline_table_info,
+    table_get,
+    table_list,
+)
 
 RESPONSES = {200: OpenApiTypes.OBJECT}
 
@@ -114,6 +122,7 @@ def table_info(table) -> dict:
         ],
         "added_column_desc": [],
         "db": table.database.name,
+        **({"offline_table_info": offline} if (offline := offline_table_info(table)) else {}),
     }
 
 

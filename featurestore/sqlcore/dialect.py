@@ -101,6 +101,24 @@ class IndexDefinition(exp.Expression):
     arg_types = {"this": False, "expressions": True}
 
 
+class LoadDataStatement(exp.Expression):
+    """``LOAD DATA INFILE 'path' INTO TABLE [db.]t [OPTIONS(...)]``."""
+
+    arg_types = {"this": True, "path": True, "options": False}
+
+
+class SelectIntoStatement(exp.Expression):
+    """``<select> INTO OUTFILE 'path' [OPTIONS(...)]``, with the SELECT's text in ``sql``."""
+
+    arg_types = {"this": True, "path": True, "options": False, "sql": True}
+
+
+class StopJobStatement(exp.Expression):
+    """``STOP JOB <id>``."""
+
+    arg_types = {"this": True}
+
+
 class DeployStatement(exp.Expression):
     """``DEPLOY [IF NOT EXISTS] name [OPTIONS(...)] <select>``, with the SELECT's original text in ``sql``."""
 
@@ -146,6 +164,12 @@ class OpenMLDB(Dialect):
             if first == "SHOW":
                 self._advance()
                 return self._parse_show_statement()
+            if first == "LOAD" and second == "DATA":
+                self._advance(2)
+                return self._parse_load_data()
+            if first == "STOP" and second == "JOB":
+                self._advance(2)
+                return self.expression(StopJobStatement(this=self._parse_job_id()))
             if first == "DROP" and second == "DEPLOYMENT":
                 self._advance(2)
                 exists = self._parse_exists()
@@ -154,10 +178,43 @@ class OpenMLDB(Dialect):
             if not supported:
                 name = f"{first} {second}" if first in _TWO_WORD_STATEMENTS and second else first
                 raise SqlError(f"unsupported statement: {name}")
+            start = self._curr
             statement = super()._parse_statement()
-            if self._curr.token_type == TokenType.INTO:
-                raise SqlError("unsupported statement: SELECT INTO")
+            if self._curr and self._curr.token_type == TokenType.INTO:
+                if not isinstance(statement, (exp.Select, exp.Subquery)):
+                    raise SqlError("unsupported statement: INTO OUTFILE after a statement that is not a SELECT")
+                sql = self._find_sql(start, self._prev)
+                self._advance()
+                if not self._match_text_seq("OUTFILE"):
+                    raise SqlError("unsupported statement: SELECT INTO (only SELECT ... INTO OUTFILE 'path')")
+                path = self._parse_path_string("INTO OUTFILE")
+                options = self._parse_options() if self._match_text_seq("OPTIONS") else []
+                return self.expression(SelectIntoStatement(this=statement, path=path, options=options, sql=sql))
             return statement
+
+        def _parse_path_string(self, after: str) -> exp.Literal:
+            if not self._match(TokenType.STRING):
+                self.raise_error(f"Expected a quoted file path after {after}")
+            return exp.Literal.string(self._prev.text)
+
+        def _parse_load_data(self) -> LoadDataStatement:
+            if not self._match_text_seq("INFILE"):
+                self.raise_error("Expected INFILE after LOAD DATA")
+            path = self._parse_path_string("LOAD DATA INFILE")
+            if not self._match(TokenType.INTO) or not self._match(TokenType.TABLE):
+                self.raise_error("Expected INTO TABLE <table> after the file path")
+            if self._match(TokenType.STRING):  # upstream's grammar also takes the table name as a string
+                table = exp.to_table(self._prev.text)
+            else:
+                table = self._parse_table_parts()
+            options = self._parse_options() if self._match_text_seq("OPTIONS") else []
+            return self.expression(LoadDataStatement(this=table, path=path, options=options))
+
+        def _parse_job_id(self) -> exp.Expr:
+            if not self._curr or self._curr.token_type == TokenType.SEMICOLON:
+                self.raise_error("Expected a job id")
+            self._advance()
+            return exp.Literal.string(self._prev.text)
 
         def _parse_as_command(self, start: Any) -> exp.Command:
             # sqlglot falls back to an opaque Command for syntax it does not model (CREATE TABLE ... LIKE ...).
@@ -194,6 +251,20 @@ class OpenMLDB(Dialect):
                 return exp.Show(this="deployment", target=self._parse_table_parts())
             if self._match_text_seq("TABLE", "STATUS"):
                 return exp.Show(this="table_status")
+            if self._match_text_seq("JOBS"):
+                component = None
+                if self._match(TokenType.FROM):
+                    if not self._match_texts(("TASKMANAGER", "NAMESERVER")):
+                        self.raise_error("Expected TASKMANAGER or NAMESERVER after SHOW JOBS FROM")
+                    component = self._prev.text.lower()
+                like = None
+                if self._match(TokenType.LIKE):
+                    like = self._parse_path_string("LIKE")
+                return exp.Show(this="jobs", target=like, scope=component)
+            if self._match_text_seq("JOBLOG"):
+                return exp.Show(this="joblog", target=self._parse_job_id())
+            if self._match_text_seq("JOB"):
+                return exp.Show(this="job", target=self._parse_job_id())
             scope = self._prev.text.lower() if self._match_texts(("GLOBAL", "SESSION")) else None
             if self._match_text_seq("VARIABLES"):
                 return exp.Show(this="variables", scope=scope)
@@ -515,6 +586,20 @@ class _Translator:
             )
         if isinstance(tree, (exp.Select, exp.Subquery, exp.SetOperation)):
             return self.select(tree)
+        if isinstance(tree, SelectIntoStatement):
+            return sqlir.SelectInto(
+                select=self.select(tree.this),
+                path=tree.args["path"].this,
+                options=_options(tree.args.get("options"), "lower"),
+                sql=tree.text("sql"),
+            )
+        if isinstance(tree, LoadDataStatement):
+            name, db = _table_name(tree.this, "table")
+            return sqlir.LoadData(
+                path=tree.args["path"].this, table=name, db=db, options=_options(tree.args.get("options"), "lower")
+            )
+        if isinstance(tree, StopJobStatement):
+            return sqlir.StopJob(job_id=tree.this.this)
         raise SqlError(f"unsupported statement: {_sql(tree)[:60]}")
 
     # --- DDL ---
@@ -623,6 +708,14 @@ class _Translator:
         return sqlir.DropDeployment(name=name, db=db, if_exists=exists)
 
     def show(self, tree: exp.Show) -> sqlir.Show:
+        if tree.name in ("jobs", "job", "joblog"):
+            target = tree.args.get("target")
+            component = tree.args.get("scope")
+            return sqlir.Show(
+                what=tree.name,
+                name=target.this if target is not None else None,
+                component=str(component) if component else None,
+            )
         target = tree.args.get("target")
         if target is not None:
             name, db = _table_name(target, "deployment")

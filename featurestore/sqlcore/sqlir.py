@@ -85,9 +85,25 @@ class DropDeployment:
 
 @dataclass
 class Show:
-    what: str  # databases | tables | deployments | deployment | table_status | variables
-    name: str | None = None  # SHOW DEPLOYMENT <name>
+    what: str  # databases | tables | deployments | deployment | table_status | variables | jobs | job | joblog
+    name: str | None = None  # SHOW DEPLOYMENT <name>; SHOW JOB <id>; SHOW JOBS LIKE '<pattern>'
     db: str | None = None
+    component: str | None = None  # SHOW JOBS FROM TASKMANAGER | NAMESERVER
+
+
+@dataclass
+class StopJob:
+    job_id: str  # as written (SHOW JOB / STOP JOB answer "Failed to parse job id: <x>" for a non-number)
+
+
+@dataclass
+class LoadData:
+    """``LOAD DATA INFILE 'path' INTO TABLE [db.]t [OPTIONS(...)]`` (option keys lower-case, values literals)."""
+
+    path: str
+    table: str
+    db: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -188,7 +204,17 @@ class Deploy:
     db: str | None = None
 
 
+@dataclass
+class SelectInto:
+    """``<select> INTO OUTFILE 'path' [OPTIONS(...)]`` (option keys lower-case, values literals)."""
+
+    select: Select
+    path: str
+    options: dict[str, Any] = field(default_factory=dict)
+    sql: str = ""  # the SELECT's text, as written
+
+
 Statement = (
     CreateDatabase | DropDatabase | UseDatabase | CreateTable | DropTable | DropDeployment | Show | Describe
-    | SetVariable | Insert | Deploy | Select
+    | SetVariable | Insert | Deploy | Select | SelectInto | LoadData | StopJob
 )  # fmt: skip

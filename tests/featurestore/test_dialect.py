@@ -592,7 +592,7 @@ def test_select_without_from():
         ("SELECT a FROM t, t2", "comma join"),
         ("SELECT DISTINCT a FROM t", "SELECT DISTINCT"),
         ("SELECT a FROM t UNION SELECT b FROM t2", "UNION"),
-        ("SELECT * FROM t INTO OUTFILE 'x.csv'", "unsupported statement: SELECT INTO"),
+        ("SELECT * INTO t2 FROM t", "unsupported statement: SELECT INTO"),
         ("WITH x AS (SELECT 1) SELECT * FROM x", "unsupported statement: WITH"),
         ("SELECT sum(c) OVER FROM t", "syntax error: Expected a window name"),
     ],
@@ -600,6 +600,20 @@ def test_select_without_from():
 def test_select_errors(sql, message):
     with pytest.raises(SqlError, match=message):
         parse_one(sql)
+
+
+def test_load_data_select_into_and_jobs_statements():
+    load = parse_one(
+        "LOAD DATA INFILE 'file:///d/a.csv' INTO TABLE db1.t1 OPTIONS(format='csv', header=false, Mode='append')"
+    )
+    assert load == sqlir.LoadData("file:///d/a.csv", "t1", "db1", {"format": "csv", "header": False, "mode": "append"})
+    assert parse_one("LOAD DATA INFILE 'a.csv' INTO TABLE t1") == sqlir.LoadData("a.csv", "t1", None, {})
+    into = parse_one("SELECT c1 FROM t1 INTO OUTFILE 'out' OPTIONS(mode='overwrite', delimiter='|')")
+    assert isinstance(into, sqlir.SelectInto) and into.path == "out"
+    assert into.options == {"mode": "overwrite", "delimiter": "|"} and into.select.source.name == "t1"
+    assert parse_one("SHOW JOBS") == sqlir.Show("jobs")
+    assert parse_one("SHOW JOB 12") == sqlir.Show("job", name="12")
+    assert parse_one("STOP JOB 7") == sqlir.StopJob("7")
 
 
 # --- statements in general, errors -----------------------------------------------------------------------------
@@ -624,13 +638,10 @@ def test_parse_one_needs_exactly_one_statement():
         ("DELETE FROM t1 WHERE c1 = 'a'", "DELETE"),
         ("UPDATE t1 SET c1 = 1", "UPDATE"),
         ("ALTER TABLE t1 ADD COLUMN c9 int", "ALTER TABLE"),
-        ("LOAD DATA INFILE 'a.csv' INTO TABLE t1", "LOAD DATA"),
         ("CREATE INDEX idx ON t1 (c1) OPTIONS (ts=c7)", "CREATE INDEX"),
         ("CREATE PROCEDURE sp (const c1 string) BEGIN SELECT c1 FROM t1; END", "CREATE PROCEDURE"),
-        ("SHOW JOBS", "SHOW JOBS"),
         ("SHOW CREATE TABLE t1", "SHOW CREATE"),
         ("DROP INDEX t1.idx", "DROP INDEX"),
-        ("STOP JOB 1", "STOP JOB"),
         ("EXPLAIN SELECT 1", "EXPLAIN"),
     ],
 )

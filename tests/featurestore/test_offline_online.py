@@ -1,8 +1,8 @@
-"""Offline mode computes each stored row exactly as request mode computed it before the row was stored.
+"""Offline mode computes each row point-in-time: as request mode computed it when the rows arrived in time order.
 
-A property test on random tables: rows are sent one by one as requests (and the output kept) and then
-inserted; afterwards an offline query over the table must give the same output for every row. Keys and
-timestamps are drawn from small sets, so ties and several partitions are common.
+A property test on random tables: rows, in time order (ties in drawing order), are sent one by one as requests
+(and the output kept) and then inserted; afterwards an offline query over the table must give the same output for
+every row. Keys and timestamps are drawn from small sets, so ties and several partitions are common.
 """
 
 import itertools
@@ -71,6 +71,7 @@ def test_offline_equals_online(rows, frame):
     select_sql = f"SELECT k, v, ts, {AGGREGATES} FROM {name} WINDOW w AS (PARTITION BY k ORDER BY ts {frame})"
     plan = services.plan_compile(db="prop", select=parse_one(select_sql))
 
+    rows = sorted(rows, key=lambda row: row[2])  # time order; sorted() is stable, so ties keep drawing order
     online = []
     for row in rows:
         online.append(plan.output_row(list(row)))
