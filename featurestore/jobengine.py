@@ -46,6 +46,8 @@ def main(argv: list[str]) -> int:
     max_rows = int(os.environ.get("PLATFORM_RESULT_MAX_ROWS", "100000"))
     try:
         for number, count, result in sqlexec.execute_each(db=db, sql=code, mode="offsync"):
+            if result.note:
+                print(f"statement {number + 1}: {result.note}", flush=True)
             if result.schema is None:
                 print(f"statement {number + 1}: OK", flush=True)
             else:

@@ -22,6 +22,7 @@ from featurestore.errors import CMD_ERROR, FeatureStoreError
 from featurestore.jsonx import ConversionError, coerce
 from featurestore.offline import data as offline_data
 from featurestore.offline import export, load, query
+from featurestore.offline import jobs as offline_jobs
 from featurestore.offline.duck import connect
 from featurestore.offline.options import outfile_options
 from featurestore.offline.sources import fetch_rows
@@ -57,6 +58,7 @@ class Result:
     schema: list[tuple[str, str]] | None = None
     rows: list[list[Any]] = field(default_factory=list)
     job: Any = None  # offasync: the job (jobs.models.Job) that computes the result
+    note: str = ""  # how an offline query was computed (the job log prints it)
 
 
 @dataclass
@@ -92,7 +94,7 @@ def execute(*, db: str, sql: str, mode: str = "online", params: list[tuple[Any, 
     if mode == "offasync" and isinstance(statements[-1], Select | SelectInto | LoadData):
         for statement in statements[:-1]:
             _execute_one(session, statement)
-        return _submit_offline_job(session, sql)
+        return _submit_offline_job(session, sql, statements[-1])
     result = Result()
     for statement in statements:
         result = _execute_one(session, statement)
@@ -150,15 +152,15 @@ def _dispatch(session: Session, statement) -> Result:
         _insert(session, statement)
     elif isinstance(statement, Show):
         return _show(session, statement)
+    elif isinstance(statement, StopJob):
+        return Result(offline_jobs.JOB_SCHEMA, offline_jobs.stop_job(user=session.user, job_id=statement.job_id))
     elif isinstance(statement, Describe):
         return _describe(session, statement)
     elif isinstance(statement, Select):
         return select(session.db, statement, params=session.params, offline=session.offline,
                       inline_limit=session.inline_limit)  # fmt: skip
     elif isinstance(statement, SelectInto):
-        options = outfile_options(statement.options)
-        result = select(session.db, statement.select, params=session.params, offline=session.offline)
-        export.write_rows(result.schema or [], result.rows, statement.path, options)
+        return _select_into(session, statement)
     elif isinstance(statement, LoadData):
         load.load_data(db=session.db, statement=statement, execute_mode=session.mode)
     else:
@@ -167,8 +169,6 @@ def _dispatch(session: Session, statement) -> Result:
 
 
 def _statement_name(statement) -> str:
-    if isinstance(statement, StopJob):
-        return "STOP JOB"
     return type(statement).__name__
 
 
@@ -266,6 +266,12 @@ def _show(session: Session, statement: Show) -> Result:
         deployment = found[0]
         return Result([("DB", "string"), ("Deployment", "string"), ("SQL", "string")],
                       [[deployment.database.name, deployment.name, deployment.sql]])  # fmt: skip
+    if what == "jobs" and (statement.component or "").lower() == "nameserver":
+        return Result(offline_jobs.JOB_SCHEMA, [])  # the name server's operations: none here
+    if what == "jobs":
+        return Result(offline_jobs.JOB_SCHEMA, offline_jobs.show_jobs(user=session.user, pattern=statement.name))
+    if what == "job":
+        return Result(offline_jobs.JOB_SCHEMA, offline_jobs.show_job(user=session.user, job_id=statement.name or ""))
     raise FeatureStoreError(f"unsupported statement: SHOW {what.upper()}")
 
 
@@ -311,7 +317,7 @@ def select(db: str, statement: Select, *, params: list[tuple[Any, str]] | None =
         if inline_limit is not None:
             limit = inline_limit + 1 if limit is None else min(limit, inline_limit + 1)
         computed = query.run(db, statement, limit=limit)
-        result = Result(computed.schema, computed.rows)
+        result = Result(computed.schema, computed.rows, note=computed.how)
     else:
         result = _plain_select(db, statement, offline=offline)
     if inline_limit is not None and len(result.rows) > inline_limit:
@@ -320,6 +326,20 @@ def select(db: str, statement: Select, *, params: list[tuple[Any, str]] | None =
             "(FEATURESTORE_OFFLINE_SYNC_ROWS): add LIMIT, write it with SELECT ... INTO OUTFILE, or run it offasync"
         )
     return result
+
+
+def _select_into(session: Session, statement: SelectInto) -> Result:
+    """``SELECT ... INTO OUTFILE``: the offline query written by DuckDB, a plain SELECT's rows written as a result."""
+    options = outfile_options(statement.options)
+    chosen = _bind_select(statement.select, session.params)
+    if chosen.windows or chosen.joins or chosen.source.subquery is not None:
+        if chosen.where is not None or chosen.group_by or chosen.order_by:
+            raise FeatureStoreError("WHERE, GROUP BY and ORDER BY are not supported together with windows or LAST JOIN")
+        written = query.write(session.db, chosen, statement.path, options)
+        return Result(note=f"{written.count} rows written to {statement.path} ({written.how})")
+    result = _plain_select(session.db, chosen, offline=session.offline)
+    count = export.write_rows(result.schema or [], result.rows, statement.path, options)
+    return Result(note=f"{count} rows written to {statement.path}")
 
 
 def _bind_select(statement: Select, params: list[tuple[Any, str]]) -> Select:
@@ -521,21 +541,10 @@ def _order(rows, schema, order_by, scope):
 
 
 # --- offasync ---------------------------------------------------------------------------------------------------
-def _submit_offline_job(session: Session, sql: str) -> Result:
-    """Submit the query as a job of the job core (engine ``sql``); its result set is the query's result."""
-    from jobs.services import JobSpec, job_submit
+_JOB_TYPES = {Select: "RunBatchAndShow", SelectInto: "ExportOfflineData", LoadData: "ImportOfflineData"}
 
-    if session.user is None or not getattr(session.user, "is_authenticated", False):
-        raise FeatureStoreError("offasync needs an authenticated user: the job's owner", -1)
-    job = job_submit(
-        owner=session.user,
-        spec=JobSpec(
-            code=sql,
-            engine_type="sql",
-            run_type="sql",
-            creator="featurestore",
-            params={"variable": {}, "configuration": {"runtime": {"openmldb.db": session.db}}},
-            source_api="featurestore",
-        ),
-    )
-    return Result(job=job)
+
+def _submit_offline_job(session: Session, sql: str, statement) -> Result:
+    """Submit the statements as a job of the job core (engine ``sql``); answer upstream's job result set."""
+    job = offline_jobs.submit(user=session.user, db=session.db, sql=sql, job_type=_JOB_TYPES[type(statement)])
+    return Result(offline_jobs.JOB_SCHEMA, [offline_jobs.job_row(job)], job=job)

@@ -277,3 +277,11 @@ def job_result_table(job: Job, index: int, *, null_value: str = "NULL"):
     else:
         names = ["value"]
     return names, rows
+
+
+def job_list_from(*, user, source_api: str) -> QuerySet[Job]:
+    """Jobs an API family submitted that the user may see (their own, or all for an admin), oldest first."""
+    query = Job.objects.filter(source_api=source_api).order_by("pk")
+    if not getattr(user, "is_admin", False):
+        query = query.filter(owner_id=user.pk)
+    return query

@@ -52,6 +52,22 @@ def user_create(*, username: str, password: str, is_admin: bool = False) -> User
     return user
 
 
+def service_account_get_or_create(*, username: str) -> User:
+    """The user a service acts as (e.g. anonymous OpenMLDB clients' offline jobs): no password, not an admin."""
+    user = User.objects.filter(username=username).first()
+    if user is not None:
+        return user
+    user = User(username=username)
+    user.set_unusable_password()
+    user.full_clean(exclude=["password"])
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:  # created concurrently
+        return User.objects.get(username=username)
+    return user
+
+
 def _admins_left_after_demoting(user: User) -> int:
     return User.objects.filter(is_superuser=True, is_active=True).exclude(pk=user.pk).count()
 

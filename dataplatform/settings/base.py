@@ -290,6 +290,8 @@ OPENPAI_MAX_RETRIES = env_int("OPENPAI_MAX_RETRIES", 100, minimum=0)
 # --- Feature store -----------------------------------------------------------------------------------------------
 # OpenMLDB's APIServer has no authentication and its clients send none; the production profile turns this off.
 OPENMLDB_ALLOW_ANONYMOUS = env_bool("OPENMLDB_ALLOW_ANONYMOUS", True)
+# The user an anonymous client's offasync jobs run as (created on first use, without a password).
+OPENMLDB_SERVICE_ACCOUNT = env_str("OPENMLDB_SERVICE_ACCOUNT", "openmldb")
 # Serve deployment requests and inserts straight from ASGI (featurestore/openmldb/fastpath.py), not through Django.
 FEATURESTORE_FASTPATH = env_bool("FEATURESTORE_FASTPATH", True)
 FEATURESTORE_FASTPATH_THREADS = env_int("FEATURESTORE_FASTPATH_THREADS", 4, minimum=1)

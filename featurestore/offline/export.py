@@ -34,12 +34,17 @@ def write_rows(schema: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]],
         types = [kind for _, kind in schema]
         register_rows(con, "__out", types, rows)
         return write_sql(con, rows_sql("__out", types, names=[name for name, _ in schema]), uri, options)
+    except duckdb.Error as exc:
+        raise FeatureStoreError(f"cannot write {uri}: {str(exc).splitlines()[0]}") from None
     finally:
         con.close()
 
 
 def write_sql(con: duckdb.DuckDBPyConnection, select_sql: str, uri: str, options: OutfileOptions) -> int:
-    """Write what ``select_sql`` answers (its columns named as the result's) to ``uri``; return the row count."""
+    """Write what ``select_sql`` answers (its columns named as the result's) to ``uri``; return the row count.
+
+    DuckDB's errors are raised as they are (the caller knows what they mean); nothing is left behind.
+    """
     target = output_path(uri)
     names = [row[0] for row in con.execute(f"DESCRIBE {select_sql}").fetchall()]
     duplicates = sorted({name for name in names if names.count(name) > 1})
@@ -99,9 +104,6 @@ def _write_part(con: duckdb.DuckDBPyConnection, select_sql: str, directory: Path
         settings = ["FORMAT parquet", "COMPRESSION zstd"]
     try:
         written = con.execute(f"COPY ({select_sql}) TO {string(str(temporary))} ({', '.join(settings)})").fetchone()
-    except duckdb.Error as exc:
-        temporary.unlink(missing_ok=True)
-        raise FeatureStoreError(f"cannot write {name}: {str(exc).splitlines()[0]}") from None
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise

@@ -1,9 +1,11 @@
 """Offline SELECTs with windows or LAST JOINs: every row of the main table, with its features point-in-time.
 
-``run(db, select)`` answers the main table's offline rows (``featurestore.offline.sources``) in ``__seq`` order,
-each with the features request mode computes for it from the rows before it in time order. The request plan
-(``featurestore.engine.RequestPlan``) checks and types the query; the rows are computed by the per-row plan over
-the rows held in memory (``MemoryRowSource``).
+The request plan (``featurestore.engine.RequestPlan``) checks and types the query. The rows are then computed by
+one set-based DuckDB query (``featurestore.offline.compiler``) over the tables' canonical relations
+(``featurestore.offline.sources``); a query the compiler cannot express, or one DuckDB fails on (an integer
+overflow, say), is computed by the per-row plan instead: request mode for each main row over the rows before it,
+held in memory. ``OfflineResult.how`` says which ran, and for the per-row plan which construct forced it; jobs
+print it in their log.
 """
 
 from __future__ import annotations
@@ -19,11 +21,16 @@ import duckdb
 from featurestore import services
 from featurestore.engine import RequestPlan
 from featurestore.models import FeatureTable
+from featurestore.offline import export
+from featurestore.offline.compiler import Compiled, Unsupported, compile_select
 from featurestore.offline.duck import connect
-from featurestore.offline.sources import MemoryRowSource, fetch_rows
+from featurestore.offline.options import OutfileOptions
+from featurestore.offline.sources import MemoryRowSource, canonical_sql, fetch_rows
 from featurestore.sqlcore.sqlir import Select
 
 logger = logging.getLogger(__name__)
+
+COMPILED = "compiled to DuckDB SQL"
 
 
 @dataclass
@@ -31,6 +38,7 @@ class OfflineResult:
     schema: list[tuple[str, str]]
     rows: list[list[Any]] = field(default_factory=list)
     how: str = ""  # what computed it, for the job log
+    count: int = 0  # rows written (export)
 
 
 def plan_tables(plan: RequestPlan) -> dict[int, FeatureTable]:
@@ -49,18 +57,67 @@ def plan_tables(plan: RequestPlan) -> dict[int, FeatureTable]:
     return found
 
 
-def run(db: str, select: Select, *, limit: int | None = None, con: duckdb.DuckDBPyConnection | None = None,
+class _Offline:
+    """One offline query: its plan, a DuckDB connection and the tables' relations in it."""
+
+    def __init__(self, db: str, select: Select, limit: int | None) -> None:
+        self.plan = services.plan_compile(db=db, select=select)
+        self.select = select
+        self.limit = limit
+        self.con = connect()
+        self.tables = plan_tables(self.plan)
+        self.relations = {pk: canonical_sql(self.con, table) for pk, table in self.tables.items()}
+        self.compiled: Compiled | None = None
+        self.how = COMPILED
+        try:
+            self.compiled = compile_select(select, self.plan, self.relations, limit=limit)
+        except Unsupported as exc:
+            self.fall_back(str(exc))
+
+    def fall_back(self, why: str) -> None:
+        self.compiled = None
+        self.how = f"per-row plan: {why} is not compiled to set-based SQL"
+        logger.info("offline query computed row by row: %s", why)
+
+    def rows(self, progress: Callable[[float], None] | None) -> list[list[Any]]:
+        if self.compiled is not None:
+            try:
+                return [list(row) for row in self.con.execute(self.compiled.sql).fetchall()]
+            except duckdb.Error as exc:
+                self.fall_back(f"what DuckDB refused ({str(exc).splitlines()[0]})")
+        tables = {pk: fetch_rows(self.con, table, self.relations[pk]) for pk, table in self.tables.items()}
+        return per_row(self.plan, tables, limit=self.limit, progress=progress)
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def run(db: str, select: Select, *, limit: int | None = None,
         progress: Callable[[float], None] | None = None) -> OfflineResult:  # fmt: skip
     """Compute the offline result of ``select`` (at most ``limit`` rows)."""
-    plan = services.plan_compile(db=db, select=select)
-    own = con is None
-    con = con or connect()
+    query = _Offline(db, select, limit)
     try:
-        tables = {pk: fetch_rows(con, table) for pk, table in plan_tables(plan).items()}
+        rows = query.rows(progress)
+        return OfflineResult(query.plan.output_schema, rows, query.how, len(rows))
     finally:
-        if own:
-            con.close()
-    return OfflineResult(plan.output_schema, per_row(plan, tables, limit=limit, progress=progress), "per-row plan")
+        query.close()
+
+
+def write(db: str, select: Select, uri: str, options: OutfileOptions) -> OfflineResult:
+    """Compute the offline result of ``select`` into files at ``uri`` (``featurestore.offline.export``)."""
+    query = _Offline(db, select, select.limit)
+    try:
+        schema = query.plan.output_schema
+        if query.compiled is not None:
+            try:
+                count = export.write_sql(query.con, query.compiled.sql, uri, options)
+                return OfflineResult(schema, [], query.how, count)
+            except duckdb.Error as exc:
+                query.fall_back(f"what DuckDB refused ({str(exc).splitlines()[0]})")
+        rows = query.rows(None)
+        return OfflineResult(schema, [], query.how, export.write_rows(schema, rows, uri, options))
+    finally:
+        query.close()
 
 
 def per_row(plan: RequestPlan, tables: dict[int, list[tuple]], *, limit: int | None = None,

@@ -80,10 +80,11 @@ def rows_sql(name: str, types: Sequence[str], *, seq: bool = False, names: Seque
     return f"SELECT {', '.join(out)} FROM {name}"
 
 
-def fetch_rows(con: duckdb.DuckDBPyConnection, table: FeatureTable, *, order: str = "__seq") -> list[tuple]:
-    """The table's canonical rows as ``(__seq, v0, v1, ...)`` engine values, by ``order``."""
+def fetch_rows(con: duckdb.DuckDBPyConnection, table: FeatureTable, relation: str | None = None) -> list[tuple]:
+    """The table's canonical rows (``relation``: its ``canonical_sql``) as ``(__seq, v0, v1, ...)`` by ``__seq``."""
     names = ", ".join(column(i) for i in range(len(table.columns)))
-    return con.execute(f"SELECT __seq, {names} FROM ({canonical_sql(con, table)}) ORDER BY {order}").fetchall()
+    relation = relation or canonical_sql(con, table)
+    return con.execute(f"SELECT __seq, {names} FROM ({relation}) ORDER BY __seq").fetchall()
 
 
 class _Keyed:

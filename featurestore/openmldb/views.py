@@ -204,9 +204,6 @@ class QueryView(FeatureStoreView):
     def post(self, request, db: str):
         query = read_query(request.body)
         result = sqlexec.execute(db=db, sql=query.sql, mode=query.mode, params=query.params, user=request.user)
-        if result.job is not None:
-            job = result.job
-            return _ok(data={"job": {"job_id": job.pk, "execID": job.exec_id, "state": job.status}})
         if result.schema is None:
             return _ok()
         schema = [schema_type_name(kind) for _, kind in result.schema]

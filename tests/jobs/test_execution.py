@@ -310,7 +310,10 @@ def test_offasync_query_runs_as_a_job(client, user, runner):
     body = {"mode": "offasync", "sql": "SELECT k, v FROM t1"}
     answer = client.post("/dbs/fs", json.dumps(body), content_type="application/json", **bearer(user)).json()
     assert answer["code"] == 0
-    job = wait_for(answer["data"]["job"]["job_id"], timeout=60)
+    job_id, job_type, state = answer["data"]["data"][0][:3]  # upstream's job result set
+    assert answer["data"]["schema"][:3] == ["Int32", "String", "String"]
+    assert job_type == "RunBatchAndShow" and state == "Submitted"
+    job = wait_for(job_id, timeout=60)
     assert job.status == JobStatus.SUCCEED and job.source_api == "featurestore"
     _, opened = results(client, user, job)
     assert opened[0]["fileContent"] == [["a", "1"]]

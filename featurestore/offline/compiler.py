@@ -1,0 +1,313 @@
+"""The offline plan as one set-based DuckDB query: windows as SQL window functions, LAST JOIN as a join.
+
+``compile_select(select, plan, relations)`` turns a SELECT the request plan accepted into DuckDB SQL over the
+tables' canonical relations (``featurestore.offline.sources``), answering exactly what the per-row plan answers
+(``featurestore.offline.query.per_row``): every main row, in ``__seq`` order, with its features point-in-time.
+What it cannot express raises ``Unsupported`` naming the construct; the caller then runs the per-row plan.
+
+How the per-row semantics are kept:
+- *Time order with ties by load order*: a row's window holds the rows before it by ``(ts, __seq)``. ROWS frames
+  order by ``ts, __seq``. ROWS_RANGE frames need a single ORDER BY key for their range, so they order by
+  ``__ord = ts * 2^32 + r`` (``r``: the row's rank among its partition's rows of the same ts, by ``__seq``) with a
+  per-row start ``off * 2^32 + r PRECEDING``: exactly the rows with ``ts' >= ts - off`` before the row itself.
+- *A row without time* is in no other row's window, and its own window holds only itself: rows whose ts is NULL
+  are each put in a partition of their own (``CASE WHEN ts IS NULL THEN __seq END``).
+- *The engine's aggregates*: integer and timestamp sums wrap around in the column's type (the engine's C
+  accumulator); float sums are rounded to float32; ``min``/``max`` of a float window is NaN exactly when the
+  newest non-NULL value is NaN (the engine folds newest first, and NaN compares false), else the extreme of the
+  other values. Float sums and averages may differ from the per-row plan in the last bits (summation order).
+- *LAST JOIN*: the newest right row of the key (by the join's ORDER BY column, NULLs oldest, then load order),
+  keys matched with ``IS NOT DISTINCT FROM`` (a NULL key finds NULL keys, as the online index scan does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from featurestore.engine import RequestPlan
+from featurestore.offline.duck import CANONICAL, column
+from featurestore.sqlcore.sqlir import Frame, LastJoin, Select, WindowDef
+
+SHIFT = 4294967296  # 2^32: room for the rank of a row among rows of the same time
+_BITS = {"int16": 16, "int32": 32, "int64": 64, "timestamp": 64}
+_COMPILED_AGGREGATES = ("sum", "count", "avg", "min", "max")
+
+
+class Unsupported(Exception):  # noqa: N818 - a reason, not a failure: the per-row plan takes over
+    """The query holds a construct the compiler does not translate (the message names it)."""
+
+
+@dataclass
+class Compiled:
+    sql: str  # SELECT of the output columns (named as the result's), in main-row order
+    names: list[str]
+    types: list[str]
+
+
+@dataclass
+class _Window:
+    name: str
+    definition: WindowDef
+    keys: list[str]  # main column SQL
+    ts: str
+    calls: list[str] = field(default_factory=list)
+
+
+def _wrap(value: str, kind: str) -> str:
+    """An integer sum wrapped around into the type's range (two's complement), as the engine's accumulator does."""
+    bits = _BITS[kind]
+    half, full = 2 ** (bits - 1), 2**bits
+    return f"((((({value})::HUGEINT + {half}) % {full}) + {full}) % {full} - {half})"
+
+
+class _Compiler:
+    def __init__(self, select: Select, plan: RequestPlan, relations: dict[int, str], limit: int | None) -> None:
+        self.limit = limit
+        self.select = select
+        self.plan = plan
+        self.relations = relations
+        self.main = plan.main
+        self.names = plan.main.column_names
+        self.types = [c["type"] for c in plan.main.columns]
+        self.windows: dict[str, _Window] = {}
+        self.ranks: dict[tuple[str, ...], str] = {}  # (keys..., ts) -> rank column
+        self.range_specs: set[tuple[str, ...]] = set()  # (keys..., ts) of the ROWS_RANGE windows
+        self.joins: list[tuple[str, str, list[str]]] = []  # (CTE name, the query's alias, column names)
+
+    # --- columns ------------------------------------------------------------------------------------------------
+    def main_column(self, node: exp.Column) -> str:
+        table = node.table or None
+        if table is not None and table not in self.plan.main_aliases:
+            raise Unsupported(f"column {node.sql()} of another table here")
+        if node.name not in self.names:
+            raise Unsupported(f"column {node.sql()}")
+        return f"m.{column(self.names.index(node.name))}"
+
+    def column_ref(self, node: exp.Column) -> tuple[str, str]:
+        table = node.table or None
+        if (table is None or table in self.plan.main_aliases) and node.name in self.names:
+            position = self.names.index(node.name)
+            return f"w.{column(position)}", self.types[position]
+        matches = [
+            (cte, names.index(node.name))
+            for cte, alias, names in self.joins
+            if (table is None or table == alias) and node.name in names
+        ]
+        if len(matches) != 1:
+            raise Unsupported(f"column {node.sql()}")
+        cte, position = matches[0]
+        return f"{cte}.{column(position)}", ""
+
+    # --- windows ------------------------------------------------------------------------------------------------
+    def window(self, name: str) -> _Window:
+        found = self.windows.get(name)
+        if found is not None:
+            return found
+        definition = self.select.windows[name]
+        frame = definition.frame
+        if definition.union or frame.instance_not_in_window:
+            raise Unsupported(f"window {name}: WINDOW ... UNION")
+        if frame.maxsize is not None:
+            raise Unsupported(f"window {name}: MAXSIZE")
+        if frame.exclude_current_time:
+            raise Unsupported(f"window {name}: EXCLUDE CURRENT_TIME")
+        if frame.end.kind != "current_row":
+            raise Unsupported(f"window {name}: a frame that ends before the current row")
+        if definition.order_by is None:
+            raise Unsupported(f"window {name} without ORDER BY")
+        keys = [self.main_column(c) for c in definition.partition_by]
+        found = _Window(name, definition, keys, self.main_column(definition.order_by))
+        self.windows[name] = found
+        return found
+
+    def over(self, window: _Window) -> str:
+        frame: Frame = window.definition.frame
+        partition = [*window.keys, f"CASE WHEN {window.ts} IS NULL THEN m.__seq END"]
+        exclude = " EXCLUDE CURRENT ROW" if frame.exclude_current_row else ""
+        start = frame.start
+        if start.kind == "preceding":
+            offset = int(start.offset or 0) - (1 if start.open else 0)
+            if offset < 0:
+                raise Unsupported(f"window {window.name}: an open frame start at the current row")
+        if frame.kind == "rows":
+            bound = "UNBOUNDED PRECEDING" if start.kind == "unbounded" else f"{offset} PRECEDING"
+            # The same order as ``__ord`` when a ROWS_RANGE window of the partition computes it: one sort for both.
+            order = self.order(window) if (*window.keys, window.ts) in self.range_specs else f"{window.ts}, m.__seq"
+            return f"PARTITION BY {', '.join(partition)} ORDER BY {order} ROWS BETWEEN {bound} AND CURRENT ROW{exclude}"
+        rank = self.rank(window)
+        order = self.order(window)
+        if start.kind == "unbounded":
+            bound = "UNBOUNDED PRECEDING"
+        else:
+            bound = f"({offset}::HUGEINT * {SHIFT} + {rank}) PRECEDING"
+        return f"PARTITION BY {', '.join(partition)} ORDER BY {order} RANGE BETWEEN {bound} AND CURRENT ROW{exclude}"
+
+    def order(self, window: _Window) -> str:
+        return f"({window.ts}::HUGEINT * {SHIFT} + {self.rank(window)})"
+
+    def rank(self, window: _Window) -> str:
+        spec = (*window.keys, window.ts)
+        if spec not in self.ranks:
+            self.ranks[spec] = f"__r{len(self.ranks)}"
+        return f"m.{self.ranks[spec]}"
+
+    def aggregate(self, node: exp.Window) -> tuple[str, str]:
+        call = node.this
+        name = call.name.lower() if isinstance(call, exp.Anonymous) else ""
+        if name not in _COMPILED_AGGREGATES:
+            raise Unsupported(f"aggregate {name or call.sql()}")
+        args = call.expressions
+        if len(args) != 1 or not isinstance(args[0], exp.Column) or isinstance(args[0].this, exp.Star):
+            raise Unsupported(f"{name}() of an expression")
+        window = self.window(node.text("alias"))
+        value = self.main_column(args[0])
+        kind = self.types[self.names.index(args[0].name)]
+        over = f"OVER ({self.over(window)})"
+        if name == "count":
+            sql, result = f"count({value}) {over}", "int64"
+        elif name == "avg":
+            if kind not in ("int16", "int32", "int64", "float", "double"):
+                raise Unsupported(f"avg() of {kind}")
+            sql, result = f"avg({value}::DOUBLE) {over}", "double"
+        elif name == "sum":
+            if kind in _BITS:
+                sql = _wrap(f"sum({value}) {over}", kind)
+            elif kind in ("float", "double"):
+                sql = f"sum({value}::DOUBLE) {over}"
+            else:
+                raise Unsupported(f"sum() of {kind}")
+            result = kind
+        else:
+            if kind in ("float", "double"):
+                newest = f"last_value({value} IGNORE NULLS) {over}"
+                extreme = f"{name}({value}) FILTER (WHERE NOT isnan({value})) {over}"
+                sql = f"CASE WHEN isnan({newest}) THEN 'NaN'::{CANONICAL[kind]} ELSE {extreme} END"
+            else:
+                sql = f"{name}({value}) {over}"
+            result = kind
+        slot = f"__a{sum(len(w.calls) for w in self.windows.values())}"
+        window.calls.append(f"{sql} AS {slot}")
+        return f"w.{slot}", result
+
+    # --- joins --------------------------------------------------------------------------------------------------
+    def join(self, number: int, join: LastJoin) -> str:
+        planned = self.plan.joins[number]
+        table = planned.table
+        if table is None or planned.subplan is not None or planned.project is not None:
+            raise Unsupported("LAST JOIN of a subquery")
+        if table.pk == self.main.pk:
+            raise Unsupported("LAST JOIN of the main table to itself")
+        if planned.residual_node is not None:
+            raise Unsupported("LAST JOIN ON with conditions other than key equalities")
+        alias = f"j{number}"
+        names = table.column_names
+        conditions = []
+        right_keys = []
+        for position, _ in planned.keys:
+            right_keys.append(column(planned.base[position]))
+        for term in _conjuncts(join.on):
+            if not isinstance(term, exp.EQ):
+                raise Unsupported("LAST JOIN ON with conditions other than key equalities")
+            left, right = term.this, term.expression
+            if _is_alias(right, planned.alias) and not _is_alias(left, planned.alias):
+                left, right = right, left
+            if not (_is_alias(left, planned.alias) and isinstance(right, exp.Column)) or left.name not in names:
+                raise Unsupported("LAST JOIN ON an expression")
+            conditions.append(
+                f"{alias}.{column(names.index(left.name))} IS NOT DISTINCT FROM w.{self.main_column(right)[2:]}"
+            )
+        if not conditions:
+            raise Unsupported("LAST JOIN without key equalities")
+        order = "__seq DESC"
+        if planned.order_position is not None:
+            order = f"{column(planned.order_position)} DESC NULLS LAST, __seq DESC"
+        partition = ", ".join(right_keys)
+        self.joins.append((alias, planned.alias, names))
+        cte = (
+            f"{alias} AS (SELECT * EXCLUDE (__rn) FROM (SELECT *, row_number() OVER (PARTITION BY {partition} "
+            f"ORDER BY {order}) AS __rn FROM ({self.relations[table.pk]})) WHERE __rn = 1)"
+        )
+        return cte + "\0" + " AND ".join(conditions)
+
+    # --- the whole query ----------------------------------------------------------------------------------------
+    def compile(self) -> Compiled:
+        select, plan = self.select, self.plan
+        if plan.inner is not None:
+            raise Unsupported("a subquery as the main table")
+        if select.where is not None or select.group_by or select.order_by or select.having is not None:
+            raise Unsupported("WHERE, GROUP BY or ORDER BY")
+        for definition in select.windows.values():
+            if definition.frame.kind == "rows_range" and definition.order_by is not None:
+                try:
+                    keys = [self.main_column(c) for c in definition.partition_by]
+                    self.range_specs.add((*keys, self.main_column(definition.order_by)))
+                except Unsupported:
+                    pass  # reported if the window is used
+        joins = [self.join(number, join).split("\0") for number, join in enumerate(select.joins)]
+        outputs: list[str] = []
+        for projection in select.projections:
+            outputs.extend(self.projection(projection.expression))
+        schema = plan.output_schema
+        if len(outputs) != len(schema):
+            raise Unsupported("the projections")
+        casts = [
+            f'CAST({sql} AS {CANONICAL[kind]}) AS "{_quote(name)}"'
+            for sql, (name, kind) in zip(outputs, schema, strict=True)
+        ]
+        ranks = [
+            f"row_number() OVER (PARTITION BY {', '.join(spec)} ORDER BY m.__seq) - 1 AS {name}"
+            for spec, name in self.ranks.items()
+        ]
+        base = f"SELECT *{''.join(', ' + r for r in ranks)} FROM ({self.relations[self.main.pk]}) AS m"
+        calls = [call for window in self.windows.values() for call in window.calls]
+        windowed = f"SELECT m.*{''.join(', ' + c for c in calls)} FROM ({base}) AS m"
+        ctes = [cte for cte, _ in joins]
+        from_sql = "w" + "".join(
+            f" LEFT JOIN j{number} ON {conditions}" for number, (_, conditions) in enumerate(joins)
+        )
+        with_sql = "WITH " + ", ".join([f"w AS ({windowed})", *ctes]) + " "
+        limit = f" LIMIT {int(self.limit)}" if self.limit is not None else ""
+        sql = f"{with_sql}SELECT {', '.join(casts)} FROM {from_sql} ORDER BY w.__seq{limit}"
+        return Compiled(sql, [name for name, _ in schema], [kind for _, kind in schema])
+
+    def projection(self, node: exp.Expression) -> list[str]:
+        if isinstance(node, exp.Star) or (isinstance(node, exp.Column) and isinstance(node.this, exp.Star)):
+            table = node.table if isinstance(node, exp.Column) else None
+            out = []
+            if not table or table in self.plan.main_aliases:
+                out += [f"w.{column(i)}" for i in range(len(self.names))]
+            for number, (alias, names, _) in enumerate(self.plan.join_aliases):
+                if not table or table == alias:
+                    out += [f"j{number}.{column(i)}" for i in range(len(names))]
+            return out
+        if isinstance(node, exp.Column):
+            sql, _ = self.column_ref(node)
+            return [sql]
+        if isinstance(node, exp.Window):
+            sql, _ = self.aggregate(node)
+            return [sql]
+        raise Unsupported(f"the expression {node.sql()}")
+
+
+def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
+    node = node.unnest() if isinstance(node, exp.Paren) else node
+    if isinstance(node, exp.And):
+        return _conjuncts(node.this) + _conjuncts(node.expression)
+    return [node]
+
+
+def _is_alias(node: exp.Expression, alias: str) -> bool:
+    return isinstance(node, exp.Column) and node.table == alias
+
+
+def _quote(name: str) -> str:
+    return name.replace('"', '""')
+
+
+def compile_select(select: Select, plan: RequestPlan, relations: dict[int, str], *,
+                   limit: int | None = None) -> Compiled:  # fmt: skip
+    """DuckDB SQL computing ``select`` offline (at most ``limit`` rows), or ``Unsupported`` naming what it cannot
+    express."""
+    return _Compiler(select, plan, relations, limit).compile()
