@@ -10,6 +10,7 @@ dispatched here: DDL and INSERT go through ``featurestore.services``; SELECTs ru
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cmp_to_key
 from typing import Any
@@ -463,8 +464,13 @@ def _plain_select(db: str, statement: Select, *, offline: bool = False) -> Resul
         marked, has_aggregate = _mark_aggregates(node)
         grouped = grouped or has_aggregate
         compiled = compile_expression(marked, scope)
-        projections.append((projection.alias or compile_expression(node, _Names(scope)).name, compiled.fn,
-                            compiled.type))  # fmt: skip
+        name = projection.alias or (_aggregate_name(node) if has_aggregate else compile_expression(node, scope).name)
+        projections.append((name, compiled.fn, compiled.type))
+    having = None
+    if statement.having is not None:
+        marked, has_aggregate = _mark_aggregates(statement.having)
+        grouped = True
+        having = compile_expression(marked, scope).fn
     if offline and offline_data.has_offline(table):
         con = connect()
         try:
@@ -488,6 +494,8 @@ def _plain_select(db: str, statement: Select, *, offline: bool = False) -> Resul
             group = _Group(first=members[0] if members else ())
             for aggregate, args in scope.aggregates:
                 group.values.append(aggregate.compute([[arg.fn(row) for row in newest_first] for arg in args]))
+            if having is not None and having(group) is not True:
+                continue
             output_rows.append([fn(group) for _, fn, _ in projections])
         result_rows = output_rows
     else:
@@ -500,17 +508,11 @@ def _plain_select(db: str, statement: Select, *, offline: bool = False) -> Resul
     return Result(schema, result_rows)
 
 
-class _Names:
-    """A scope that only names things (for default output names of aggregate projections)."""
-
-    def __init__(self, scope: _TableScope) -> None:
-        self.scope = scope
-
-    def column(self, table, name):
-        return self.scope.column(table, name)
-
-    def window_call(self, node):
-        return (lambda row: None), "int64"
+def _aggregate_name(node: exp.Expression) -> str:
+    """The output name of an unaliased projection holding an aggregate: its SQL, the function in lower case."""
+    text = node.sql()
+    found = re.match(r"([A-Za-z_]\w*)\((.*)\)$", text, re.S)
+    return f"{found.group(1).lower()}({found.group(2)})" if found else text
 
 
 def _order(rows, schema, order_by, scope):

@@ -206,3 +206,17 @@ def test_drop_table_deletes_its_deep_copy(fs, files, django_capture_on_commit_ca
         ok(sql(fs, "DROP TABLE t1"))
     assert not directory.exists()
     assert (files / "rows.csv").exists()
+
+
+@pytest.mark.parametrize("mode", ["offsync", "online"])
+def test_plain_aggregates_with_group_by_and_having(fs, files, mode):
+    if mode == "offsync":
+        ok(sql(fs, "LOAD DATA INFILE 'rows.csv' INTO TABLE t1"))
+    else:
+        ok(sql(fs, "LOAD DATA INFILE 'rows.csv' INTO TABLE t1 OPTIONS(mode='append')", mode="online"))
+    body = sql(fs, "SELECT count(*), sum(v), max(ts) AS last FROM t1", mode=mode)
+    assert body["data"] == {"schema": ["Int64", "Int32", "Timestamp"], "data": [[4, 10, 3000]]}
+    body = sql(fs, "SELECT k, count(v) AS n, avg(v) FROM t1 GROUP BY k HAVING count(v) > 1", mode=mode)
+    assert body["data"]["data"] == [["a", 2, 1.5]]
+    body = sql(fs, "SELECT k, min(d) FROM t1 GROUP BY k HAVING min(d) IS NULL OR k = 'b'", mode=mode)
+    assert body["data"]["data"] == [["b", 2.5]]
