@@ -15,6 +15,9 @@ from featurestore import storage
 from featurestore.jsonx import output_value
 from featurestore.models import Database, Deployment, FeatureTable
 from featurestore.offline import data as offline_data
+from featurestore.offline.duck import column as name_of
+from featurestore.offline.duck import connect
+from jobs.selectors import job_list_from
 
 
 def database_get(*, name: str) -> Database | None:
@@ -71,3 +74,32 @@ def deployment_main_table(deployment: Deployment) -> FeatureTable | None:
 def offline_table_info(table: FeatureTable) -> dict[str, Any] | None:
     """Upstream's ``offline_table_info`` of a table (path, format, deep_copy, options, symbolic_paths), or None."""
     return offline_data.table_info(table)
+
+
+def offline_first_rows(table: FeatureTable, *, limit: int) -> list[list[Any]]:
+    """The first ``limit`` rows of the table's offline data in load order (APIServer output values); [] without."""
+    if not offline_data.has_offline(table):
+        return []
+    types = [column["type"] for column in table.columns]
+    con = connect()
+    try:
+        names = ", ".join(name_of(i) for i in range(len(types)))
+        relation = offline_data.relation(con, table)
+        rows = con.execute(f"SELECT {names} FROM ({relation}) ORDER BY __seq LIMIT {int(limit)}").fetchall()  # noqa: S608
+    finally:
+        con.close()
+    return [[output_value(value, kind) for value, kind in zip(row, types, strict=True)] for row in rows]
+
+
+def offline_row_count(table: FeatureTable) -> int | None:
+    """Rows in the table's deep copy (soft copies are counted only when read); None without offline data."""
+    return offline_data.row_count(table)
+
+
+def feature_jobs(*, user, db: str | None = None) -> list:
+    """The feature store's jobs (offasync statements) the user may see, newest first, of database ``db``."""
+    jobs = job_list_from(user=user, source_api="featurestore").order_by("-pk")
+    if db is None:
+        return list(jobs)
+    return [job for job in jobs if (((job.params or {}).get("configuration") or {}).get("runtime") or {}).get(
+        "openmldb.db") == db]  # fmt: skip

@@ -27,8 +27,15 @@ from featurestore.offline import jobs as offline_jobs
 from featurestore.offline.duck import connect
 from featurestore.offline.options import outfile_options
 from featurestore.offline.sources import fetch_rows
-from featurestore.selectors import database_get, database_list, deployment_list, table_get, table_list
-from featurestore.sqlcore.dialect import SqlError, parse
+from featurestore.selectors import (
+    database_get,
+    database_list,
+    deployment_get,
+    deployment_list,
+    table_get,
+    table_list,
+)
+from featurestore.sqlcore.dialect import SqlError, parse, parse_one
 from featurestore.sqlcore.expressions import ExpressionError, compile_aggregate_args, compile_expression, literal_value
 from featurestore.sqlcore.functions import AGGREGATES, FunctionError
 from featurestore.sqlcore.sqlir import (
@@ -39,6 +46,7 @@ from featurestore.sqlcore.sqlir import (
     DropDatabase,
     DropDeployment,
     DropTable,
+    ExecuteDeployment,
     Insert,
     LoadData,
     Select,
@@ -92,7 +100,7 @@ def execute(*, db: str, sql: str, mode: str = "online", params: list[tuple[Any, 
     session = Session(db=db, mode=mode, user=user, params=list(params or []))
     if mode == "offsync":
         session.inline_limit = settings.FEATURESTORE_OFFLINE_SYNC_ROWS
-    if mode == "offasync" and isinstance(statements[-1], Select | SelectInto | LoadData):
+    if mode == "offasync" and isinstance(statements[-1], Select | SelectInto | LoadData | ExecuteDeployment):
         for statement in statements[:-1]:
             _execute_one(session, statement)
         return _submit_offline_job(session, sql, statements[-1])
@@ -162,6 +170,8 @@ def _dispatch(session: Session, statement) -> Result:
                       inline_limit=session.inline_limit)  # fmt: skip
     elif isinstance(statement, SelectInto):
         return _select_into(session, statement)
+    elif isinstance(statement, ExecuteDeployment):
+        return _execute_deployment(session, statement)
     elif isinstance(statement, LoadData):
         load.load_data(db=session.db, statement=statement, execute_mode=session.mode)
     else:
@@ -341,6 +351,28 @@ def _select_into(session: Session, statement: SelectInto) -> Result:
     result = _plain_select(session.db, chosen, offline=session.offline)
     count = export.write_rows(result.schema or [], result.rows, statement.path, options)
     return Result(note=f"{count} rows written to {statement.path}")
+
+
+def _execute_deployment(session: Session, statement: ExecuteDeployment) -> Result:
+    """A deployment's features for every row of its main table's offline data, point-in-time: the training set
+    that agrees with what the deployment answers online (``EXECUTE DEPLOYMENT``, an extension)."""
+    if not session.offline:
+        raise FeatureStoreError(
+            "EXECUTE DEPLOYMENT computes a training set from offline data: run it in offsync or offasync mode"
+        )
+    db = statement.db or session.db
+    deployment = deployment_get(db=db, name=statement.name)
+    if deployment is None:
+        raise FeatureStoreError(f"deployment {statement.name} does not exist in {db}")
+    chosen = parse_one(deployment.sql)
+    if not isinstance(chosen, Select):
+        raise FeatureStoreError(f"deployment {statement.name} does not hold a SELECT", CMD_ERROR)
+    if statement.limit is not None:
+        chosen.limit = statement.limit
+    if statement.path is not None:
+        written = query.write(db, chosen, statement.path, outfile_options(statement.options))
+        return Result(note=f"{written.count} rows written to {statement.path} ({written.how})")
+    return select(db, chosen, offline=True, inline_limit=session.inline_limit)
 
 
 def _bind_select(statement: Select, params: list[tuple[Any, str]]) -> Select:
@@ -543,10 +575,15 @@ def _order(rows, schema, order_by, scope):
 
 
 # --- offasync ---------------------------------------------------------------------------------------------------
-_JOB_TYPES = {Select: "RunBatchAndShow", SelectInto: "ExportOfflineData", LoadData: "ImportOfflineData"}
+def _job_type(statement) -> str:
+    if isinstance(statement, LoadData):
+        return "ImportOfflineData"
+    if isinstance(statement, SelectInto) or (isinstance(statement, ExecuteDeployment) and statement.path):
+        return "ExportOfflineData"
+    return "RunBatchAndShow"
 
 
 def _submit_offline_job(session: Session, sql: str, statement) -> Result:
     """Submit the statements as a job of the job core (engine ``sql``); answer upstream's job result set."""
-    job = offline_jobs.submit(user=session.user, db=session.db, sql=sql, job_type=_JOB_TYPES[type(statement)])
+    job = offline_jobs.submit(user=session.user, db=session.db, sql=sql, job_type=_job_type(statement))
     return Result(offline_jobs.JOB_SCHEMA, [offline_jobs.job_row(job)], job=job)

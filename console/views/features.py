@@ -15,12 +15,17 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from featurestore.models import Deployment
+from featurestore.offline.jobs import job_row
 from featurestore.selectors import (
     database_get,
     database_list,
     deployment_get,
     deployment_list,
     deployment_main_table,
+    feature_jobs,
+    offline_first_rows,
+    offline_row_count,
+    offline_table_info,
     table_get,
     table_list,
     table_newest_rows,
@@ -29,6 +34,8 @@ from featurestore.selectors import (
 
 #: How many of a table's newest rows its page shows (as the admin does).
 SAMPLE_ROWS = 20
+#: How many of the newest offline jobs a database's page lists.
+JOB_ROWS = 50
 
 #: A value per column type for an example request row when the main table has no rows yet.
 PLACEHOLDERS: dict[str, Any] = {
@@ -71,7 +78,11 @@ def feature_db(request, db: str):
         {"table": table, "column_count": len(table.columns), "index_count": len(table.indexes)}
         for table in table_list(db=db)
     ]
-    context = {"database": database, "tables": tables, "deployments": deployment_list(db=db)}
+    jobs = [
+        {"id": job.pk, "type": row[1], "state": row[2], "sql": job.code, "created_at": job.created_at}
+        for job, row in ((job, job_row(job)) for job in feature_jobs(user=request.user, db=db)[:JOB_ROWS])
+    ]
+    context = {"database": database, "tables": tables, "deployments": deployment_list(db=db), "jobs": jobs}
     return render(request, "console/feature_db.html", context)
 
 
@@ -93,7 +104,11 @@ def feature_table(request, db: str, table: str):
         for index in found.indexes
     ]
     name = f"{db}.{found.name}"
+    offline = offline_table_info(found)
     context = {
+        "offline": offline,
+        "offline_rows": offline_row_count(found) if offline else None,
+        "offline_samples": [[_cell(v) for v in row] for row in offline_first_rows(found, limit=SAMPLE_ROWS)],
         "table": found,
         "database": found.database,
         "indexes": indexes,

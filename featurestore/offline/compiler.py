@@ -22,12 +22,16 @@ How the per-row semantics are kept:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Any
 
 from sqlglot import exp
 
 from featurestore.engine import RequestPlan
 from featurestore.offline.duck import CANONICAL, column
+from featurestore.sqlcore.expressions import ExpressionError, compile_expression
 from featurestore.sqlcore.sqlir import Frame, LastJoin, Select, WindowDef
 
 SHIFT = 4294967296  # 2^32: room for the rank of a row among rows of the same time
@@ -41,9 +45,14 @@ class Unsupported(Exception):  # noqa: N818 - a reason, not a failure: the per-r
 
 @dataclass
 class Compiled:
-    sql: str  # SELECT of the output columns (named as the result's), in main-row order
+    """The query: ``sql`` answers the output columns (named as the result's) in main-row order, or, when
+    ``row_fns`` is set, the values those functions compute each output column from (projections holding
+    expressions: evaluated by the engine's own functions, row by row, over what DuckDB computed)."""
+
+    sql: str
     names: list[str]
     types: list[str]
+    row_fns: list[Callable[[tuple], Any]] | None = None
 
 
 @dataclass
@@ -74,7 +83,9 @@ class _Compiler:
         self.windows: dict[str, _Window] = {}
         self.ranks: dict[tuple[str, ...], str] = {}  # (keys..., ts) -> rank column
         self.range_specs: set[tuple[str, ...]] = set()  # (keys..., ts) of the ROWS_RANGE windows
-        self.joins: list[tuple[str, str, list[str]]] = []  # (CTE name, the query's alias, column names)
+        self.joins: list[tuple[str, str, list[str], list[str]]] = []  # (CTE name, the query's alias, names, types)
+        self.slots: dict[str, tuple[int, str]] = {}  # SQL of a value the row functions read -> (position, type)
+        self.counts: dict[str, str] = {}  # MAXSIZE: SQL counting a window's rows in range -> its column
 
     # --- columns ------------------------------------------------------------------------------------------------
     def main_column(self, node: exp.Column) -> str:
@@ -91,14 +102,14 @@ class _Compiler:
             position = self.names.index(node.name)
             return f"w.{column(position)}", self.types[position]
         matches = [
-            (cte, names.index(node.name))
-            for cte, alias, names in self.joins
+            (cte, names.index(node.name), types[names.index(node.name)])
+            for cte, alias, names, types in self.joins
             if (table is None or table == alias) and node.name in names
         ]
         if len(matches) != 1:
             raise Unsupported(f"column {node.sql()}")
-        cte, position = matches[0]
-        return f"{cte}.{column(position)}", ""
+        cte, position, kind = matches[0]
+        return f"{cte}.{column(position)}", kind
 
     # --- windows ------------------------------------------------------------------------------------------------
     def window(self, name: str) -> _Window:
@@ -109,10 +120,8 @@ class _Compiler:
         frame = definition.frame
         if definition.union or frame.instance_not_in_window:
             raise Unsupported(f"window {name}: WINDOW ... UNION")
-        if frame.maxsize is not None:
-            raise Unsupported(f"window {name}: MAXSIZE")
-        if frame.exclude_current_time:
-            raise Unsupported(f"window {name}: EXCLUDE CURRENT_TIME")
+        if frame.exclude_current_time and (frame.kind == "rows" or frame.maxsize is not None):
+            raise Unsupported(f"window {name}: EXCLUDE CURRENT_TIME with ROWS or MAXSIZE")
         if frame.end.kind != "current_row":
             raise Unsupported(f"window {name}: a frame that ends before the current row")
         if definition.order_by is None:
@@ -136,13 +145,37 @@ class _Compiler:
             # The same order as ``__ord`` when a ROWS_RANGE window of the partition computes it: one sort for both.
             order = self.order(window) if (*window.keys, window.ts) in self.range_specs else f"{window.ts}, m.__seq"
             return f"PARTITION BY {', '.join(partition)} ORDER BY {order} ROWS BETWEEN {bound} AND CURRENT ROW{exclude}"
+        if frame.exclude_current_time:
+            # The rows of earlier times in range, and the current row (unless excluded): ordered by time alone,
+            # EXCLUDE TIES drops the other rows of the current time, EXCLUDE GROUP the current row too.
+            bound = "UNBOUNDED PRECEDING" if start.kind == "unbounded" else f"{offset} PRECEDING"
+            exclude = " EXCLUDE GROUP" if frame.exclude_current_row else " EXCLUDE TIES"
+            return (
+                f"PARTITION BY {', '.join(partition)} ORDER BY {window.ts} "
+                f"RANGE BETWEEN {bound} AND CURRENT ROW{exclude}"
+            )
         rank = self.rank(window)
         order = self.order(window)
         if start.kind == "unbounded":
             bound = "UNBOUNDED PRECEDING"
         else:
             bound = f"({offset}::HUGEINT * {SHIFT} + {rank}) PRECEDING"
-        return f"PARTITION BY {', '.join(partition)} ORDER BY {order} RANGE BETWEEN {bound} AND CURRENT ROW{exclude}"
+        ranged = f"PARTITION BY {', '.join(partition)} ORDER BY {order} RANGE BETWEEN {bound} AND CURRENT ROW"
+        if frame.maxsize is None:
+            return ranged + exclude
+        # MAXSIZE: the newest stored rows in range, at most maxsize with the current row. Two passes: count the
+        # stored rows in range, then a ROWS frame reaching back that many (capped).
+        stored = self.count(f"count(*) OVER ({ranged}) - 1")
+        keep = int(frame.maxsize) - (0 if frame.exclude_current_row else 1)
+        return (
+            f"PARTITION BY {', '.join(partition)} ORDER BY {order} "
+            f"ROWS BETWEEN least({stored}, {keep}) PRECEDING AND CURRENT ROW{exclude}"
+        )
+
+    def count(self, sql: str) -> str:
+        if sql not in self.counts:
+            self.counts[sql] = f"__n{len(self.counts)}"
+        return f"m.{self.counts[sql]}"
 
     def order(self, window: _Window) -> str:
         return f"({window.ts}::HUGEINT * {SHIFT} + {self.rank(window)})"
@@ -224,7 +257,7 @@ class _Compiler:
         if planned.order_position is not None:
             order = f"{column(planned.order_position)} DESC NULLS LAST, __seq DESC"
         partition = ", ".join(right_keys)
-        self.joins.append((alias, planned.alias, names))
+        self.joins.append((alias, planned.alias, names, [c["type"] for c in table.columns]))
         cte = (
             f"{alias} AS (SELECT * EXCLUDE (__rn) FROM (SELECT *, row_number() OVER (PARTITION BY {partition} "
             f"ORDER BY {order}) AS __rn FROM ({self.relations[table.pk]})) WHERE __rn = 1)"
@@ -246,21 +279,33 @@ class _Compiler:
                 except Unsupported:
                     pass  # reported if the window is used
         joins = [self.join(number, join).split("\0") for number, join in enumerate(select.joins)]
-        outputs: list[str] = []
+        items: list[tuple[str | None, Callable | None]] = []
         for projection in select.projections:
-            outputs.extend(self.projection(projection.expression))
+            items.extend(self.projection(projection.expression))
         schema = plan.output_schema
-        if len(outputs) != len(schema):
+        if len(items) != len(schema):
             raise Unsupported("the projections")
-        casts = [
-            f'CAST({sql} AS {CANONICAL[kind]}) AS "{_quote(name)}"'
-            for sql, (name, kind) in zip(outputs, schema, strict=True)
-        ]
+        row_fns: list[Callable[[tuple], Any]] | None = None
+        if all(sql is not None for sql, _ in items):
+            selected = [
+                f'CAST({sql} AS {CANONICAL[kind]}) AS "{_quote(name)}"'
+                for (sql, _), (name, kind) in zip(items, schema, strict=True)
+            ]
+        else:
+            row_fns = [
+                itemgetter(self.slot(sql, kind)) if sql is not None else fn
+                for (sql, fn), (_, kind) in zip(items, schema, strict=True)
+            ]
+            ordered = sorted(self.slots.items(), key=lambda item: item[1][0])
+            selected = [f"CAST({sql} AS {CANONICAL[kind]}) AS s{position}" for sql, (position, kind) in ordered]
         ranks = [
             f"row_number() OVER (PARTITION BY {', '.join(spec)} ORDER BY m.__seq) - 1 AS {name}"
             for spec, name in self.ranks.items()
         ]
         base = f"SELECT *{''.join(', ' + r for r in ranks)} FROM ({self.relations[self.main.pk]}) AS m"
+        if self.counts:
+            counted = "".join(f", {sql} AS {name}" for sql, name in self.counts.items())
+            base = f"SELECT m.*{counted} FROM ({base}) AS m"
         calls = [call for window in self.windows.values() for call in window.calls]
         windowed = f"SELECT m.*{''.join(', ' + c for c in calls)} FROM ({base}) AS m"
         ctes = [cte for cte, _ in joins]
@@ -269,26 +314,51 @@ class _Compiler:
         )
         with_sql = "WITH " + ", ".join([f"w AS ({windowed})", *ctes]) + " "
         limit = f" LIMIT {int(self.limit)}" if self.limit is not None else ""
-        sql = f"{with_sql}SELECT {', '.join(casts)} FROM {from_sql} ORDER BY w.__seq{limit}"
-        return Compiled(sql, [name for name, _ in schema], [kind for _, kind in schema])
+        sql = f"{with_sql}SELECT {', '.join(selected)} FROM {from_sql} ORDER BY w.__seq{limit}"
+        return Compiled(sql, [name for name, _ in schema], [kind for _, kind in schema], row_fns)
 
-    def projection(self, node: exp.Expression) -> list[str]:
+    def slot(self, sql: str, kind: str) -> int:
+        if sql not in self.slots:
+            self.slots[sql] = (len(self.slots), kind)
+        return self.slots[sql][0]
+
+    def projection(self, node: exp.Expression) -> list[tuple[str | None, Callable | None]]:
         if isinstance(node, exp.Star) or (isinstance(node, exp.Column) and isinstance(node.this, exp.Star)):
             table = node.table if isinstance(node, exp.Column) else None
-            out = []
+            out: list[tuple[str | None, Callable | None]] = []
             if not table or table in self.plan.main_aliases:
-                out += [f"w.{column(i)}" for i in range(len(self.names))]
+                out += [(f"w.{column(i)}", None) for i in range(len(self.names))]
             for number, (alias, names, _) in enumerate(self.plan.join_aliases):
                 if not table or table == alias:
-                    out += [f"j{number}.{column(i)}" for i in range(len(names))]
+                    out += [(f"j{number}.{column(i)}", None) for i in range(len(names))]
             return out
         if isinstance(node, exp.Column):
-            sql, _ = self.column_ref(node)
-            return [sql]
+            return [(self.column_ref(node)[0], None)]
         if isinstance(node, exp.Window):
-            sql, _ = self.aggregate(node)
-            return [sql]
-        raise Unsupported(f"the expression {node.sql()}")
+            return [(self.aggregate(node)[0], None)]
+        # Any other expression: the engine's own functions evaluate it on each output row, over the columns and
+        # aggregates it reads (computed by DuckDB).
+        try:
+            compiled = compile_expression(node, _SlotScope(self))
+        except ExpressionError as exc:  # the request plan compiled it, so this is a gap here, not a user error
+            raise Unsupported(f"the expression {node.sql()} ({exc})") from None
+        return [(None, compiled.fn)]
+
+
+class _SlotScope:
+    """Columns and window aggregates of a projection's expression, read from the compiled query's slots."""
+
+    def __init__(self, compiler: _Compiler) -> None:
+        self.compiler = compiler
+
+    def column(self, table, name):
+        node = exp.Column(this=exp.to_identifier(name), table=exp.to_identifier(table) if table else None)
+        sql, kind = self.compiler.column_ref(node)
+        return itemgetter(self.compiler.slot(sql, kind)), kind
+
+    def window_call(self, node):
+        sql, kind = self.compiler.aggregate(node)
+        return itemgetter(self.compiler.slot(sql, kind)), kind
 
 
 def _conjuncts(node: exp.Expression) -> list[exp.Expression]:

@@ -82,7 +82,11 @@ class _Offline:
     def rows(self, progress: Callable[[float], None] | None) -> list[list[Any]]:
         if self.compiled is not None:
             try:
-                return [list(row) for row in self.con.execute(self.compiled.sql).fetchall()]
+                fetched = self.con.execute(self.compiled.sql).fetchall()
+                fns = self.compiled.row_fns
+                if fns is None:
+                    return [list(row) for row in fetched]
+                return [[fn(row) for fn in fns] for row in fetched]
             except duckdb.Error as exc:
                 self.fall_back(f"what DuckDB refused ({str(exc).splitlines()[0]})")
         tables = {pk: fetch_rows(self.con, table, self.relations[pk]) for pk, table in self.tables.items()}
@@ -108,7 +112,7 @@ def write(db: str, select: Select, uri: str, options: OutfileOptions) -> Offline
     query = _Offline(db, select, select.limit)
     try:
         schema = query.plan.output_schema
-        if query.compiled is not None:
+        if query.compiled is not None and query.compiled.row_fns is None:
             try:
                 count = export.write_sql(query.con, query.compiled.sql, uri, options)
                 return OfflineResult(schema, [], query.how, count)

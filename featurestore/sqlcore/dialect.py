@@ -119,6 +119,12 @@ class StopJobStatement(exp.Expression):
     arg_types = {"this": True}
 
 
+class ExecuteDeploymentStatement(exp.Expression):
+    """``EXECUTE DEPLOYMENT [db.]name [LIMIT n] [INTO OUTFILE 'path' [OPTIONS(...)]]`` (an extension)."""
+
+    arg_types = {"this": True, "limit": False, "path": False, "options": False}
+
+
 class DeployStatement(exp.Expression):
     """``DEPLOY [IF NOT EXISTS] name [OPTIONS(...)] <select>``, with the SELECT's original text in ``sql``."""
 
@@ -141,7 +147,7 @@ class OpenMLDB(Dialect):
         IDENTIFIERS = ["`"]
         STRING_ESCAPES = ["\\", "'"]
         # sqlglot swallows everything after a command keyword into one string; SHOW has a grammar here.
-        COMMANDS = tokens.Tokenizer.COMMANDS - {TokenType.SHOW}
+        COMMANDS = tokens.Tokenizer.COMMANDS - {TokenType.SHOW, TokenType.EXECUTE}
 
     class Parser(parser.Parser):
         # No builders for known functions: every call is parsed as exp.Anonymous (see the module docstring).
@@ -170,6 +176,9 @@ class OpenMLDB(Dialect):
             if first == "STOP" and second == "JOB":
                 self._advance(2)
                 return self.expression(StopJobStatement(this=self._parse_job_id()))
+            if first == "EXECUTE" and second == "DEPLOYMENT":
+                self._advance(2)
+                return self._parse_execute_deployment()
             if first == "DROP" and second == "DEPLOYMENT":
                 self._advance(2)
                 exists = self._parse_exists()
@@ -209,6 +218,21 @@ class OpenMLDB(Dialect):
                 table = self._parse_table_parts()
             options = self._parse_options() if self._match_text_seq("OPTIONS") else []
             return self.expression(LoadDataStatement(this=table, path=path, options=options))
+
+        def _parse_execute_deployment(self) -> ExecuteDeploymentStatement:
+            name = self._parse_table_parts()
+            limit = None
+            if self._match(TokenType.LIMIT):
+                if not self._match(TokenType.NUMBER):
+                    self.raise_error("Expected a number after LIMIT")
+                limit = exp.Literal.number(self._prev.text)
+            path = options = None
+            if self._match(TokenType.INTO):
+                if not self._match_text_seq("OUTFILE"):
+                    self.raise_error("Expected OUTFILE after INTO")
+                path = self._parse_path_string("INTO OUTFILE")
+                options = self._parse_options() if self._match_text_seq("OPTIONS") else []
+            return self.expression(ExecuteDeploymentStatement(this=name, limit=limit, path=path, options=options))
 
         def _parse_job_id(self) -> exp.Expr:
             if not self._curr or self._curr.token_type == TokenType.SEMICOLON:
@@ -600,6 +624,17 @@ class _Translator:
             )
         if isinstance(tree, StopJobStatement):
             return sqlir.StopJob(job_id=tree.this.this)
+        if isinstance(tree, ExecuteDeploymentStatement):
+            name, db = _table_name(tree.this, "deployment")
+            limit = tree.args.get("limit")
+            path = tree.args.get("path")
+            return sqlir.ExecuteDeployment(
+                name=name,
+                db=db,
+                limit=int(limit.this) if limit is not None else None,
+                path=path.this if path is not None else None,
+                options=_options(tree.args.get("options"), "lower"),
+            )
         raise SqlError(f"unsupported statement: {_sql(tree)[:60]}")
 
     # --- DDL ---

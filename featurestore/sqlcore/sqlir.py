@@ -97,6 +97,18 @@ class StopJob:
 
 
 @dataclass
+class ExecuteDeployment:
+    """``EXECUTE DEPLOYMENT [db.]name [LIMIT n] [INTO OUTFILE 'path' [OPTIONS(...)]]`` (an extension): the
+    deployment's features for every row of its main table's offline data, point-in-time (a training set)."""
+
+    name: str
+    db: str | None = None
+    limit: int | None = None
+    path: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class LoadData:
     """``LOAD DATA INFILE 'path' INTO TABLE [db.]t [OPTIONS(...)]`` (option keys lower-case, values literals)."""
 
@@ -216,5 +228,5 @@ class SelectInto:
 
 Statement = (
     CreateDatabase | DropDatabase | UseDatabase | CreateTable | DropTable | DropDeployment | Show | Describe
-    | SetVariable | Insert | Deploy | Select | SelectInto | LoadData | StopJob
+    | SetVariable | Insert | Deploy | Select | SelectInto | LoadData | StopJob | ExecuteDeployment
 )  # fmt: skip

@@ -119,6 +119,29 @@ def test_database_page_lists_tables_deployments_and_the_sql_box(console, deploye
     assert "console/features.js" in page
 
 
+def test_table_page_shows_offline_data_and_database_page_the_offline_jobs(console, deployed, user, settings, tmp_path):
+    settings.FEATURESTORE_FILE_ROOTS = [str(tmp_path)]
+    settings.FEATURESTORE_OFFLINE_DIR = tmp_path / "offline"
+    page = text(console.get("/console/features/fs/tables/t1/"))
+    assert "No offline data: offline queries read the online rows." in page
+    (tmp_path / "h.csv").write_text("k,v,ts\n<x>,7,500\nz,8,600\n")
+    sqlexec.execute(db="fs", sql="LOAD DATA INFILE 'h.csv' INTO TABLE t1", mode="offsync")
+    page = text(console.get("/console/features/fs/tables/t1/"))
+    assert by_testid(page, "table-offline-rows") == '<dd data-testid="table-offline-rows">2</dd>'
+    sample = by_testid(page, "table-offline-rows-sample")
+    assert "<td>&lt;x&gt;</td><td>7</td><td>500</td>" in sample and "<td>z</td>" in sample
+
+    runtime = {"openmldb.db": "fs", "openmldb.job_type": "RunBatchAndShow"}
+    job = Job.objects.create(
+        owner=user, code="SELECT * FROM t1", engine_type="sql", run_type="sql", source_api="featurestore",
+        status=JobStatus.SUCCEED, params={"configuration": {"runtime": runtime}},
+    )  # fmt: skip
+    page = text(console.get("/console/features/fs/"))
+    jobs = by_testid(page, "feature-jobs")
+    assert f'href="/console/jobs/{job.pk}/"' in jobs and "RunBatchAndShow" in jobs and "FINISHED" in jobs
+    assert 'data-testid="sql-mode"' in page and '<option value="offsync">' in page
+
+
 def test_the_sql_box_route_answers_the_session(console, deployed):
     body = json.dumps({"mode": "online", "sql": "SELECT k, v FROM t1"})
     answer = json.loads(console.post("/dbs/fs", body, content_type="application/json").content)

@@ -25,7 +25,10 @@ pytestmark = pytest.mark.django_db
 AGGREGATES = (
     "sum(v) OVER w AS s, count(v) OVER w AS c, min(v) OVER w AS lo, max(v) OVER w AS hi, min(d) OVER w AS dlo, "
     "max(d) OVER w AS dhi, avg(d) OVER w AS mean, sum(d) OVER w AS ds, avg(v) OVER w AS vmean, "
-    "sum(ts) OVER w AS tsum, count(k) OVER w AS kc, max(k) OVER w AS kmax"
+    "sum(ts) OVER w AS tsum, count(k) OVER w AS kc, max(k) OVER w AS kmax, "
+    # expressions: evaluated by the engine's functions over what DuckDB computed
+    "sum(v) OVER w * 2 + v AS expr, concat(k, '-', cast(count(v) OVER w AS string)) AS label, "
+    "if(d > 1, d, 0.0) AS clipped"
 )
 
 values = st.one_of(st.none(), st.integers(min_value=-5, max_value=5), st.sampled_from([2**31 - 1, -(2**31)]))
@@ -63,6 +66,11 @@ def frames(draw):
         if start not in ("UNBOUNDED PRECEDING", "0 PRECEDING") and draw(st.booleans()):
             start = start.replace(" PRECEDING", " OPEN PRECEDING")
         frame = f"ROWS_RANGE BETWEEN {start} AND CURRENT ROW"
+        extra = draw(st.sampled_from(["", "maxsize", "time"]))
+        if extra == "maxsize":
+            frame += f" MAXSIZE {draw(st.integers(min_value=1, max_value=5))}"
+        elif extra == "time":
+            frame += " EXCLUDE CURRENT_TIME"
     if draw(st.booleans()):
         frame += " EXCLUDE CURRENT_ROW"
     return frame

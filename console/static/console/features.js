@@ -144,7 +144,8 @@
       output.innerHTML = "";
       busy(form, status, "Running…");
       try {
-        show(await call(form.dataset.url, { mode: "online", sql: input.value }));
+        const mode = document.getElementById("sql-mode");
+        show(await call(form.dataset.url, { mode: mode ? mode.value : "online", sql: input.value }));
       } catch (failure) {
         error.textContent = failure.message;
       } finally {
