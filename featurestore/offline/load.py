@@ -19,7 +19,7 @@ from featurestore.errors import FeatureStoreError
 from featurestore.files import input_files, normalized
 from featurestore.models import FeatureTable
 from featurestore.offline import data
-from featurestore.offline.duck import connect
+from featurestore.offline.duck import column, connect
 from featurestore.offline.options import LoadOptions, load_options
 from featurestore.offline.reader import Input, InputReader
 from featurestore.selectors import table_get
@@ -78,25 +78,39 @@ def _load_online(con: duckdb.DuckDBPyConnection, table: FeatureTable, reader: In
         con.execute(f"CREATE TEMP TABLE __load AS {select_sql}")
     except duckdb.Error as exc:
         raise reader.failure(exc) from None
-    codecs = storage.encoders([column["type"] for column in table.columns])
-    active = [(i, codec) for i, codec in enumerate(codecs) if codec is not None]
-    cursor = con.execute("SELECT * FROM __load")
+    # The stored form (storage.encoders) is computed by DuckDB where it can be: dates as ordinals, bools as
+    # integers; SQLite's 'NaN' text only for float columns that hold a NaN (Python encodes those).
+    types = [column["type"] for column in table.columns]
+    codecs = storage.encoders(types)
+    selected, active = [], []
+    for i, (kind, codec) in enumerate(zip(types, codecs, strict=True)):
+        value = column(i)
+        if kind == "date":
+            value = f"date_diff('day', DATE '0001-01-01', {value}) + 1"
+        elif kind == "bool":
+            value = f"{value}::INTEGER"
+        elif codec is not None:
+            found = con.execute(f"SELECT count(*) FROM __load WHERE isnan({value})").fetchone()
+            if found and found[0]:
+                active.append((i, codec))
+        selected.append(value)
+    cursor = con.execute(f"SELECT {', '.join(selected)} FROM __load")
 
     def batches() -> Iterator[list]:
         while True:
             rows = cursor.fetchmany(BATCH)
             if not rows:
                 return
-            if active:
-                encoded = []
-                for row in rows:
-                    values = list(row)
-                    for i, codec in active:
-                        if values[i] is not None:
-                            values[i] = codec(values[i])
-                    encoded.append(values)
-                yield encoded
-            else:
+            if not active:
                 yield rows
+                continue
+            encoded = []
+            for row in rows:
+                values = list(row)
+                for i, codec in active:
+                    if values[i] is not None:
+                        values[i] = codec(values[i])
+                encoded.append(values)
+            yield encoded
 
     return services.rows_insert_stored(table=table, batches=batches())
