@@ -6,7 +6,8 @@ an attacker lock anybody else out:
 - **Per username and client.** Failures are counted per (username, address), or, when the attempt carries a valid
   device cookie for that username (``LOGIN_DEVICE_COOKIE``, issued by every successful login), per (username,
   device). From ``LOGIN_MAX_FAILURES`` failures on, that pair must wait before its next attempt, the wait doubling
-  with each further failure (1 s, 2 s, 4 s ... up to ``LOGIN_BACKOFF_MAX_SECONDS``), right password or not.
+  with each further failure (``LOGIN_BACKOFF_FIRST_SECONDS``, 1 s by default, then 2 s, 4 s ... up to
+  ``LOGIN_BACKOFF_MAX_SECONDS``), right password or not.
 - **Per address.** An address with ``LOGIN_MAX_FAILURES_PER_ADDRESS`` failures over all usernames (a spray) is slowed
   the same way, but only for usernames that are not *known* there: a username known at an address (it logged in
   successfully from there recently) or presenting its device cookie is never slowed by that address's other
@@ -36,6 +37,8 @@ from django.utils.crypto import get_random_string
 from dataplatform.api.exceptions import ThrottledError
 
 DEVICE_SALT = "dataplatform.login-device"
+#: The clock waits are measured with (tests hold it still: a slow machine must not let a wait run out).
+clock = time.time
 # How long a successful login makes its address "known" for its username, and a device cookie valid.
 KNOWN_SECONDS = 30 * 86400
 
@@ -91,7 +94,7 @@ def _keys(client: LoginClient, username: str) -> tuple[str, bool, list[tuple[str
 
 def login_throttle_check(*, client: LoginClient, username: str) -> None:
     """Raise ThrottledError while this attempt must wait (see the module's rule)."""
-    now = time.time()
+    now = clock()
     _, _, checks = _keys(client, username)
     waits = cache.get_many([f"{key}:until" for key, _ in checks])
     until = max(waits.values(), default=0.0)
@@ -114,14 +117,15 @@ def _count(key: str, threshold: int, now: float) -> None:
             count = 1
     wait = 0
     if count >= threshold:
-        wait = min(settings.LOGIN_BACKOFF_MAX_SECONDS, 2 ** min(count - threshold, 30))
+        first = settings.LOGIN_BACKOFF_FIRST_SECONDS
+        wait = min(settings.LOGIN_BACKOFF_MAX_SECONDS, first * 2 ** min(count - threshold, 30))
         cache.set(f"{key}:until", now + wait, timeout=wait)
     cache.touch(key, timeout=window + wait)  # never forgotten while its wait runs
 
 
 def login_failure_record(*, client: LoginClient, username: str) -> None:
     """Count one failed attempt: against its own pair, and, from an unknown client, its address and username."""
-    now = time.time()
+    now = clock()
     _, _, checks = _keys(client, username)
     for key, threshold in checks:
         _count(key, threshold, now)

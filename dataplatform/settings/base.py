@@ -205,11 +205,13 @@ CSRF_FAILURE_VIEW = "dataplatform.api.views.csrf_failure"
 
 # Failed logins allowed per client address and per username inside the window, on every login endpoint.
 # Failed logins (dataplatform/accounts/throttling.py): per username and address (or device cookie), per address,
-# per username; past each threshold the next attempt waits 1 s, doubling up to LOGIN_BACKOFF_MAX_SECONDS.
+# per username; past each threshold the next attempt waits LOGIN_BACKOFF_FIRST_SECONDS (1 s), doubling up to
+# LOGIN_BACKOFF_MAX_SECONDS.
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 10, minimum=1)
 LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 50, minimum=1)
 LOGIN_MAX_FAILURES_PER_USER = env_int("LOGIN_MAX_FAILURES_PER_USER", 50, minimum=1)
 LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 300, minimum=1)
+LOGIN_BACKOFF_FIRST_SECONDS = env_int("LOGIN_BACKOFF_FIRST_SECONDS", 1, minimum=1)
 LOGIN_BACKOFF_MAX_SECONDS = env_int("LOGIN_BACKOFF_MAX_SECONDS", 900, minimum=1)
 LOGIN_DEVICE_COOKIE = "platform_login_device"
 # Proxies in front of the platform that append to X-Forwarded-For (0: use the socket's peer address).

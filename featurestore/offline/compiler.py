@@ -31,12 +31,27 @@ from sqlglot import exp
 
 from featurestore.engine import RequestPlan
 from featurestore.offline.duck import CANONICAL, column
-from featurestore.sqlcore.expressions import ExpressionError, compile_expression
+from featurestore.sqlcore.expressions import (
+    ExpressionError,
+    call_parts,
+    compile_aggregate_args,
+    compile_expression,
+)
 from featurestore.sqlcore.sqlir import Frame, LastJoin, Select, WindowDef
 
+DERIVED = "__derived"
 SHIFT = 4294967296  # 2^32: room for the rank of a row among rows of the same time
 _BITS = {"int16": 16, "int32": 32, "int64": 64, "timestamp": 64}
 _COMPILED_AGGREGATES = ("sum", "count", "avg", "min", "max")
+_NUMBERS = {"int16", "int32", "int64", "float", "double"}
+#: The column types each aggregate is written natively in SQL for (others go through ``generic``).
+_NATIVE_TYPES = {
+    "count": {"bool", "int16", "int32", "int64", "float", "double", "string", "date", "timestamp"},
+    "avg": _NUMBERS,
+    "sum": _NUMBERS | {"timestamp"},
+    "min": _NUMBERS | {"string", "date", "timestamp", "bool"},
+    "max": _NUMBERS | {"string", "date", "timestamp", "bool"},
+}
 
 
 class Unsupported(Exception):  # noqa: N818 - a reason, not a failure: the per-row plan takes over
@@ -53,6 +68,20 @@ class Compiled:
     names: list[str]
     types: list[str]
     row_fns: list[Callable[[tuple], Any]] | None = None
+    udfs: list[Udf] = field(default_factory=list)
+    #: Values of the main table's rows the query reads from the view ``DERIVED`` (``__seq`` and each column):
+    #: (column, fn(row values), type), computed by the caller before running ``sql``.
+    derived: list[tuple[str, Callable[[tuple], Any], str]] = field(default_factory=list)
+
+
+@dataclass
+class Udf:
+    """A Python function the query calls (an aggregate of the engine over a frame's value lists)."""
+
+    name: str
+    fn: Callable[..., Any]
+    parameters: list[str]  # DuckDB types
+    result: str
 
 
 @dataclass
@@ -86,6 +115,8 @@ class _Compiler:
         self.joins: list[tuple[str, str, list[str], list[str]]] = []  # (CTE name, the query's alias, names, types)
         self.slots: dict[str, tuple[int, str]] = {}  # SQL of a value the row functions read -> (position, type)
         self.counts: dict[str, str] = {}  # MAXSIZE: SQL counting a window's rows in range -> its column
+        self.udfs: list[Udf] = []
+        self.derived: dict[str, tuple[str, Callable, str]] = {}  # argument SQL -> (column, fn(row), type)
 
     # --- columns ------------------------------------------------------------------------------------------------
     def main_column(self, node: exp.Column) -> str:
@@ -188,16 +219,19 @@ class _Compiler:
 
     def aggregate(self, node: exp.Window) -> tuple[str, str]:
         call = node.this
-        name = call.name.lower() if isinstance(call, exp.Anonymous) else ""
-        if name not in _COMPILED_AGGREGATES:
-            raise Unsupported(f"aggregate {name or call.sql()}")
-        args = call.expressions
-        if len(args) != 1 or not isinstance(args[0], exp.Column) or isinstance(args[0].this, exp.Star):
-            raise Unsupported(f"{name}() of an expression")
+        try:
+            name, args = call_parts(call)
+        except ExpressionError:
+            raise Unsupported(f"aggregate {call.sql()}") from None
         window = self.window(node.text("alias"))
+        over = f"OVER ({self.over(window)})"
+        if name == "count" and len(args) == 1 and isinstance(args[0], exp.Star):
+            return self._slot_call(window, f"count(*) {over}"), "int64"
+        native = name in _COMPILED_AGGREGATES and len(args) == 1 and isinstance(args[0], exp.Column)
+        if not native or self.types[self.names.index(args[0].name)] not in _NATIVE_TYPES[name]:
+            return self.generic(node, window, over)
         value = self.main_column(args[0])
         kind = self.types[self.names.index(args[0].name)]
-        over = f"OVER ({self.over(window)})"
         if name == "count":
             sql, result = f"count({value}) {over}", "int64"
         elif name == "avg":
@@ -220,9 +254,76 @@ class _Compiler:
             else:
                 sql = f"{name}({value}) {over}"
             result = kind
+        return self._slot_call(window, sql), result
+
+    def derive(self, node: exp.Expression) -> str:
+        """An aggregate's argument that is an expression of the row: computed by the engine for every main row
+        before the query (``Compiled.derived``), read as a column of ``__derived``."""
+        key = node.sql()
+        if key not in self.derived:
+            try:
+                compiled = compile_expression(node, _RowScope(self))
+            except ExpressionError as exc:
+                raise Unsupported(f"the expression {key} ({exc})") from None
+            self.derived[key] = (f"__x{len(self.derived)}", compiled.fn, compiled.type)
+        return f"m.{self.derived[key][0]}"
+
+    def _slot_call(self, window: _Window, sql: str) -> str:
         slot = f"__a{sum(len(w.calls) for w in self.windows.values())}"
         window.calls.append(f"{sql} AS {slot}")
-        return f"w.{slot}", result
+        return f"w.{slot}"
+
+    def generic(self, node: exp.Window, window: _Window, over: str) -> tuple[str, str]:
+        """Any other aggregate of the engine: DuckDB gathers each argument's values over the frame (newest
+        first), the engine's own ``Aggregate.compute`` folds them (a Python function DuckDB calls per row)."""
+        try:
+            aggregate, args = compile_aggregate_args(node.this, _TypeScope(self))
+        except ExpressionError as exc:
+            raise Unsupported(f"the aggregate {node.this.sql()} ({exc})") from None
+        _, arg_nodes = call_parts(node.this)
+        order = f"{window.ts} DESC, m.__seq DESC"
+        lists, parameters, constants = [], [], []
+        for arg, arg_node in zip(args, arg_nodes, strict=True):
+            if arg.constant:
+                constants.append((len(constants) + len(lists), arg.value))
+                continue
+            value = self.main_column(arg_node) if isinstance(arg_node, exp.Column) else self.derive(arg_node)
+            lists.append(f"list({value} ORDER BY {order}) {over}")
+            parameters.append(f"{CANONICAL[arg.type]}[]")
+        if not lists:  # only constants: a list gives the frame's size
+            lists.append(f"list(m.__seq) {over}")
+            parameters.append("BIGINT[]")
+            positions: list[int | None] = [None]
+        else:
+            positions = [i for i in range(len(args)) if i not in {p for p, _ in constants}]
+        result = aggregate.result_type([arg.type for arg in args])
+        compute = aggregate.compute
+        count = len(args)
+        fixed = dict(constants)
+
+        def fold(*values: list | None) -> Any:
+            size = len(values[0] or ())
+            columns: list[list[Any]] = [[]] * count
+            for position, value in zip(positions, values, strict=True):
+                if position is not None:
+                    columns[position] = list(value or ())
+            for position, constant in fixed.items():
+                columns[position] = [constant] * size
+            return compute(columns)
+
+        if result in ("float", "double"):
+            # DuckDB turns a NaN a Python function returns into NULL: floats travel as their repr() text.
+            def folded(*values: list | None) -> str | None:
+                value = fold(*values)
+                return None if value is None else repr(value)
+
+            udf = Udf(f"__agg{len(self.udfs)}", _arity(folded, len(lists)), parameters, "VARCHAR")
+            call = f"CAST({udf.name}({', '.join(lists)}) AS {CANONICAL[result]})"
+        else:
+            udf = Udf(f"__agg{len(self.udfs)}", _arity(fold, len(lists)), parameters, CANONICAL[result])
+            call = f"{udf.name}({', '.join(lists)})"
+        self.udfs.append(udf)
+        return self._slot_call(window, call), result
 
     # --- joins --------------------------------------------------------------------------------------------------
     def join(self, number: int, join: LastJoin) -> str:
@@ -302,7 +403,11 @@ class _Compiler:
             f"row_number() OVER (PARTITION BY {', '.join(spec)} ORDER BY m.__seq) - 1 AS {name}"
             for spec, name in self.ranks.items()
         ]
-        base = f"SELECT *{''.join(', ' + r for r in ranks)} FROM ({self.relations[self.main.pk]}) AS m"
+        main = self.relations[self.main.pk]
+        if self.derived:
+            names = "".join(f", d.{name}" for name, _, _ in self.derived.values())
+            main = f"SELECT m.*{names} FROM ({main}) AS m JOIN {DERIVED} AS d ON d.__seq = m.__seq"
+        base = f"SELECT *{''.join(', ' + r for r in ranks)} FROM ({main}) AS m"
         if self.counts:
             counted = "".join(f", {sql} AS {name}" for sql, name in self.counts.items())
             base = f"SELECT m.*{counted} FROM ({base}) AS m"
@@ -315,7 +420,8 @@ class _Compiler:
         with_sql = "WITH " + ", ".join([f"w AS ({windowed})", *ctes]) + " "
         limit = f" LIMIT {int(self.limit)}" if self.limit is not None else ""
         sql = f"{with_sql}SELECT {', '.join(selected)} FROM {from_sql} ORDER BY w.__seq{limit}"
-        return Compiled(sql, [name for name, _ in schema], [kind for _, kind in schema], row_fns)
+        derived = list(self.derived.values())
+        return Compiled(sql, [name for name, _ in schema], [kind for _, kind in schema], row_fns, self.udfs, derived)
 
     def slot(self, sql: str, kind: str) -> int:
         if sql not in self.slots:
@@ -345,6 +451,37 @@ class _Compiler:
         return [(None, compiled.fn)]
 
 
+class _RowScope:
+    """Main-table columns of one row (the row's values, in schema order), for ``derive``."""
+
+    def __init__(self, compiler: _Compiler) -> None:
+        self.compiler = compiler
+
+    def column(self, table, name):
+        node = exp.Column(this=exp.to_identifier(name), table=exp.to_identifier(table) if table else None)
+        self.compiler.main_column(node)
+        position = self.compiler.names.index(name)
+        return itemgetter(position), self.compiler.types[position]
+
+    def window_call(self, node):
+        raise Unsupported(f"an aggregate inside an aggregate: {node.sql()}")
+
+
+class _TypeScope:
+    """Main-table columns by type only (to type an aggregate's arguments)."""
+
+    def __init__(self, compiler: _Compiler) -> None:
+        self.compiler = compiler
+
+    def column(self, table, name):
+        node = exp.Column(this=exp.to_identifier(name), table=exp.to_identifier(table) if table else None)
+        self.compiler.main_column(node)
+        return (lambda row: None), self.compiler.types[self.compiler.names.index(name)]
+
+    def window_call(self, node):
+        raise Unsupported(f"an aggregate inside an aggregate: {node.sql()}")
+
+
 class _SlotScope:
     """Columns and window aggregates of a projection's expression, read from the compiled query's slots."""
 
@@ -359,6 +496,20 @@ class _SlotScope:
     def window_call(self, node):
         sql, kind = self.compiler.aggregate(node)
         return itemgetter(self.compiler.slot(sql, kind)), kind
+
+
+def _arity(fn: Callable[..., Any], count: int) -> Callable[..., Any]:
+    """``fn`` taking exactly ``count`` positional parameters (DuckDB counts a Python function's parameters)."""
+    wrappers: dict[int, Callable[..., Any]] = {
+        1: lambda a: fn(a),
+        2: lambda a, b: fn(a, b),
+        3: lambda a, b, c: fn(a, b, c),
+        4: lambda a, b, c, d: fn(a, b, c, d),
+        5: lambda a, b, c, d, e: fn(a, b, c, d, e),
+    }
+    if count not in wrappers:
+        raise Unsupported(f"an aggregate of {count} arguments")
+    return wrappers[count]
 
 
 def _conjuncts(node: exp.Expression) -> list[exp.Expression]:

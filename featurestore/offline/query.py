@@ -22,10 +22,10 @@ from featurestore import services
 from featurestore.engine import RequestPlan
 from featurestore.models import FeatureTable
 from featurestore.offline import export
-from featurestore.offline.compiler import Compiled, Unsupported, compile_select
+from featurestore.offline.compiler import DERIVED, Compiled, Unsupported, compile_select
 from featurestore.offline.duck import connect
 from featurestore.offline.options import OutfileOptions
-from featurestore.offline.sources import MemoryRowSource, canonical_sql, fetch_rows
+from featurestore.offline.sources import MemoryRowSource, canonical_sql, fetch_rows, register_rows, rows_sql
 from featurestore.sqlcore.sqlir import Select
 
 logger = logging.getLogger(__name__)
@@ -73,6 +73,23 @@ class _Offline:
             self.compiled = compile_select(select, self.plan, self.relations, limit=limit)
         except Unsupported as exc:
             self.fall_back(str(exc))
+        if self.compiled is not None and self.compiled.derived:
+            self.derive(self.compiled.derived)
+        if self.compiled is not None:
+            for udf in self.compiled.udfs:
+                self.con.create_function(
+                    udf.name, udf.fn, [duckdb.sqltype(t) for t in udf.parameters], duckdb.sqltype(udf.result),
+                    null_handling="special", side_effects=False,
+                )  # fmt: skip
+
+    def derive(self, derived: list) -> None:
+        """Compute the values of the main rows the compiled query reads from ``DERIVED``, by the engine."""
+        rows = fetch_rows(self.con, self.plan.main, self.relations[self.plan.main.pk])
+        values = [[fn(row[1:]) for _, fn, _ in derived] for row in rows]
+        register_rows(self.con, "__derived_rows", [kind for _, _, kind in derived], values, seq=[r[0] for r in rows])
+        names = [name for name, _, _ in derived]
+        select = rows_sql("__derived_rows", [kind for _, _, kind in derived], seq=True, names=names)
+        self.con.execute(f"CREATE TEMP TABLE {DERIVED} AS {select}")
 
     def fall_back(self, why: str) -> None:
         self.compiled = None

@@ -960,6 +960,11 @@ for _table in (_SCALAR_CLASSES, _AGGREGATE_CLASSES):
 _IMPLICIT_ARGS = {"StrToUnix": ("format",), "TsOrDsToDate": ("format",), "Week": ("mode",)}
 
 
+def call_parts(node: exp.Expression) -> tuple[str, list[exp.Expression]]:
+    """The OpenMLDB function name and argument nodes of a sqlglot call node (``count(*)``: ``count``, ``[*]``)."""
+    return _call_parts(node)
+
+
 def _call_parts(node: exp.Expression) -> tuple[str, list[exp.Expression]]:
     """The OpenMLDB function name and argument nodes of a sqlglot call node."""
     if isinstance(node, exp.Anonymous):

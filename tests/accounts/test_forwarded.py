@@ -15,7 +15,10 @@ pytestmark = pytest.mark.live
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with LiveServer(tmp_path_factory.mktemp("live-forwarded"), LOGIN_MAX_FAILURES="3") as live:
+    # A long first wait: a loaded machine must not let it run out between the last failure and the next try.
+    with LiveServer(
+        tmp_path_factory.mktemp("live-forwarded"), LOGIN_MAX_FAILURES="3", LOGIN_BACKOFF_FIRST_SECONDS="600"
+    ) as live:
         yield live
 
 
