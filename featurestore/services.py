@@ -238,7 +238,7 @@ def rows_insert_stored(*, table: FeatureTable, batches: Iterable[Sequence[Sequen
     """Insert batches of rows already in stored form (``storage.encoders``), all or nothing; return the count."""
     lock = _sqlite_writes if connection.vendor == "sqlite" else contextlib.nullcontext()
     count = 0
-    with lock, transaction.atomic():
+    with lock, transaction.atomic(), storage.bulk_load():
         for batch in batches:
             storage.insert_stored(table, batch)
             count += len(batch)
