@@ -85,12 +85,26 @@ class Udf:
 
 
 @dataclass
+class _Group:
+    """Windows computed over the same rows: the main table's (``w``), or one window's union with other tables
+    (``u<n>``: the main rows and the union tables' rows, ``__src`` 0 for main rows, -1, -2... for each union table
+    in order, which is how ties order: at the same time a union table's rows are older than the main rows)."""
+
+    name: str
+    union: list[tuple[int, list[int]]] = field(default_factory=list)  # (table pk, its columns in main order)
+    ranks: dict[tuple[str, ...], str] = field(default_factory=dict)  # (keys..., ts) -> rank column
+    range_specs: set[tuple[str, ...]] = field(default_factory=set)  # (keys..., ts) of ROWS_RANGE windows
+    counts: dict[str, str] = field(default_factory=dict)  # MAXSIZE: SQL counting rows in range -> its column
+    calls: list[str] = field(default_factory=list)
+
+
+@dataclass
 class _Window:
     name: str
     definition: WindowDef
     keys: list[str]  # main column SQL
     ts: str
-    calls: list[str] = field(default_factory=list)
+    group: _Group
 
 
 def _wrap(value: str, kind: str) -> str:
@@ -110,11 +124,10 @@ class _Compiler:
         self.names = plan.main.column_names
         self.types = [c["type"] for c in plan.main.columns]
         self.windows: dict[str, _Window] = {}
-        self.ranks: dict[tuple[str, ...], str] = {}  # (keys..., ts) -> rank column
-        self.range_specs: set[tuple[str, ...]] = set()  # (keys..., ts) of the ROWS_RANGE windows
+        self.main_group = _Group("w")
+        self.groups: list[_Group] = [self.main_group]
         self.joins: list[tuple[str, str, list[str], list[str]]] = []  # (CTE name, the query's alias, names, types)
         self.slots: dict[str, tuple[int, str]] = {}  # SQL of a value the row functions read -> (position, type)
-        self.counts: dict[str, str] = {}  # MAXSIZE: SQL counting a window's rows in range -> its column
         self.udfs: list[Udf] = []
         self.derived: dict[str, tuple[str, Callable, str]] = {}  # argument SQL -> (column, fn(row), type)
 
@@ -149,8 +162,8 @@ class _Compiler:
             return found
         definition = self.select.windows[name]
         frame = definition.frame
-        if definition.union or frame.instance_not_in_window:
-            raise Unsupported(f"window {name}: WINDOW ... UNION")
+        if frame.instance_not_in_window:
+            raise Unsupported(f"window {name}: INSTANCE_NOT_IN_WINDOW")
         if frame.exclude_current_time and (frame.kind == "rows" or frame.maxsize is not None):
             raise Unsupported(f"window {name}: EXCLUDE CURRENT_TIME with ROWS or MAXSIZE")
         if frame.end.kind != "current_row":
@@ -158,13 +171,33 @@ class _Compiler:
         if definition.order_by is None:
             raise Unsupported(f"window {name} without ORDER BY")
         keys = [self.main_column(c) for c in definition.partition_by]
-        found = _Window(name, definition, keys, self.main_column(definition.order_by))
+        group = self.main_group
+        if definition.union:
+            group = _Group(f"u{len(self.groups) - 1}", self.union_tables(name, definition))
+            self.groups.append(group)
+        found = _Window(name, definition, keys, self.main_column(definition.order_by), group)
+        if frame.kind == "rows_range":
+            group.range_specs.add((*keys, found.ts))
         self.windows[name] = found
         return found
 
+    def union_tables(self, name: str, definition: WindowDef) -> list[tuple[int, list[int]]]:
+        tables = []
+        planned = self.plan.windows[name]
+        for source in planned.sources:
+            if source.mapping is None:
+                continue  # the main table
+            if source.table.pk == self.main.pk:
+                raise Unsupported(f"window {name}: a UNION of the main table with itself")
+            tables.append((source.table.pk, list(source.mapping)))
+        return tables
+
     def over(self, window: _Window) -> str:
         frame: Frame = window.definition.frame
+        group = window.group
         partition = [*window.keys, f"CASE WHEN {window.ts} IS NULL THEN m.__seq END"]
+        if group.union:
+            partition.append(f"CASE WHEN {window.ts} IS NULL THEN m.__src END")
         exclude = " EXCLUDE CURRENT ROW" if frame.exclude_current_row else ""
         start = frame.start
         if start.kind == "preceding":
@@ -174,7 +207,8 @@ class _Compiler:
         if frame.kind == "rows":
             bound = "UNBOUNDED PRECEDING" if start.kind == "unbounded" else f"{offset} PRECEDING"
             # The same order as ``__ord`` when a ROWS_RANGE window of the partition computes it: one sort for both.
-            order = self.order(window) if (*window.keys, window.ts) in self.range_specs else f"{window.ts}, m.__seq"
+            spec = (*window.keys, window.ts)
+            order = self.order(window) if spec in group.range_specs else f"{window.ts}, {_tie(group)}"
             return f"PARTITION BY {', '.join(partition)} ORDER BY {order} ROWS BETWEEN {bound} AND CURRENT ROW{exclude}"
         if frame.exclude_current_time:
             # The rows of earlier times in range, and the current row (unless excluded): ordered by time alone,
@@ -196,26 +230,27 @@ class _Compiler:
             return ranged + exclude
         # MAXSIZE: the newest stored rows in range, at most maxsize with the current row. Two passes: count the
         # stored rows in range, then a ROWS frame reaching back that many (capped).
-        stored = self.count(f"count(*) OVER ({ranged}) - 1")
+        stored = self.count(group, f"count(*) OVER ({ranged}) - 1")
         keep = int(frame.maxsize) - (0 if frame.exclude_current_row else 1)
         return (
             f"PARTITION BY {', '.join(partition)} ORDER BY {order} "
             f"ROWS BETWEEN least({stored}, {keep}) PRECEDING AND CURRENT ROW{exclude}"
         )
 
-    def count(self, sql: str) -> str:
-        if sql not in self.counts:
-            self.counts[sql] = f"__n{len(self.counts)}"
-        return f"m.{self.counts[sql]}"
+    def count(self, group: _Group, sql: str) -> str:
+        if sql not in group.counts:
+            group.counts[sql] = f"__n{len(group.counts)}"
+        return f"m.{group.counts[sql]}"
 
     def order(self, window: _Window) -> str:
         return f"({window.ts}::HUGEINT * {SHIFT} + {self.rank(window)})"
 
     def rank(self, window: _Window) -> str:
         spec = (*window.keys, window.ts)
-        if spec not in self.ranks:
-            self.ranks[spec] = f"__r{len(self.ranks)}"
-        return f"m.{self.ranks[spec]}"
+        ranks = window.group.ranks
+        if spec not in ranks:
+            ranks[spec] = f"__r{len(ranks)}"
+        return f"m.{ranks[spec]}"
 
     def aggregate(self, node: exp.Window) -> tuple[str, str]:
         call = node.this
@@ -269,9 +304,9 @@ class _Compiler:
         return f"m.{self.derived[key][0]}"
 
     def _slot_call(self, window: _Window, sql: str) -> str:
-        slot = f"__a{sum(len(w.calls) for w in self.windows.values())}"
-        window.calls.append(f"{sql} AS {slot}")
-        return f"w.{slot}"
+        slot = f"__a{sum(len(g.calls) for g in self.groups)}"
+        window.group.calls.append(f"{sql} AS {slot}")
+        return f"{window.group.name}.{slot}"
 
     def generic(self, node: exp.Window, window: _Window, over: str) -> tuple[str, str]:
         """Any other aggregate of the engine: DuckDB gathers each argument's values over the frame (newest
@@ -281,12 +316,14 @@ class _Compiler:
         except ExpressionError as exc:
             raise Unsupported(f"the aggregate {node.this.sql()} ({exc})") from None
         _, arg_nodes = call_parts(node.this)
-        order = f"{window.ts} DESC, m.__seq DESC"
+        order = f"{window.ts} DESC{', m.__src DESC' if window.group.union else ''}, m.__seq DESC"
         lists, parameters, constants = [], [], []
         for arg, arg_node in zip(args, arg_nodes, strict=True):
             if arg.constant:
                 constants.append((len(constants) + len(lists), arg.value))
                 continue
+            if not isinstance(arg_node, exp.Column) and window.group.union:
+                raise Unsupported(f"window {window.name}: WINDOW ... UNION with {node.this.sql()} of an expression")
             value = self.main_column(arg_node) if isinstance(arg_node, exp.Column) else self.derive(arg_node)
             lists.append(f"list({value} ORDER BY {order}) {over}")
             parameters.append(f"{CANONICAL[arg.type]}[]")
@@ -373,10 +410,10 @@ class _Compiler:
         if select.where is not None or select.group_by or select.order_by or select.having is not None:
             raise Unsupported("WHERE, GROUP BY or ORDER BY")
         for definition in select.windows.values():
-            if definition.frame.kind == "rows_range" and definition.order_by is not None:
+            if definition.frame.kind == "rows_range" and definition.order_by is not None and not definition.union:
                 try:
                     keys = [self.main_column(c) for c in definition.partition_by]
-                    self.range_specs.add((*keys, self.main_column(definition.order_by)))
+                    self.main_group.range_specs.add((*keys, self.main_column(definition.order_by)))
                 except Unsupported:
                     pass  # reported if the window is used
         joins = [self.join(number, join).split("\0") for number, join in enumerate(select.joins)]
@@ -399,29 +436,45 @@ class _Compiler:
             ]
             ordered = sorted(self.slots.items(), key=lambda item: item[1][0])
             selected = [f"CAST({sql} AS {CANONICAL[kind]}) AS s{position}" for sql, (position, kind) in ordered]
-        ranks = [
-            f"row_number() OVER (PARTITION BY {', '.join(spec)} ORDER BY m.__seq) - 1 AS {name}"
-            for spec, name in self.ranks.items()
-        ]
         main = self.relations[self.main.pk]
         if self.derived:
             names = "".join(f", d.{name}" for name, _, _ in self.derived.values())
             main = f"SELECT m.*{names} FROM ({main}) AS m JOIN {DERIVED} AS d ON d.__seq = m.__seq"
-        base = f"SELECT *{''.join(', ' + r for r in ranks)} FROM ({main}) AS m"
-        if self.counts:
-            counted = "".join(f", {sql} AS {name}" for sql, name in self.counts.items())
-            base = f"SELECT m.*{counted} FROM ({base}) AS m"
-        calls = [call for window in self.windows.values() for call in window.calls]
-        windowed = f"SELECT m.*{''.join(', ' + c for c in calls)} FROM ({base}) AS m"
-        ctes = [cte for cte, _ in joins]
-        from_sql = "w" + "".join(
-            f" LEFT JOIN j{number} ON {conditions}" for number, (_, conditions) in enumerate(joins)
-        )
-        with_sql = "WITH " + ", ".join([f"w AS ({windowed})", *ctes]) + " "
+        ctes = [f"w AS ({self.windowed(self.main_group, main)})"]
+        for group in self.groups[1:]:
+            ctes.append(f"{group.name} AS ({self.windowed(group, self.combined(group))} QUALIFY m.__src = 0)")
+        ctes += [cte for cte, _ in joins]
+        from_sql = "w" + "".join(f" LEFT JOIN {g.name} ON {g.name}.__seq = w.__seq" for g in self.groups[1:])
+        from_sql += "".join(f" LEFT JOIN j{number} ON {conditions}" for number, (_, conditions) in enumerate(joins))
+        with_sql = "WITH " + ", ".join(ctes) + " "
         limit = f" LIMIT {int(self.limit)}" if self.limit is not None else ""
         sql = f"{with_sql}SELECT {', '.join(selected)} FROM {from_sql} ORDER BY w.__seq{limit}"
         derived = list(self.derived.values())
         return Compiled(sql, [name for name, _ in schema], [kind for _, kind in schema], row_fns, self.udfs, derived)
+
+    def windowed(self, group: _Group, relation: str) -> str:
+        """The rows of ``relation`` with the group's window calls (after its ranks and MAXSIZE counts)."""
+        tie = _tie(group)
+        ranks = "".join(
+            f", row_number() OVER (PARTITION BY {', '.join(spec)} ORDER BY {tie}) - 1 AS {name}"
+            for spec, name in group.ranks.items()
+        )
+        base = f"SELECT *{ranks} FROM ({relation}) AS m"
+        if group.counts:
+            counted = "".join(f", {sql} AS {name}" for sql, name in group.counts.items())
+            base = f"SELECT m.*{counted} FROM ({base}) AS m"
+        keep = "m.*" if group is self.main_group else "m.__seq, m.__src"
+        return f"SELECT {keep}{''.join(', ' + c for c in group.calls)} FROM ({base}) AS m"
+
+    def combined(self, group: _Group) -> str:
+        """The main rows and the union tables' rows, in the main table's columns, with ``__src``."""
+        count = len(self.names)
+        names = ", ".join(column(i) for i in range(count))
+        parts = [f"SELECT {names}, __seq, 0 AS __src FROM ({self.relations[self.main.pk]})"]
+        for number, (pk, mapping) in enumerate(group.union):
+            values = ", ".join(f"{column(mapping[i])} AS {column(i)}" for i in range(count))
+            parts.append(f"SELECT {values}, __seq, {-(number + 1)} AS __src FROM ({self.relations[pk]})")
+        return " UNION ALL ".join(parts)
 
     def slot(self, sql: str, kind: str) -> int:
         if sql not in self.slots:
@@ -496,6 +549,11 @@ class _SlotScope:
     def window_call(self, node):
         sql, kind = self.compiler.aggregate(node)
         return itemgetter(self.compiler.slot(sql, kind)), kind
+
+
+def _tie(group: _Group) -> str:
+    """How rows of the same time order: by load order, and with a union, union tables' rows before main rows."""
+    return "m.__src, m.__seq" if group.union else "m.__seq"
 
 
 def _arity(fn: Callable[..., Any], count: int) -> Callable[..., Any]:

@@ -127,7 +127,36 @@ def test_what_is_not_compiled_runs_row_by_row_and_says_why():
         sqlexec.execute(db="cmp", sql=f"CREATE TABLE {name} (k string, v int, ts timestamp, INDEX(KEY=k, TS=ts))")
     services.rows_insert(table=table_get(db="cmp", name="f1"), rows=[["a", 1, 1], ["a", 2, 3]])
     services.rows_insert(table=table_get(db="cmp", name="f2"), rows=[["a", 10, 2]])
-    select_sql = "SELECT k, sum(v) OVER w AS s FROM f1 WINDOW w AS (UNION f2 PARTITION BY k ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)"
+    select_sql = "SELECT k, sum(v) OVER w AS s FROM f1 WINDOW w AS (UNION f2 PARTITION BY k ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW INSTANCE_NOT_IN_WINDOW)"
     result = query.run("cmp", parse_one(select_sql))
-    assert result.rows == [["a", 1], ["a", 13]]
-    assert result.how == "per-row plan: window w: WINDOW ... UNION is not compiled to set-based SQL"
+    assert result.rows == [["a", 1], ["a", 12]]
+    assert result.how == "per-row plan: window w: INSTANCE_NOT_IN_WINDOW is not compiled to set-based SQL"
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=rows_strategy, unioned=rows_strategy, other=rows_strategy, frame=frames())
+def test_union_windows_compiled_equal_per_row(rows, unioned, other, frame):
+    services.database_create(name="cmp", if_not_exists=True)
+    n = next(_counter)
+    names = (f"m{n}", f"u{n}", f"o{n}")
+    for name in names:
+        sqlexec.execute(
+            db="cmp", sql=f"CREATE TABLE {name} (k string, v int, ts timestamp, d double, INDEX(KEY=k, TS=ts))"
+        )
+    for name, data in zip(names, (rows, unioned, other), strict=True):
+        services.rows_insert(table=table_get(db="cmp", name=name), rows=[list(r) for r in data])
+    main, union, second = names
+    select_sql = (
+        f"SELECT k, v, ts, sum(v) OVER w AS s, count(v) OVER w AS c, max(d) OVER w AS dmax, lag(v, 1) OVER w AS prev, "
+        f"avg(d) OVER w AS mean, count(*) OVER w AS n FROM {main} WINDOW w AS (UNION {union}, {second} PARTITION BY k ORDER BY ts {frame})"
+    )
+    compiled = query.run("cmp", parse_one(select_sql))
+    assert compiled.how == query.COMPILED
+    plan = services.plan_compile(db="cmp", select=parse_one(select_sql))
+    con = connect()
+    tables = {pk: fetch_rows(con, table) for pk, table in query.plan_tables(plan).items()}
+    con.close()
+    expected = query.per_row(plan, tables)
+    for got, want in zip(compiled.rows, expected, strict=True):
+        bad = [i for i, (a, b) in enumerate(zip(got, want, strict=True)) if not same(a, b)]
+        assert not bad, (frame, bad, got, want)
