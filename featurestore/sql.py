@@ -330,7 +330,7 @@ def select(db: str, statement: Select, *, params: list[tuple[Any, str]] | None =
         computed = query.run(db, statement, limit=limit)
         result = Result(computed.schema, computed.rows, note=computed.how)
     else:
-        result = _plain_select(db, statement, offline=offline)
+        result = _plain_select(db, statement, offline=offline, inline_limit=inline_limit)
     if inline_limit is not None and len(result.rows) > inline_limit:
         raise FeatureStoreError(
             f"the result has more than {inline_limit} rows, the most offsync answers inline "
@@ -478,7 +478,7 @@ def _mark_aggregates(node: exp.Expression) -> tuple[exp.Expression, bool]:
     return node.transform(mark), found
 
 
-def _plain_select(db: str, statement: Select, *, offline: bool = False) -> Result:
+def _plain_select(db: str, statement: Select, *, offline: bool = False, inline_limit: int | None = None) -> Result:
     source = statement.source
     table = table_get(db=source.db or db, name=source.name)
     if table is None:
@@ -503,14 +503,21 @@ def _plain_select(db: str, statement: Select, *, offline: bool = False) -> Resul
         marked, has_aggregate = _mark_aggregates(statement.having)
         grouped = True
         having = compile_expression(marked, scope).fn
+    # Without WHERE, grouping or ORDER BY only the first rows are needed: read no more (a big table is not loaded
+    # into memory to answer its first rows, or to find that it has more than offsync answers inline).
+    scan_limit = None
+    if where is None and not grouped and not statement.order_by:
+        scan_limit = statement.limit
+        if inline_limit is not None:
+            scan_limit = inline_limit + 1 if scan_limit is None else min(scan_limit, inline_limit + 1)
     if offline and offline_data.has_offline(table):
         con = connect()
         try:
-            rows = fetch_rows(con, table)
+            rows = fetch_rows(con, table, limit=scan_limit)
         finally:
             con.close()
     else:
-        rows = storage.select_all(table)
+        rows = storage.select_all(table, limit=scan_limit)
     if where is not None:
         rows = [row for row in rows if where(row) is True]
     if grouped:

@@ -80,11 +80,14 @@ def rows_sql(name: str, types: Sequence[str], *, seq: bool = False, names: Seque
     return f"SELECT {', '.join(out)} FROM {name}"
 
 
-def fetch_rows(con: duckdb.DuckDBPyConnection, table: FeatureTable, relation: str | None = None) -> list[tuple]:
-    """The table's canonical rows (``relation``: its ``canonical_sql``) as ``(__seq, v0, v1, ...)`` by ``__seq``."""
+def fetch_rows(con: duckdb.DuckDBPyConnection, table: FeatureTable, relation: str | None = None, *,
+               limit: int | None = None) -> list[tuple]:  # fmt: skip
+    """The table's canonical rows (``relation``: its ``canonical_sql``) as ``(__seq, v0, v1, ...)`` by ``__seq``
+    (the first ``limit`` of them)."""
     names = ", ".join(column(i) for i in range(len(table.columns)))
     relation = relation or canonical_sql(con, table)
-    return con.execute(f"SELECT __seq, {names} FROM ({relation}) ORDER BY __seq").fetchall()
+    bound = f" LIMIT {int(limit)}" if limit is not None else ""
+    return con.execute(f"SELECT __seq, {names} FROM ({relation}) ORDER BY __seq{bound}").fetchall()
 
 
 class _Keyed:
