@@ -283,6 +283,9 @@ def _show(session: Session, statement: Show) -> Result:
         return Result(offline_jobs.JOB_SCHEMA, offline_jobs.show_jobs(user=session.user, pattern=statement.name))
     if what == "job":
         return Result(offline_jobs.JOB_SCHEMA, offline_jobs.show_job(user=session.user, job_id=statement.name or ""))
+    if what == "joblog":
+        log = offline_jobs.job_log(user=session.user, job_id=statement.name or "")
+        return Result([("log", "string")], [[log]])
     raise FeatureStoreError(f"unsupported statement: SHOW {what.upper()}")
 
 

@@ -20,6 +20,7 @@ from django.conf import settings
 from dataplatform.accounts.services import service_account_get_or_create
 from dataplatform.api.exceptions import ApplicationError
 from featurestore.errors import CMD_ERROR, FeatureStoreError
+from jobs.logstore import log_read
 from jobs.models import Job, JobStatus
 from jobs.selectors import job_list_from
 from jobs.services import JobSpec, job_kill, job_submit
@@ -136,6 +137,12 @@ def show_jobs(*, user, pattern: str | None = None) -> list[list[Any]]:
 
 def show_job(*, user, job_id: str) -> list[list[Any]]:
     return [job_row(_find(user, job_id))]
+
+
+def job_log(*, user, job_id: str) -> str:
+    """SHOW JOBLOG id: the job's log, one line per line."""
+    job = _find(user, job_id)
+    return "\n".join(text for _, _, text in log_read(job_id=job.pk))
 
 
 def stop_job(*, user, job_id: str) -> list[list[Any]]:

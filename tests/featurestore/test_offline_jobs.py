@@ -58,6 +58,8 @@ def test_offasync_load_and_export_are_jobs_with_upstreams_job_rows(client, user,
     assert shown[0][:3] == [job.pk, "ExportOfflineData", "FINISHED"] and shown[0][3] is not None
     assert [r[0] for r in sql(client, "SHOW JOBS", user=user)["data"]["data"]] == [row[0], job.pk]
     assert sql(client, "SHOW JOBS FROM NAMESERVER", user=user)["data"]["data"] == []
+    log = sql(client, f"SHOW JOBLOG {job.pk}", user=user)["data"]["data"][0][0]
+    assert "3 rows written to out (compiled to DuckDB SQL)" in log
 
 
 def test_jobs_are_the_callers_own_and_ids_must_parse(client, user, other_user, fs):
