@@ -199,9 +199,13 @@ class WindowPlan:
             skip = max(end_pos - 1, 0)
             if start.kind == "preceding":
                 limit = start.offset - (1 if start.open else 0)  # the oldest position, = stored rows to read
+            elif start.kind == "current_row":
+                limit = 0  # the frame starts at the current row: no stored row
         else:
             if start.kind == "preceding":
                 lower = ts - start.offset + (1 if start.open else 0)
+            elif start.kind == "current_row":
+                lower = ts  # the rows of the current time
             if end.kind == "preceding":
                 upper = min(upper, ts - end.offset - (1 if end.open else 0))
             if frame.maxsize is not None:

@@ -22,7 +22,7 @@ from featurestore import services, storage
 from featurestore.errors import CMD_ERROR, FeatureStoreError
 from featurestore.jsonx import ConversionError, coerce
 from featurestore.offline import data as offline_data
-from featurestore.offline import export, load, query
+from featurestore.offline import export, load, query, spark
 from featurestore.offline import jobs as offline_jobs
 from featurestore.offline.duck import connect
 from featurestore.offline.options import outfile_options
@@ -58,6 +58,7 @@ from featurestore.sqlcore.sqlir import (
 )
 
 MODES = ("offsync", "offasync", "online", "onsync")
+OFFLINE_ENGINES = ("duckdb", "spark", "auto")
 
 
 @dataclass
@@ -77,6 +78,7 @@ class Session:
     user: Any = None
     params: list[tuple[Any, str]] = field(default_factory=list)
     inline_limit: int | None = None  # offsync SELECTs answered inline: at most this many rows
+    offline_engine: str = ""  # SET @@offline_engine: duckdb | spark | auto ("": FEATURESTORE_OFFLINE_ENGINE)
 
     @property
     def offline(self) -> bool:
@@ -157,6 +159,11 @@ def _dispatch(session: Session, statement) -> Result:
     elif isinstance(statement, SetVariable):
         if statement.name.lower() == "execute_mode":
             session.mode = "online" if str(statement.value).lower() == "online" else "offsync"
+        elif statement.name.lower() == "offline_engine":
+            engine = str(statement.value).lower()
+            if engine not in OFFLINE_ENGINES:
+                raise FeatureStoreError(f"offline_engine must be {', '.join(OFFLINE_ENGINES)}, got {statement.value}")
+            session.offline_engine = engine
     elif isinstance(statement, Insert):
         _insert(session, statement)
     elif isinstance(statement, Show):
@@ -167,7 +174,7 @@ def _dispatch(session: Session, statement) -> Result:
         return _describe(session, statement)
     elif isinstance(statement, Select):
         return select(session.db, statement, params=session.params, offline=session.offline,
-                      inline_limit=session.inline_limit)  # fmt: skip
+                      inline_limit=session.inline_limit, engine=_offline_engine(session))  # fmt: skip
     elif isinstance(statement, SelectInto):
         return _select_into(session, statement)
     elif isinstance(statement, ExecuteDeployment):
@@ -313,7 +320,7 @@ def _describe(session: Session, statement: Describe) -> Result:
 
 # --- SELECT -----------------------------------------------------------------------------------------------------
 def select(db: str, statement: Select, *, params: list[tuple[Any, str]] | None = None, offline: bool = False,
-           inline_limit: int | None = None) -> Result:  # fmt: skip
+           inline_limit: int | None = None, engine: str = "duckdb") -> Result:  # fmt: skip
     """Run a SELECT and return its rows (engine values).
 
     Offline (``offline``): windows and LAST JOINs are computed point-in-time over the tables' offline data
@@ -330,7 +337,7 @@ def select(db: str, statement: Select, *, params: list[tuple[Any, str]] | None =
         limit = statement.limit
         if inline_limit is not None:
             limit = inline_limit + 1 if limit is None else min(limit, inline_limit + 1)
-        computed = query.run(db, statement, limit=limit)
+        computed = _offline_run(db, statement, limit, engine)
         result = Result(computed.schema, computed.rows, note=computed.how)
     else:
         result = _plain_select(db, statement, offline=offline, inline_limit=inline_limit)
@@ -349,7 +356,7 @@ def _select_into(session: Session, statement: SelectInto) -> Result:
     if chosen.windows or chosen.joins or chosen.source.subquery is not None:
         if chosen.where is not None or chosen.group_by or chosen.order_by:
             raise FeatureStoreError("WHERE, GROUP BY and ORDER BY are not supported together with windows or LAST JOIN")
-        written = query.write(session.db, chosen, statement.path, options)
+        written = _offline_write(session.db, chosen, statement.path, options, _offline_engine(session))
         return Result(note=f"{written.count} rows written to {statement.path} ({written.how})")
     result = _plain_select(session.db, chosen, offline=session.offline)
     count = export.write_rows(result.schema or [], result.rows, statement.path, options)
@@ -372,10 +379,43 @@ def _execute_deployment(session: Session, statement: ExecuteDeployment) -> Resul
         raise FeatureStoreError(f"deployment {statement.name} does not hold a SELECT", CMD_ERROR)
     if statement.limit is not None:
         chosen.limit = statement.limit
+    engine = _offline_engine(session)
     if statement.path is not None:
-        written = query.write(db, chosen, statement.path, outfile_options(statement.options))
+        written = _offline_write(db, chosen, statement.path, outfile_options(statement.options), engine)
         return Result(note=f"{written.count} rows written to {statement.path} ({written.how})")
-    return select(db, chosen, offline=True, inline_limit=session.inline_limit)
+    return select(db, chosen, offline=True, inline_limit=session.inline_limit, engine=engine)
+
+
+def _offline_engine(session: Session) -> str:
+    """Where offline queries run: ``SET @@offline_engine``, else FEATURESTORE_OFFLINE_ENGINE; ``auto`` is Spark when
+    SPARK_MASTER is set, DuckDB otherwise."""
+    chosen = session.offline_engine or settings.FEATURESTORE_OFFLINE_ENGINE
+    if chosen == "auto":
+        return "spark" if settings.SPARK_MASTER else "duckdb"
+    return chosen
+
+
+def _offline_run(db: str, statement: Select, limit: int | None, engine: str) -> query.OfflineResult:
+    """An offline query's rows: on Spark what it compiles, else on DuckDB (and the per-row plan for the rest)."""
+    if engine == "spark":
+        why = spark.spark_unsupported(db, statement)
+        if why is None:
+            return spark.run_spark(db, statement, limit=limit)
+        computed = query.run(db, statement, limit=limit)
+        computed.how = f"{computed.how}; Spark does not compile {why}"
+        return computed
+    return query.run(db, statement, limit=limit)
+
+
+def _offline_write(db: str, statement: Select, uri: str, options, engine: str) -> query.OfflineResult:
+    if engine == "spark":
+        why = spark.spark_unsupported(db, statement)
+        if why is None:
+            return spark.write_spark(db, statement, uri, options)
+        written = query.write(db, statement, uri, options)
+        written.how = f"{written.how}; Spark does not compile {why}"
+        return written
+    return query.write(db, statement, uri, options)
 
 
 def _bind_select(statement: Select, params: list[tuple[Any, str]]) -> Select:

@@ -307,6 +307,9 @@ FEATURESTORE_FILE_ROOTS = [p for p in env_str("FEATURESTORE_FILE_ROOTS", str(DAT
 FEATURESTORE_OFFLINE_DIR = env_path("FEATURESTORE_OFFLINE_DIR", DATA_DIR / "offline")
 # Rows an offsync SELECT answers inline (POST /dbs/{db}); a bigger result is refused with a pointer to INTO OUTFILE.
 FEATURESTORE_OFFLINE_SYNC_ROWS = env_int("FEATURESTORE_OFFLINE_SYNC_ROWS", 10000, minimum=1)
+# Where offline queries run: duckdb, spark (pyspark on SPARK_MASTER, or local[*]) or auto (spark when SPARK_MASTER
+# is set); a session may choose with SET @@offline_engine. What Spark cannot compile runs on DuckDB.
+FEATURESTORE_OFFLINE_ENGINE = env_str("FEATURESTORE_OFFLINE_ENGINE", "auto")
 # DuckDB's memory limit for offline work (e.g. "4GB"; empty: DuckDB's default, 80% of RAM); it spills beyond it.
 FEATURESTORE_DUCKDB_MEMORY = env_str("FEATURESTORE_DUCKDB_MEMORY", "")
 

@@ -37,7 +37,7 @@ from featurestore.sqlcore.expressions import (
     compile_aggregate_args,
     compile_expression,
 )
-from featurestore.sqlcore.sqlir import Frame, LastJoin, Select, WindowDef
+from featurestore.sqlcore.sqlir import Frame, FrameBound, LastJoin, Select, WindowDef
 
 DERIVED = "__derived"
 SHIFT = 4294967296  # 2^32: room for the rank of a row among rows of the same time
@@ -200,6 +200,9 @@ class _Compiler:
             partition.append(f"CASE WHEN {window.ts} IS NULL THEN m.__src END")
         exclude = " EXCLUDE CURRENT ROW" if frame.exclude_current_row else ""
         start = frame.start
+        if start.kind == "current_row":  # as "0 PRECEDING": the current row (ROWS), the current time (ROWS_RANGE)
+            start = FrameBound("preceding", 0)
+        offset = 0
         if start.kind == "preceding":
             offset = int(start.offset or 0) - (1 if start.open else 0)
             if offset < 0:

@@ -62,13 +62,15 @@ right_rows = st.lists(
 def frames(draw):
     kind = draw(st.sampled_from(["rows", "rows_range"]))
     if kind == "rows":
-        start = draw(st.sampled_from(["UNBOUNDED PRECEDING", *(f"{n} PRECEDING" for n in range(0, 5))]))
-        if start not in ("UNBOUNDED PRECEDING", "0 PRECEDING") and draw(st.booleans()):
+        start = draw(st.sampled_from(["UNBOUNDED PRECEDING", "CURRENT ROW", *(f"{n} PRECEDING" for n in range(0, 5))]))
+        if start not in ("UNBOUNDED PRECEDING", "CURRENT ROW", "0 PRECEDING") and draw(st.booleans()):
             start = start.replace(" PRECEDING", " OPEN PRECEDING")
         frame = f"ROWS BETWEEN {start} AND CURRENT ROW"
     else:
-        start = draw(st.sampled_from(["UNBOUNDED PRECEDING", *(f"{n} PRECEDING" for n in (0, 1, 3, 7, 15))]))
-        if start not in ("UNBOUNDED PRECEDING", "0 PRECEDING") and draw(st.booleans()):
+        start = draw(
+            st.sampled_from(["UNBOUNDED PRECEDING", "CURRENT ROW", *(f"{n} PRECEDING" for n in (0, 1, 3, 7, 15))])
+        )
+        if start not in ("UNBOUNDED PRECEDING", "CURRENT ROW", "0 PRECEDING") and draw(st.booleans()):
             start = start.replace(" PRECEDING", " OPEN PRECEDING")
         frame = f"ROWS_RANGE BETWEEN {start} AND CURRENT ROW"
         extra = draw(st.sampled_from(["", "maxsize", "time"]))

@@ -71,6 +71,18 @@ def test_rows_n_preceding(db):
     assert window_sum("ROWS BETWEEN 2 PRECEDING AND CURRENT ROW", rows, ("a", 100, T0 + 100, 0.0), db) == [112, 3]
 
 
+@pytest.mark.parametrize(
+    ("frame", "expected"),
+    [
+        ("ROWS BETWEEN CURRENT ROW AND CURRENT ROW", [100, 1]),  # the request row only, not unbounded
+        ("ROWS_RANGE BETWEEN CURRENT ROW AND CURRENT ROW", [104, 2]),  # and the stored rows of its time
+    ],
+)
+def test_a_frame_starting_at_the_current_row(db, frame, expected):
+    rows = [("a", v, T0 + (v // 4) * 100, 0.0) for v in (1, 2, 4)]
+    assert window_sum(frame, rows, ("a", 100, T0 + 100, 0.0), db) == expected
+
+
 def test_rows_unbounded(db):
     rows = [("a", v, T0 + v, 0.0) for v in (1, 2, 4, 8)]
     assert window_sum("ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW", rows, ("a", 100, T0 + 100, 0.0), db) == [
