@@ -162,8 +162,8 @@ class _Compiler:
             return found
         definition = self.select.windows[name]
         frame = definition.frame
-        if frame.instance_not_in_window:
-            raise Unsupported(f"window {name}: INSTANCE_NOT_IN_WINDOW")
+        if frame.instance_not_in_window and (not definition.union or frame.kind == "rows" or frame.maxsize):
+            raise Unsupported(f"window {name}: INSTANCE_NOT_IN_WINDOW with ROWS, MAXSIZE or without UNION")
         if frame.exclude_current_time and (frame.kind == "rows" or frame.maxsize is not None):
             raise Unsupported(f"window {name}: EXCLUDE CURRENT_TIME with ROWS or MAXSIZE")
         if frame.end.kind != "current_row":
@@ -263,6 +263,8 @@ class _Compiler:
             raise Unsupported(f"aggregate {call.sql()}") from None
         window = self.window(node.text("alias"))
         over = f"OVER ({self.over(window)})"
+        if window.definition.frame.instance_not_in_window:
+            return self.generic(node, window, over)
         if name == "count" and len(args) == 1 and isinstance(args[0], exp.Star):
             return self._slot_call(window, f"count(*) {over}"), "int64"
         native = name in _COMPILED_AGGREGATES and len(args) == 1 and isinstance(args[0], exp.Column)
@@ -320,6 +322,18 @@ class _Compiler:
             raise Unsupported(f"the aggregate {node.this.sql()} ({exc})") from None
         _, arg_nodes = call_parts(node.this)
         order = f"{window.ts} DESC{', m.__src DESC' if window.group.union else ''}, m.__seq DESC"
+        frame = window.definition.frame
+        # INSTANCE_NOT_IN_WINDOW: the frame's union rows only (other main rows are left out), then the current row.
+        instance = frame.instance_not_in_window
+        only_union = " FILTER (WHERE m.__src <> 0)" if instance else ""
+
+        def gathered(value: str, kind: str) -> str:
+            frame_values = f"list({value} ORDER BY {order}){only_union} {over}"
+            if not instance:
+                return frame_values
+            frame_values = f"coalesce({frame_values}, []::{kind}[])"
+            return frame_values if frame.exclude_current_row else f"list_prepend({value}, {frame_values})"
+
         lists, parameters, constants = [], [], []
         for arg, arg_node in zip(args, arg_nodes, strict=True):
             if arg.constant:
@@ -328,10 +342,10 @@ class _Compiler:
             if not isinstance(arg_node, exp.Column) and window.group.union:
                 raise Unsupported(f"window {window.name}: WINDOW ... UNION with {node.this.sql()} of an expression")
             value = self.main_column(arg_node) if isinstance(arg_node, exp.Column) else self.derive(arg_node)
-            lists.append(f"list({value} ORDER BY {order}) {over}")
+            lists.append(gathered(value, CANONICAL[arg.type]))
             parameters.append(f"{CANONICAL[arg.type]}[]")
         if not lists:  # only constants: a list gives the frame's size
-            lists.append(f"list(m.__seq) {over}")
+            lists.append(gathered("m.__seq", "BIGINT"))
             parameters.append("BIGINT[]")
             positions: list[int | None] = [None]
         else:
