@@ -126,7 +126,7 @@ class _Compiler:
         self.windows: dict[str, _Window] = {}
         self.main_group = _Group("w")
         self.groups: list[_Group] = [self.main_group]
-        self.joins: list[tuple[str, str, list[str], list[str]]] = []  # (CTE name, the query's alias, names, types)
+        self.joins: list[tuple[str, str | None, list[str], list[str]]] = []  # (CTE, the query's alias, names, types)
         self.slots: dict[str, tuple[int, str]] = {}  # SQL of a value the row functions read -> (position, type)
         self.udfs: list[Udf] = []
         self.derived: dict[str, tuple[str, Callable, str]] = {}  # argument SQL -> (column, fn(row), type)
@@ -267,11 +267,13 @@ class _Compiler:
             return self.generic(node, window, over)
         if name == "count" and len(args) == 1 and isinstance(args[0], exp.Star):
             return self._slot_call(window, f"count(*) {over}"), "int64"
-        native = name in _COMPILED_AGGREGATES and len(args) == 1 and isinstance(args[0], exp.Column)
-        if not native or self.types[self.names.index(args[0].name)] not in _NATIVE_TYPES[name]:
+        first = args[0] if len(args) == 1 else None
+        if name not in _COMPILED_AGGREGATES or not isinstance(first, exp.Column) or first.name not in self.names:
             return self.generic(node, window, over)
-        value = self.main_column(args[0])
-        kind = self.types[self.names.index(args[0].name)]
+        kind = self.types[self.names.index(first.name)]
+        if kind not in _NATIVE_TYPES[name]:
+            return self.generic(node, window, over)
+        value = self.main_column(first)
         if name == "count":
             sql, result = f"count({value}) {over}", "int64"
         elif name == "avg":
@@ -334,7 +336,9 @@ class _Compiler:
             frame_values = f"coalesce({frame_values}, []::{kind}[])"
             return frame_values if frame.exclude_current_row else f"list_prepend({value}, {frame_values})"
 
-        lists, parameters, constants = [], [], []
+        lists: list[str] = []
+        parameters: list[str] = []
+        constants: list[tuple[int, Any]] = []
         for arg, arg_node in zip(args, arg_nodes, strict=True):
             if arg.constant:
                 constants.append((len(constants) + len(lists), arg.value))
@@ -447,10 +451,9 @@ class _Compiler:
                 for (sql, _), (name, kind) in zip(items, schema, strict=True)
             ]
         else:
-            row_fns = [
-                itemgetter(self.slot(sql, kind)) if sql is not None else fn
-                for (sql, fn), (_, kind) in zip(items, schema, strict=True)
-            ]
+            row_fns = []
+            for (sql, fn), (_, kind) in zip(items, schema, strict=True):
+                row_fns.append(itemgetter(self.slot(sql, kind)) if sql is not None else fn)  # type: ignore[arg-type]
             ordered = sorted(self.slots.items(), key=lambda item: item[1][0])
             selected = [f"CAST({sql} AS {CANONICAL[kind]}) AS s{position}" for sql, (position, kind) in ordered]
         main = self.relations[self.main.pk]
@@ -587,14 +590,14 @@ def _arity(fn: Callable[..., Any], count: int) -> Callable[..., Any]:
     return wrappers[count]
 
 
-def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
+def _conjuncts(node: Any) -> list[Any]:
     node = node.unnest() if isinstance(node, exp.Paren) else node
     if isinstance(node, exp.And):
         return _conjuncts(node.this) + _conjuncts(node.expression)
     return [node]
 
 
-def _is_alias(node: exp.Expression, alias: str) -> bool:
+def _is_alias(node: exp.Expression, alias: str | None) -> bool:
     return isinstance(node, exp.Column) and node.table == alias
 
 

@@ -42,7 +42,7 @@ JOB_SCHEMA = [
     ("cur_task", "string"),
     ("component", "string"),
 ]
-STATES = {
+STATES: dict[str, str] = {
     JobStatus.INITED: "Submitted",
     JobStatus.WAIT_FOR_RETRY: "Submitted",
     JobStatus.SCHEDULED: "Submitted",

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+from duckdb.func import FunctionNullHandling
 
 from featurestore import services
 from featurestore.engine import RequestPlan
@@ -79,7 +80,7 @@ class _Offline:
             for udf in self.compiled.udfs:
                 self.con.create_function(
                     udf.name, udf.fn, [duckdb.sqltype(t) for t in udf.parameters], duckdb.sqltype(udf.result),
-                    null_handling="special", side_effects=False,
+                    null_handling=FunctionNullHandling.SPECIAL, side_effects=False,
                 )  # fmt: skip
 
     def derive(self, derived: list) -> None:

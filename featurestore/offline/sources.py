@@ -137,7 +137,7 @@ class MemoryRowSource(RowSource):
             keyed = self._keyed[spec] = _Keyed(self.tables[table.pk], spec[1], ts_position, skip)
         return keyed.groups.get(tuple(v for _, v in keys), ([], []))
 
-    def _before(self, table: FeatureTable, order: list[tuple], ts_position: int | None) -> int:
+    def _visible(self, table: FeatureTable, order: list[tuple], ts_position: int | None) -> int:
         """How many of a group's rows lie before the current row in its time order (all, for other tables)."""
         if table.pk != self.main_table_id or self.current is None:
             return len(order)
@@ -147,7 +147,7 @@ class MemoryRowSource(RowSource):
         pairs = list(zip(source.key_positions, keys, strict=True))
         order, members = self._group(source.table, pairs, source.ts_position, True)
         high = bisect_right(order, (upper, _INF)) if upper is not None else len(order)
-        high = min(high, self._before(source.table, order, source.ts_position))
+        high = min(high, self._visible(source.table, order, source.ts_position))
         low = bisect_left(order, (lower, -_INF)) if lower is not None else 0
         if high <= low:
             return []
@@ -156,6 +156,6 @@ class MemoryRowSource(RowSource):
 
     def join(self, table: FeatureTable, keys, ts_position, limit, codecs) -> list[tuple]:
         order, members = self._group(table, keys, ts_position, False)
-        high = self._before(table, order, ts_position)
+        high = self._visible(table, order, ts_position)
         start = 0 if limit is None else max(0, high - limit)
         return members[start:high][::-1]

@@ -181,7 +181,7 @@ class _Compiler:
         self.types = [c["type"] for c in plan.main.columns]
         self.windows: dict[str, _Window] = {}
         self.raw: dict[str, str] = {}  # window function SQL -> its column of ``w``
-        self.joins: list[tuple[str, str, list[str]]] = []  # (CTE name, the query's alias, column names)
+        self.joins: list[tuple[str, str | None, list[str]]] = []  # (CTE name, the query's alias, column names)
 
     # --- columns ------------------------------------------------------------------------------------------------
     def main_position(self, node: exp.Column) -> int:
@@ -433,14 +433,14 @@ class _Compiler:
         raise Unsupported(f"the expression {node.sql()}")
 
 
-def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
+def _conjuncts(node: Any) -> list[Any]:
     node = node.unnest() if isinstance(node, exp.Paren) else node
     if isinstance(node, exp.And):
         return _conjuncts(node.this) + _conjuncts(node.expression)
     return [node]
 
 
-def _is_alias(node: exp.Expression, alias: str) -> bool:
+def _is_alias(node: exp.Expression, alias: str | None) -> bool:
     return isinstance(node, exp.Column) and node.table == alias
 
 
