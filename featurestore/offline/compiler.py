@@ -8,8 +8,10 @@ What it cannot express raises ``Unsupported`` naming the construct; the caller t
 How the per-row semantics are kept:
 - *Time order with ties by load order*: a row's window holds the rows before it by ``(ts, __seq)``. ROWS frames
   order by ``ts, __seq``. ROWS_RANGE frames need a single ORDER BY key for their range, so they order by
-  ``__ord = ts * 2^32 + r`` (``r``: the row's rank among its partition's rows of the same ts, by ``__seq``) with a
-  per-row start ``off * 2^32 + r PRECEDING``: exactly the rows with ``ts' >= ts - off`` before the row itself.
+  ``__ord = ts * 2^64 + __seq`` (unique per row; ``0 <= __seq < 2^63``, so it stays within HUGEINT) with a per-row
+  start ``off * 2^64 + __seq PRECEDING``: exactly the rows with ``ts' >= ts - off`` before the row itself. In a
+  union window the rows of one time order by ``__src`` first, so there ``__ord = ts * 2^32 + r`` with ``r`` the
+  row's rank among its partition's rows of that time.
 - *A row without time* is in no other row's window, and its own window holds only itself: rows whose ts is NULL
   are each put in a partition of their own (``CASE WHEN ts IS NULL THEN __seq END``).
 - *The engine's aggregates*: integer and timestamp sums wrap around in the column's type (the engine's C
@@ -41,6 +43,7 @@ from featurestore.sqlcore.sqlir import Frame, FrameBound, LastJoin, Select, Wind
 
 DERIVED = "__derived"
 SHIFT = 4294967296  # 2^32: room for the rank of a row among rows of the same time
+SEQ_SHIFT = 18446744073709551616  # 2^64: room for __seq (ts * 2^64 + __seq stays within HUGEINT for every BIGINT ts)
 _BITS = {"int16": 16, "int32": 32, "int64": 64, "timestamp": 64}
 _COMPILED_AGGREGATES = ("sum", "count", "avg", "min", "max")
 _NUMBERS = {"int16", "int32", "int64", "float", "double"}
@@ -222,12 +225,11 @@ class _Compiler:
                 f"PARTITION BY {', '.join(partition)} ORDER BY {window.ts} "
                 f"RANGE BETWEEN {bound} AND CURRENT ROW{exclude}"
             )
-        rank = self.rank(window)
         order = self.order(window)
         if start.kind == "unbounded":
             bound = "UNBOUNDED PRECEDING"
         else:
-            bound = f"({offset}::HUGEINT * {SHIFT} + {rank}) PRECEDING"
+            bound = f"({offset}::HUGEINT * {self.shift(window)} + {self.tie_rank(window)}) PRECEDING"
         ranged = f"PARTITION BY {', '.join(partition)} ORDER BY {order} RANGE BETWEEN {bound} AND CURRENT ROW"
         if frame.maxsize is None:
             return ranged + exclude
@@ -246,7 +248,16 @@ class _Compiler:
         return f"m.{group.counts[sql]}"
 
     def order(self, window: _Window) -> str:
-        return f"({window.ts}::HUGEINT * {SHIFT} + {self.rank(window)})"
+        """``__ord``: time, then the row's place among the rows of its time, in one HUGEINT (unique per row)."""
+        return f"({window.ts}::HUGEINT * {self.shift(window)} + {self.tie_rank(window)})"
+
+    def shift(self, window: _Window) -> int:
+        return SHIFT if window.group.union else SEQ_SHIFT
+
+    def tie_rank(self, window: _Window) -> str:
+        """The main table's rows order by ``__seq`` within a time, and ``__seq`` (0 <= __seq < 2^63) fits below the
+        time's bits: no rank needs computing (a sort less). With a union, ``__src`` orders first: a rank does it."""
+        return self.rank(window) if window.group.union else "m.__seq"
 
     def rank(self, window: _Window) -> str:
         spec = (*window.keys, window.ts)
