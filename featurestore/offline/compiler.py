@@ -8,8 +8,8 @@ What it cannot express raises ``Unsupported`` naming the construct; the caller t
 How the per-row semantics are kept:
 - *Time order with ties by load order*: a row's window holds the rows before it by ``(ts, __seq)``. ROWS frames
   order by ``ts, __seq``. ROWS_RANGE frames need a single ORDER BY key for their range, so they order by
-  ``__ord = ts * 2^64 + __seq`` (unique per row; ``0 <= __seq < 2^63``, so it stays within HUGEINT) with a per-row
-  start ``off * 2^64 + __seq PRECEDING``: exactly the rows with ``ts' >= ts - off`` before the row itself. In a
+  ``__ord = ts * 2^63 + __seq`` (unique per row, as ``0 <= __seq < 2^63``; within HUGEINT) with a per-row
+  start ``off * 2^63 + __seq PRECEDING``: exactly the rows with ``ts' >= ts - off`` before the row itself. In a
   union window the rows of one time order by ``__src`` first, so there ``__ord = ts * 2^32 + r`` with ``r`` the
   row's rank among its partition's rows of that time.
 - *A row without time* is in no other row's window, and its own window holds only itself: rows whose ts is NULL
@@ -43,7 +43,9 @@ from featurestore.sqlcore.sqlir import Frame, FrameBound, LastJoin, Select, Wind
 
 DERIVED = "__derived"
 SHIFT = 4294967296  # 2^32: room for the rank of a row among rows of the same time
-SEQ_SHIFT = 18446744073709551616  # 2^64: room for __seq (ts * 2^64 + __seq stays within HUGEINT for every BIGINT ts)
+# 2^63: room for __seq (0 <= __seq < 2^63); ts * 2^63 + __seq, and a range bound (ts - off) * 2^63 with off <= 2^62,
+# stay within HUGEINT for every BIGINT ts.
+SEQ_SHIFT = 9223372036854775808
 _BITS = {"int16": 16, "int32": 32, "int64": 64, "timestamp": 64}
 _COMPILED_AGGREGATES = ("sum", "count", "avg", "min", "max")
 _NUMBERS = {"int16", "int32", "int64", "float", "double"}
@@ -222,7 +224,7 @@ class _Compiler:
             bound = "UNBOUNDED PRECEDING" if start.kind == "unbounded" else f"{offset} PRECEDING"
             exclude = " EXCLUDE GROUP" if frame.exclude_current_row else " EXCLUDE TIES"
             return (
-                f"PARTITION BY {', '.join(partition)} ORDER BY {window.ts} "
+                f"PARTITION BY {', '.join(partition)} ORDER BY {window.ts}::HUGEINT "  # ts - offset never overflows
                 f"RANGE BETWEEN {bound} AND CURRENT ROW{exclude}"
             )
         order = self.order(window)
