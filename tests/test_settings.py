@@ -201,3 +201,9 @@ def test_default_password_hasher_is_djangos(db):
     with override_settings(PASSWORD_HASHERS=global_settings.PASSWORD_HASHERS):
         created = user_create(username="hashme", password="long-enough")
         assert created.password.startswith("pbkdf2_sha256$")
+
+
+def test_an_unknown_offline_engine_is_refused_at_start(tmp_path):
+    result = _run_manage(["check"], {"FEATURESTORE_OFFLINE_ENGINE": "flink"}, tmp_path)
+    assert result.returncode != 0
+    assert "FEATURESTORE_OFFLINE_ENGINE must be duckdb, spark or auto, not flink" in result.stderr

@@ -309,7 +309,11 @@ FEATURESTORE_OFFLINE_DIR = env_path("FEATURESTORE_OFFLINE_DIR", DATA_DIR / "offl
 FEATURESTORE_OFFLINE_SYNC_ROWS = env_int("FEATURESTORE_OFFLINE_SYNC_ROWS", 10000, minimum=1)
 # Where offline queries run: duckdb, spark (pyspark on SPARK_MASTER, or local[*]) or auto (spark when SPARK_MASTER
 # is set); a session may choose with SET @@offline_engine. What Spark cannot compile runs on DuckDB.
-FEATURESTORE_OFFLINE_ENGINE = env_str("FEATURESTORE_OFFLINE_ENGINE", "auto")
+FEATURESTORE_OFFLINE_ENGINE = env_str("FEATURESTORE_OFFLINE_ENGINE", "auto").lower()
+if FEATURESTORE_OFFLINE_ENGINE not in ("duckdb", "spark", "auto"):
+    raise ImproperlyConfigured(
+        f"FEATURESTORE_OFFLINE_ENGINE must be duckdb, spark or auto, not {FEATURESTORE_OFFLINE_ENGINE}"
+    )
 # DuckDB's memory limit for offline work (e.g. "4GB"; empty: DuckDB's default, 80% of RAM); it spills beyond it.
 FEATURESTORE_DUCKDB_MEMORY = env_str("FEATURESTORE_DUCKDB_MEMORY", "")
 
