@@ -448,6 +448,10 @@ def main() -> None:
         "--check-fraction", type=float, default=1.0, help="fraction of the keys whose rows are compared (1: all)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (files, outputs, server data)")
+    parser.add_argument(
+        "--spark", action="store_true",
+        help="also run the extraction on Spark (a second server with FEATURESTORE_OFFLINE_ENGINE=spark, local[*])",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.join_rows is None:
         args.join_rows = max(1, args.rows // 10)
@@ -487,12 +491,27 @@ def main() -> None:
                 errors = [line.strip() for line in server.lines if " ERROR " in line]
                 summary["server_error_lines"] = len(errors)
                 summary["server_errors"] = list(dict.fromkeys(line[24:324] for line in errors))[:5]
+        spark_out = files / "features_spark"
+        if args.spark and "seconds" in (summary.get("extract") or {}):
+            # The same data (DATA_DIR and offline files), served by a server whose offline engine is Spark.
+            spark_env = {"FEATURESTORE_FILE_ROOTS": str(files), "FEATURESTORE_OFFLINE_DIR": str(offline)}
+            spark_server = LiveServer(workdir, LOG_LEVEL="WARNING", FEATURESTORE_OFFLINE_ENGINE="spark", **spark_env)
+            with spark_server:
+                statement = EXTRACT_SQL.format(path=quoted(str(spark_out)))
+                try:
+                    seconds = Platform(spark_server.url, args.timeout).timed(statement)
+                    summary["extract_spark"] = {"seconds": round(seconds, 3), "rows_per_s": round(args.rows / seconds)}
+                    emit({"measure": "extract_spark", **summary["extract_spark"]})
+                except StatementFailed as exc:
+                    summary["failures"].append(failure("extract_spark", exc))
         hand_out = workdir / "handwritten.parquet"
         summary["handwritten"] = measure_handwritten(paths, hand_out, args.rows)
         extract = summary.get("extract") or {}
         if "seconds" in extract:
             summary["extract_over_handwritten"] = round(extract["seconds"] / summary["handwritten"]["seconds"], 2)
             summary["check"] = compare(out_dir, hand_out, args.check_fraction)
+        if "extract_spark" in summary:
+            summary["extract_spark"]["check"] = compare(spark_out, hand_out, args.check_fraction)
         summary["targets_met"] = targets_met(summary)
     finally:
         summary["wall_s"] = round(time.perf_counter() - wall, 1)
