@@ -331,7 +331,7 @@ class JoinPlan:
         # Split ON into right-column = left-expression equalities (index keys) and a residual condition.
         self.keys: list[tuple[int, Compiled]] = []
         residual = []
-        for term in _conjuncts(join.on):
+        for term in conjuncts(join.on):
             pair = self._key_pair(term)
             if pair is None:
                 residual.append(term)
@@ -430,10 +430,10 @@ class JoinPlan:
         return None
 
 
-def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
+def conjuncts(node: exp.Expression) -> list[exp.Expression]:
     node = node.unnest() if isinstance(node, exp.Paren) else node
     if isinstance(node, exp.And):
-        return _conjuncts(node.this) + _conjuncts(node.expression)
+        return conjuncts(node.this) + conjuncts(node.expression)
     return [node]
 
 

@@ -31,7 +31,8 @@ from typing import Any
 
 from sqlglot import exp
 
-from featurestore.engine import RequestPlan
+from featurestore.engine import RequestPlan, conjuncts
+from featurestore.models import FeatureTable
 from featurestore.offline.duck import CANONICAL, column
 from featurestore.sqlcore.expressions import (
     ExpressionError,
@@ -397,44 +398,22 @@ class _Compiler:
         return self._slot_call(window, call), result
 
     # --- joins --------------------------------------------------------------------------------------------------
-    def join(self, number: int, join: LastJoin) -> str:
-        planned = self.plan.joins[number]
-        table = planned.table
-        if table is None or planned.subplan is not None or planned.project is not None:
-            raise Unsupported("LAST JOIN of a subquery")
-        if table.pk == self.main.pk:
-            raise Unsupported("LAST JOIN of the main table to itself")
-        if planned.residual_node is not None:
-            raise Unsupported("LAST JOIN ON with conditions other than key equalities")
+    def join(self, number: int, join: LastJoin) -> tuple[str, str]:
+        """The CTE of the join's newest right row per key, and the join's condition."""
+        keys = last_join_keys(self.plan, number, join)
         alias = f"j{number}"
-        names = table.column_names
-        conditions = []
-        right_keys = []
-        for position, _ in planned.keys:
-            right_keys.append(column(planned.base[position]))
-        for term in _conjuncts(join.on):
-            if not isinstance(term, exp.EQ):
-                raise Unsupported("LAST JOIN ON with conditions other than key equalities")
-            left, right = term.this, term.expression
-            if _is_alias(right, planned.alias) and not _is_alias(left, planned.alias):
-                left, right = right, left
-            if not (_is_alias(left, planned.alias) and isinstance(right, exp.Column)) or left.name not in names:
-                raise Unsupported("LAST JOIN ON an expression")
-            conditions.append(
-                f"{alias}.{column(names.index(left.name))} IS NOT DISTINCT FROM w.{self.main_column(right)[2:]}"
-            )
-        if not conditions:
-            raise Unsupported("LAST JOIN without key equalities")
-        order = "__seq DESC"
-        if planned.order_position is not None:
-            order = f"{column(planned.order_position)} DESC NULLS LAST, __seq DESC"
-        partition = ", ".join(right_keys)
-        self.joins.append((alias, planned.alias, names, [c["type"] for c in table.columns]))
-        cte = (
-            f"{alias} AS (SELECT * EXCLUDE (__rn) FROM (SELECT *, row_number() OVER (PARTITION BY {partition} "
-            f"ORDER BY {order}) AS __rn FROM ({self.relations[table.pk]})) WHERE __rn = 1)"
+        conditions = " AND ".join(
+            f"{alias}.{column(position)} IS NOT DISTINCT FROM w.{self.main_column(main)[2:]}"
+            for position, main in keys.pairs
         )
-        return cte + "\0" + " AND ".join(conditions)
+        table = keys.table
+        self.joins.append((alias, keys.alias, table.column_names, [c["type"] for c in table.columns]))
+        cte = (
+            f"{alias} AS (SELECT * EXCLUDE (__rn) FROM (SELECT *, row_number() OVER (PARTITION BY "
+            f"{', '.join(keys.partition)} ORDER BY {keys.order}) AS __rn FROM ({self.relations[table.pk]})) "
+            "WHERE __rn = 1)"
+        )
+        return cte, conditions
 
     # --- the whole query ----------------------------------------------------------------------------------------
     def compile(self) -> Compiled:
@@ -450,7 +429,7 @@ class _Compiler:
                     self.main_group.range_specs.add((*keys, self.main_column(definition.order_by)))
                 except Unsupported:
                     pass  # reported if the window is used
-        joins = [self.join(number, join).split("\0") for number, join in enumerate(select.joins)]
+        joins = [self.join(number, join) for number, join in enumerate(select.joins)]
         items: list[tuple[str | None, Callable | None]] = []
         for projection in select.projections:
             items.extend(self.projection(projection.expression))
@@ -603,15 +582,49 @@ def _arity(fn: Callable[..., Any], count: int) -> Callable[..., Any]:
     return wrappers[count]
 
 
-def _conjuncts(node: Any) -> list[Any]:
-    node = node.unnest() if isinstance(node, exp.Paren) else node
-    if isinstance(node, exp.And):
-        return _conjuncts(node.this) + _conjuncts(node.expression)
-    return [node]
-
-
 def _is_alias(node: exp.Expression, alias: str | None) -> bool:
     return isinstance(node, exp.Column) and node.table == alias
+
+
+@dataclass
+class JoinKeys:
+    """A LAST JOIN both compilers can express: key equalities only, a plain table other than the main one."""
+
+    table: FeatureTable
+    alias: str | None  # the right side's name in the query
+    pairs: list[tuple[int, exp.Column]]  # (right table's column position, the main table's column it equals)
+    partition: list[str]  # the right table's key columns
+    order: str  # newest first: the ORDER BY column (NULLs oldest), then load order
+
+
+def last_join_keys(plan: RequestPlan, number: int, join: LastJoin) -> JoinKeys:
+    """The keys of the plan's ``number``-th LAST JOIN, or ``Unsupported`` naming why it cannot be a SQL join."""
+    planned = plan.joins[number]
+    table = planned.table
+    if table is None or planned.subplan is not None or planned.project is not None:
+        raise Unsupported("LAST JOIN of a subquery")
+    if table.pk == plan.main.pk:
+        raise Unsupported("LAST JOIN of the main table to itself")
+    if planned.residual_node is not None:
+        raise Unsupported("LAST JOIN ON with conditions other than key equalities")
+    names = table.column_names
+    pairs = []
+    for term in conjuncts(join.on):
+        if not isinstance(term, exp.EQ):
+            raise Unsupported("LAST JOIN ON with conditions other than key equalities")
+        left, right = term.this, term.expression
+        if _is_alias(right, planned.alias) and not _is_alias(left, planned.alias):
+            left, right = right, left
+        if not (_is_alias(left, planned.alias) and isinstance(right, exp.Column)) or left.name not in names:
+            raise Unsupported("LAST JOIN ON an expression")
+        pairs.append((names.index(left.name), right))
+    if not pairs:
+        raise Unsupported("LAST JOIN without key equalities")
+    order = "__seq DESC"
+    if planned.order_position is not None:
+        order = f"{column(planned.order_position)} DESC NULLS LAST, __seq DESC"
+    partition = [column(planned.base[position]) for position, _ in planned.keys]
+    return JoinKeys(table, planned.alias, pairs, partition, order)
 
 
 def _quote(name: str) -> str:

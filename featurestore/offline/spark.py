@@ -75,7 +75,7 @@ from featurestore.engine import RequestPlan
 from featurestore.errors import FeatureStoreError
 from featurestore.limits import TS_MAX, TS_MIN
 from featurestore.offline import export, query
-from featurestore.offline.compiler import Unsupported
+from featurestore.offline.compiler import Unsupported, last_join_keys
 from featurestore.offline.duck import CANONICAL, column, connect, ident, string
 from featurestore.offline.options import OutfileOptions
 from featurestore.offline.sources import canonical_sql, fetch_rows
@@ -353,33 +353,12 @@ class _Compiler:
 
     # --- joins --------------------------------------------------------------------------------------------------
     def join(self, number: int, join: LastJoin) -> tuple[str, str]:
-        planned = self.plan.joins[number]
-        table = planned.table
-        if table is None or planned.subplan is not None or planned.project is not None:
-            raise Unsupported("LAST JOIN of a subquery")
-        if table.pk == self.main.pk:
-            raise Unsupported("LAST JOIN of the main table to itself")
-        if planned.residual_node is not None:
-            raise Unsupported("LAST JOIN ON with conditions other than key equalities")
+        keys = last_join_keys(self.plan, number, join)
         alias = f"j{number}"
-        names = table.column_names
-        right_keys = [column(planned.base[position]) for position, _ in planned.keys]
-        conditions = []
-        for term in _conjuncts(join.on):
-            if not isinstance(term, exp.EQ):
-                raise Unsupported("LAST JOIN ON with conditions other than key equalities")
-            left, right = term.this, term.expression
-            if _is_alias(right, planned.alias) and not _is_alias(left, planned.alias):
-                left, right = right, left
-            if not (_is_alias(left, planned.alias) and isinstance(right, exp.Column)) or left.name not in names:
-                raise Unsupported("LAST JOIN ON an expression")
-            conditions.append(f"{alias}.{column(names.index(left.name))} <=> w.{self.main_column(right)[2:]}")
-        if not conditions:
-            raise Unsupported("LAST JOIN without key equalities")
-        order = "__seq DESC"
-        if planned.order_position is not None:
-            order = f"{column(planned.order_position)} DESC NULLS LAST, __seq DESC"
-        self.joins.append((alias, planned.alias, names))
+        names = keys.table.column_names
+        conditions = [f"{alias}.{column(position)} <=> w.{self.main_column(main)[2:]}" for position, main in keys.pairs]
+        order, right_keys, table = keys.order, keys.partition, keys.table
+        self.joins.append((alias, keys.alias, names))
         columns = ", ".join([*(column(i) for i in range(len(names))), "__seq"])
         cte = (
             f"{alias} AS (SELECT {columns} FROM (SELECT *, row_number() OVER (PARTITION BY {', '.join(right_keys)} "
@@ -431,17 +410,6 @@ class _Compiler:
         if isinstance(node, exp.Window):
             return [self.aggregate(node)]
         raise Unsupported(f"the expression {node.sql()}")
-
-
-def _conjuncts(node: Any) -> list[Any]:
-    node = node.unnest() if isinstance(node, exp.Paren) else node
-    if isinstance(node, exp.And):
-        return _conjuncts(node.this) + _conjuncts(node.expression)
-    return [node]
-
-
-def _is_alias(node: exp.Expression, alias: str | None) -> bool:
-    return isinstance(node, exp.Column) and node.table == alias
 
 
 def compile_spark(select: Select, plan: RequestPlan, relation_names: dict[int, str], *, limit: int | None = None,

@@ -15,10 +15,9 @@ from hypothesis import strategies as st
 from featurestore import services
 from featurestore import sql as sqlexec
 from featurestore.offline import query
-from featurestore.offline.duck import connect
-from featurestore.offline.sources import fetch_rows
 from featurestore.selectors import table_get
 from featurestore.sqlcore.dialect import parse_one
+from tests.featurestore.conftest import assert_same_rows, per_row
 
 pytestmark = pytest.mark.django_db
 
@@ -83,14 +82,6 @@ def frames(draw):
     return frame
 
 
-def same(a, b):
-    if isinstance(a, float) and isinstance(b, float):
-        if math.isnan(a) or math.isnan(b):
-            return math.isnan(a) and math.isnan(b)
-        return a == b or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
-    return a == b and type(a) is type(b)
-
-
 _counter = itertools.count()
 
 
@@ -111,16 +102,7 @@ def test_compiled_equals_per_row(rows, right, frame, partition):
     )
     compiled = query.run("cmp", parse_one(select_sql))
     assert compiled.how == query.COMPILED
-
-    plan = services.plan_compile(db="cmp", select=parse_one(select_sql))
-    con = connect()
-    tables = {pk: fetch_rows(con, table) for pk, table in query.plan_tables(plan).items()}
-    con.close()
-    expected = query.per_row(plan, tables)
-    assert len(compiled.rows) == len(expected)
-    for got, want in zip(compiled.rows, expected, strict=True):
-        bad = [i for i, (a, b) in enumerate(zip(got, want, strict=True)) if not same(a, b)]
-        assert not bad, (frame, bad, got, want, rows)
+    assert_same_rows(compiled.rows, per_row("cmp", select_sql), (frame, rows))
 
 
 def test_what_is_not_compiled_runs_row_by_row_and_says_why():
@@ -159,11 +141,4 @@ def test_union_windows_compiled_equal_per_row(rows, unioned, other, frame, insta
     )
     compiled = query.run("cmp", parse_one(select_sql))
     assert compiled.how == query.COMPILED
-    plan = services.plan_compile(db="cmp", select=parse_one(select_sql))
-    con = connect()
-    tables = {pk: fetch_rows(con, table) for pk, table in query.plan_tables(plan).items()}
-    con.close()
-    expected = query.per_row(plan, tables)
-    for got, want in zip(compiled.rows, expected, strict=True):
-        bad = [i for i, (a, b) in enumerate(zip(got, want, strict=True)) if not same(a, b)]
-        assert not bad, (frame, bad, got, want)
+    assert_same_rows(compiled.rows, per_row("cmp", select_sql), frame)

@@ -6,7 +6,6 @@ every row. Keys and timestamps are drawn from small sets, so ties and several pa
 """
 
 import itertools
-import math
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,6 +15,7 @@ from featurestore import services
 from featurestore import sql as sqlexec
 from featurestore.selectors import table_get
 from featurestore.sqlcore.dialect import parse_one
+from tests.featurestore.conftest import assert_same_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -79,15 +79,4 @@ def test_offline_equals_online(rows, frame):
         services.rows_insert(table=table, rows=[list(row)])
 
     offline = sqlexec.execute(db="prop", sql=select_sql, mode="offsync").rows
-    assert len(offline) == len(online)
-    for got, want in zip(offline, online, strict=True):
-        assert all(same(a, b) for a, b in zip(got, want, strict=True)), (frame, got, want)
-
-
-def same(a, b):
-    """Equal values; floats may differ in the last bits (the offline query sums in another order)."""
-    if isinstance(a, float) and isinstance(b, float):
-        if math.isnan(a) or math.isnan(b):
-            return math.isnan(a) and math.isnan(b)
-        return a == b or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
-    return a == b and type(a) is type(b)
+    assert_same_rows(offline, online, frame)

@@ -22,9 +22,9 @@ from featurestore import sql as sqlexec
 from featurestore.offline import query, spark
 from featurestore.offline.duck import connect
 from featurestore.offline.options import outfile_options
-from featurestore.offline.sources import fetch_rows
 from featurestore.selectors import table_get
 from featurestore.sqlcore.dialect import parse_one
+from tests.featurestore.conftest import assert_same_rows, per_row
 
 pytestmark = pytest.mark.django_db
 
@@ -84,20 +84,6 @@ def frames(draw):
     return frame
 
 
-def same(a, b):
-    if isinstance(a, float) and isinstance(b, float):
-        if math.isnan(a) or math.isnan(b):
-            return math.isnan(a) and math.isnan(b)
-        return a == b or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
-    return a == b and type(a) is type(b)
-
-
-def assert_same_rows(got_rows, want_rows, what):
-    assert len(got_rows) == len(want_rows), what
-    for got, want in zip(got_rows, want_rows, strict=True):
-        assert all(same(a, b) for a, b in zip(got, want, strict=True)), (what, got, want)
-
-
 @pytest.fixture(scope="module")
 def spark_session():
     from jobs.engines import spark_unavailable
@@ -125,14 +111,6 @@ def make_tables(rows, right):
     return main, other
 
 
-def per_row(select_sql, limit=None):
-    plan = services.plan_compile(db="spk", select=parse_one(select_sql))
-    con = connect()
-    tables = {pk: fetch_rows(con, table) for pk, table in query.plan_tables(plan).items()}
-    con.close()
-    return query.per_row(plan, tables, limit=limit)
-
-
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     rows=rows_strategy,
@@ -157,7 +135,7 @@ def test_spark_equals_per_row_and_duckdb(spark_session, rows, right, frame, part
     compiled = query.run("spk", parse_one(select_sql), limit=limit)
     assert compiled.how == query.COMPILED
     assert on_spark.schema == compiled.schema
-    assert_same_rows(on_spark.rows, per_row(select_sql, limit), ("per-row", frame, order))
+    assert_same_rows(on_spark.rows, per_row("spk", select_sql, limit), ("per-row", frame, order))
     assert_same_rows(on_spark.rows, compiled.rows, ("duckdb", frame, order))
 
 
@@ -206,7 +184,7 @@ def test_types_come_back_as_engine_values(spark_session):
     assert on_spark.how.startswith(spark.COMPILED)
     compiled = query.run("spk", parse_one(select_sql))
     assert on_spark.schema == compiled.schema
-    assert_same_rows(on_spark.rows, per_row(select_sql), "per-row")
+    assert_same_rows(on_spark.rows, per_row("spk", select_sql), "per-row")
     assert_same_rows(on_spark.rows, compiled.rows, "duckdb")
     assert on_spark.rows[1][6] == -32767  # 32767 + 2 wraps around in int16
 
