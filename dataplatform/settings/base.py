@@ -304,6 +304,9 @@ FEATURESTORE_TTL_AUTOSTART = env_bool("FEATURESTORE_TTL_AUTOSTART", True)
 # Where LOAD DATA may read and SELECT ... INTO OUTFILE may write clients' files (colon-separated directories), and
 # where tables' offline data (Parquet) is kept.
 FEATURESTORE_FILE_ROOTS = [p for p in env_str("FEATURESTORE_FILE_ROOTS", str(DATA_DIR / "files")).split(":") if p]
+# URI prefixes (comma-separated) under which LOAD DATA and INTO OUTFILE may use remote files: s3://bucket/prefix/,
+# hdfs://namenode:8020/path/ (fsspec filesystems; credentials from their own environment). Empty: local files only.
+FEATURESTORE_REMOTE_ROOTS = [p.strip() for p in env_str("FEATURESTORE_REMOTE_ROOTS", "").split(",") if p.strip()]
 FEATURESTORE_OFFLINE_DIR = env_path("FEATURESTORE_OFFLINE_DIR", DATA_DIR / "offline")
 # Rows an offsync SELECT answers inline (POST /dbs/{db}); a bigger result is refused with a pointer to INTO OUTFILE.
 FEATURESTORE_OFFLINE_SYNC_ROWS = env_int("FEATURESTORE_OFFLINE_SYNC_ROWS", 10000, minimum=1)

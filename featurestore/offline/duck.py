@@ -17,6 +17,8 @@ from pathlib import Path
 import duckdb
 from django.conf import settings
 
+from featurestore.files import register_filesystems
+
 #: The canonical DuckDB type of each OpenMLDB column type.
 CANONICAL = {
     "bool": "BOOLEAN",
@@ -41,6 +43,7 @@ def connect() -> duckdb.DuckDBPyConnection:
     memory = getattr(settings, "FEATURESTORE_DUCKDB_MEMORY", "")
     if memory:
         con.execute(f"SET memory_limit = {string(memory)}")
+    register_filesystems(con)
     return con
 
 

@@ -7,10 +7,15 @@ exists, ``overwrite`` replaces the directory (the new one is written beside it a
 sees half a file. CSV: ``header`` (default true), ``delimiter``, ``quote``, ``null_value`` (default ``null``) as
 for LOAD DATA; timestamps are written as epoch milliseconds and dates as ``yyyy-MM-dd``, so the files load back
 with LOAD DATA unchanged.
+
+A remote path (under ``FEATURESTORE_REMOTE_ROOTS``) is a directory of part files too, but an object store has no
+rename: each part is written under its final name (an object appears whole when its upload completes), and
+``overwrite`` deletes the old parts once the new one is complete.
 """
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import shutil
 from collections.abc import Sequence
@@ -20,7 +25,7 @@ from typing import Any
 import duckdb
 
 from featurestore.errors import FeatureStoreError
-from featurestore.files import output_path
+from featurestore.files import RemoteOutput, is_remote, output_path, reach_error, remote_output
 from featurestore.offline.duck import connect, string
 from featurestore.offline.options import OutfileOptions
 from featurestore.offline.sources import register_rows, rows_sql
@@ -45,7 +50,7 @@ def write_sql(con: duckdb.DuckDBPyConnection, select_sql: str, uri: str, options
 
     DuckDB's errors are raised as they are (the caller knows what they mean); nothing is left behind.
     """
-    target = output_path(uri)
+    target = remote_output(uri) if is_remote(uri) else output_path(uri)
     names = [row[0] for row in con.execute(f"DESCRIBE {select_sql}").fetchall()]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
@@ -53,6 +58,8 @@ def write_sql(con: duckdb.DuckDBPyConnection, select_sql: str, uri: str, options
             f"the result has more than one column named {', '.join(duplicates)}: name them apart with AS before "
             "writing it to a file"
         )
+    if isinstance(target, RemoteOutput):
+        return _write_remote(con, select_sql, target, options)
     if target.exists() and options.mode == "error_if_exists":
         raise FeatureStoreError(
             f"the output path {uri} already exists (mode error_if_exists): use OPTIONS(mode='overwrite') to replace "
@@ -86,24 +93,62 @@ def write_sql(con: duckdb.DuckDBPyConnection, select_sql: str, uri: str, options
     return count
 
 
+def _write_remote(con: duckdb.DuckDBPyConnection, select_sql: str, target: RemoteOutput,
+                  options: OutfileOptions) -> int:  # fmt: skip
+    try:
+        exists, is_dir = target.exists(), target.is_dir()
+        old = target.children() if is_dir else ([target.uri] if exists else [])
+    except Exception as exc:  # noqa: BLE001 - any filesystem's failure (network, credentials) becomes a refusal
+        raise reach_error(target.uri, exc) from None
+    if exists and options.mode == "error_if_exists":
+        raise FeatureStoreError(
+            f"the output path {target.uri} already exists (mode error_if_exists): use OPTIONS(mode='overwrite') to "
+            "replace it or mode='append' to add to it"
+        )
+    if exists and not is_dir and options.mode == "append":
+        raise FeatureStoreError(f"the output path {target.uri} is a file, not a directory of part files: cannot append")
+    extension = "csv" if options.format == "csv" else "parquet"
+    number = sum(1 for uri in old if uri.rsplit("/", 1)[-1].startswith("part-")) if options.mode == "append" else 0
+    name = f"part-{number:05d}-{secrets.token_hex(6)}.{extension}"
+    part = f"{target.uri}/{name}"
+    try:
+        copy = f"COPY ({select_sql}) TO {string(part)} ({', '.join(_copy_settings(options))})"
+        written = con.execute(copy).fetchone()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            target.remove([part])
+        raise
+    if options.mode == "overwrite":
+        if exists and not is_dir:
+            target.fs.rm(target.uri)  # the single object the directory replaces (its key is the parts' prefix)
+        else:
+            target.remove([uri for uri in old if uri != part])
+    return int(written[0]) if written else 0
+
+
+def _copy_settings(options: OutfileOptions) -> list[str]:
+    if options.format != "csv":
+        return ["FORMAT parquet", "COMPRESSION zstd"]
+    csv = options.csv
+    settings = [
+        "FORMAT csv",
+        f"HEADER {str(csv.header).lower()}",
+        f"DELIMITER {string(csv.delimiter)}",
+        f"NULLSTR {string(csv.null_value)}",
+    ]
+    if csv.quote:
+        settings += [f"QUOTE {string(csv.quote)}", f"ESCAPE {string(csv.quote)}"]
+    settings.append("DATEFORMAT '%Y-%m-%d'")
+    return settings
+
+
 def _write_part(con: duckdb.DuckDBPyConnection, select_sql: str, directory: Path, name: str,
                 options: OutfileOptions) -> int:  # fmt: skip
     temporary = directory / f".{name}.tmp"
-    if options.format == "csv":
-        csv = options.csv
-        settings = [
-            "FORMAT csv",
-            f"HEADER {str(csv.header).lower()}",
-            f"DELIMITER {string(csv.delimiter)}",
-            f"NULLSTR {string(csv.null_value)}",
-        ]
-        if csv.quote:
-            settings += [f"QUOTE {string(csv.quote)}", f"ESCAPE {string(csv.quote)}"]
-        settings.append("DATEFORMAT '%Y-%m-%d'")
-    else:
-        settings = ["FORMAT parquet", "COMPRESSION zstd"]
     try:
-        written = con.execute(f"COPY ({select_sql}) TO {string(str(temporary))} ({', '.join(settings)})").fetchone()
+        written = con.execute(
+            f"COPY ({select_sql}) TO {string(str(temporary))} ({', '.join(_copy_settings(options))})"
+        ).fetchone()
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise

@@ -34,6 +34,7 @@ from typing import Any
 import duckdb
 
 from featurestore.errors import FeatureStoreError
+from featurestore.files import RemoteFile
 from featurestore.limits import TS_MAX, TS_MIN
 from featurestore.models import FeatureTable
 from featurestore.offline.duck import ident, string, string_list
@@ -55,7 +56,7 @@ _NUMBER_TYPES = _INTEGER_TYPES | {"FLOAT", "DOUBLE"}
 class Input:
     """What LOAD DATA reads: files of one format, and how CSV splits them."""
 
-    files: list[Path]
+    files: list[Path] | list[RemoteFile]
     format: str  # csv | parquet
     csv: CsvOptions = field(default_factory=CsvOptions)
 
