@@ -66,9 +66,16 @@ class FeatureTable(models.Model):
 
 
 class Deployment(models.Model):
+    """A deployed SELECT: ``DEPLOY`` (a deployment) or ``CREATE PROCEDURE`` (a procedure, whose ``const`` input
+    columns are common to every request row of a call). Both share one namespace per database, as upstream."""
+
     class Status(models.TextChoices):
         READY = "ready"
         FAILED = "failed"
+
+    class Kind(models.TextChoices):
+        DEPLOYMENT = "deployment"
+        PROCEDURE = "procedure"
 
     database = models.ForeignKey(Database, on_delete=models.CASCADE, related_name="deployments")
     name = models.CharField(max_length=NAME_MAX_LENGTH, validators=[validate_name])
@@ -77,6 +84,9 @@ class Deployment(models.Model):
     input_schema = models.JSONField(default=list)  # [{"name", "type"}]: the main table's schema
     output_schema = models.JSONField(default=list)  # [{"name", "type"}]
     tables = models.JSONField(default=list)  # ["db.table", ...] the deployment reads
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.DEPLOYMENT)
+    common_columns = models.JSONField(default=list, blank=True)  # a procedure's const input columns, by name
+    output_common_columns = models.JSONField(default=list, blank=True)  # output columns computed from them only
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.READY)
     error = models.TextField(blank=True)
     created_by = models.ForeignKey(

@@ -40,10 +40,13 @@ def deployment_get(*, db: str, name: str) -> Deployment | None:
     return Deployment.objects.select_related("database").filter(database__name=db, name=name).first()
 
 
-def deployment_list(*, db: str | None = None) -> QuerySet[Deployment]:
+def deployment_list(*, db: str | None = None, kind: str | None = None) -> QuerySet[Deployment]:
+    """Deployments and procedures (``kind``: only ``deployment`` or ``procedure``)."""
     query = Deployment.objects.select_related("database")
     if db is not None:
         query = query.filter(database__name=db)
+    if kind is not None:
+        query = query.filter(kind=kind)
     return query.order_by("database__name", "name")
 
 

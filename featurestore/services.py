@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from sqlglot import exp
 
 from featurestore import storage
 from featurestore.engine import EngineError, RequestPlan
@@ -26,7 +27,7 @@ from featurestore.offline import data as offline_data
 from featurestore.selectors import database_get, deployment_get, table_get
 from featurestore.sqlcore.expressions import ExpressionError
 from featurestore.sqlcore.functions import FunctionError
-from featurestore.sqlcore.sqlir import CreateTable, Deploy, IndexDef, Select
+from featurestore.sqlcore.sqlir import CreateProcedure, CreateTable, Deploy, IndexDef, Select
 
 # --- plan cache -------------------------------------------------------------------------------------------------
 # Deployments compile once per process. Catalog changes made here clear the cache; changes made by another
@@ -341,18 +342,28 @@ def _index_needs(plan: RequestPlan, options: dict) -> list[tuple[FeatureTable, l
 
 
 @transaction.atomic
-def deployment_create(*, db: str, statement: Deploy, user=None) -> Deployment:
-    """Deploy a SELECT: compile it once (refusing what cannot run), add or widen the indexes it needs, store it."""
-    _check_names("deployment", statement.name)
+def deployment_create(*, db: str, statement: Deploy, user=None, procedure: CreateProcedure | None = None) -> Deployment:
+    """Deploy a SELECT: compile it once (refusing what cannot run), add or widen the indexes it needs, store it.
+
+    ``procedure``: ``CREATE PROCEDURE``; its parameters must be the main table's columns (names and types, in
+    order), and its ``const`` ones are the common columns of each call.
+    """
+    kind = "procedure" if procedure is not None else "deployment"
+    _check_names(kind, statement.name)
     database = database_get(name=statement.db or db)
     if database is None:
         raise FeatureStoreError(f"database {statement.db or db} does not exist")
-    if deployment_get(db=database.name, name=statement.name) is not None:
-        existing = deployment_get(db=database.name, name=statement.name)
-        if statement.if_not_exists and existing is not None:
+    existing = deployment_get(db=database.name, name=statement.name)
+    if existing is not None:
+        if statement.if_not_exists:
             return existing
-        raise FeatureStoreError(f"deployment {statement.name} already exists in {database.name}")
+        raise FeatureStoreError(f"{existing.kind} {statement.name} already exists in {database.name}")
     plan = plan_compile(db=database.name, select=statement.select)
+    common: list[str] = []
+    output_common: list[str] = []
+    if procedure is not None:
+        common = _procedure_common(procedure, plan)
+        output_common = _output_common(statement.select, plan, set(common))
     options = {key.upper(): str(value) for key, value in statement.options.items()}
     if options.get("SKIP_INDEX_CHECK", "").lower() != "true":
         for table, keys, ts, abs_need, lat_need in _index_needs(plan, options):
@@ -366,10 +377,54 @@ def deployment_create(*, db: str, statement: Deploy, user=None) -> Deployment:
         input_schema=[{"name": name, "type": kind} for name, kind in plan.input_schema],
         output_schema=[{"name": name, "type": kind} for name, kind in plan.output_schema],
         tables=tables,
+        kind=kind,
+        common_columns=common,
+        output_common_columns=output_common,
         created_by=user if getattr(user, "pk", None) else None,
     )
     catalog_refresh()
     return deployment
+
+
+def procedure_create(*, db: str, statement: CreateProcedure, user=None) -> Deployment:
+    """``CREATE PROCEDURE``: a deployment whose ``const`` columns are sent once per call (``common_cols``)."""
+    deploy = Deploy(name=statement.name, select=statement.select, sql=statement.sql, db=statement.db)
+    return deployment_create(db=db, statement=deploy, user=user, procedure=statement)
+
+
+def _procedure_common(procedure: CreateProcedure, plan: RequestPlan) -> list[str]:
+    declared = [(param.name, param.type) for param in procedure.params]
+    if declared != list(plan.input_schema):
+        expected = ", ".join(f"{name} {kind}" for name, kind in plan.input_schema)
+        raise FeatureStoreError(
+            f"the parameters of procedure {procedure.name} must be the columns of {plan.main.name}, in order: "
+            f"({expected})"
+        )
+    return [param.name for param in procedure.params if param.const]
+
+
+def _output_common(select: Select, plan: RequestPlan, common: set[str]) -> list[str]:
+    """The output columns computed from common input columns only (no window, no other column), as upstream's
+    planner marks them constant; none when the projections cannot be matched to the output one to one."""
+    main_names = {plan.main.name, select.source.alias} - {None}
+    marks: list[bool] = []
+    for projection in select.projections:
+        node = projection.expression
+        star = isinstance(node, exp.Star) or (isinstance(node, exp.Column) and isinstance(node.this, exp.Star))
+        if star:
+            if select.joins or (isinstance(node, exp.Column) and node.table and node.table not in main_names):
+                return []
+            marks.extend(column["name"] in common for column in plan.main.columns)
+            continue
+        columns = list(node.find_all(exp.Column))
+        marks.append(
+            bool(columns)
+            and node.find(exp.Window) is None
+            and all(column.name in common and (not column.table or column.table in main_names) for column in columns)
+        )
+    if len(marks) != len(plan.output_schema):
+        return []
+    return [name for (name, _), mark in zip(plan.output_schema, marks, strict=True) if mark]
 
 
 def _tables_of(plan: RequestPlan, db: str) -> set[str]:
@@ -402,12 +457,13 @@ def _ensure_index(table: FeatureTable, keys: list[str], ts: str | None, abs_need
 
 
 @transaction.atomic
-def deployment_drop(*, db: str, name: str, if_exists: bool = False) -> None:
+def deployment_drop(*, db: str, name: str, if_exists: bool = False, kind: str = "deployment") -> None:
+    """``DROP DEPLOYMENT`` (``kind`` deployment) or ``DROP PROCEDURE`` (procedure): each drops only its own kind."""
     deployment = deployment_get(db=db, name=name)
-    if deployment is None:
+    if deployment is None or deployment.kind != kind:
         if if_exists:
             return
-        raise FeatureStoreError(f"deployment {name} does not exist in {db}")
+        raise FeatureStoreError(f"{kind} {name} does not exist in {db}")
     deployment.delete()
     catalog_refresh()
 

@@ -40,6 +40,7 @@ from featurestore.sqlcore.expressions import ExpressionError, compile_aggregate_
 from featurestore.sqlcore.functions import AGGREGATES, FunctionError
 from featurestore.sqlcore.sqlir import (
     CreateDatabase,
+    CreateProcedure,
     CreateTable,
     Deploy,
     Describe,
@@ -151,7 +152,10 @@ def _dispatch(session: Session, statement) -> Result:
     elif isinstance(statement, DropTable):
         services.table_drop(db=statement.db or session.db, name=statement.name, if_exists=statement.if_exists)
     elif isinstance(statement, DropDeployment):
-        services.deployment_drop(db=statement.db or session.db, name=statement.name, if_exists=statement.if_exists)
+        services.deployment_drop(db=statement.db or session.db, name=statement.name, if_exists=statement.if_exists,
+                                 kind="procedure" if statement.procedure else "deployment")  # fmt: skip
+    elif isinstance(statement, CreateProcedure):
+        services.procedure_create(db=session.db, statement=statement, user=session.user)
     elif isinstance(statement, Deploy):
         if session.mode not in ("online", "onsync"):
             raise FeatureStoreError("Can not deploy in offline mode, please set @@SESSION.execute_mode='online'")
@@ -276,9 +280,11 @@ def _show(session: Session, statement: Show) -> Result:
         return Result([("Tables", "string")], [[t.name] for t in table_list(db=db)])
     if what == "deployments":
         return Result([("DB", "string"), ("Deployment", "string")],
-                      [[d.database.name, d.name] for d in deployment_list(db=statement.db or session.db)])  # fmt: skip
+                      [[d.database.name, d.name] for d in deployment_list(db=statement.db or session.db,
+                                                                          kind="deployment")])  # fmt: skip
     if what == "deployment":
-        found = [d for d in deployment_list(db=statement.db or session.db) if d.name == statement.name]
+        found = [d for d in deployment_list(db=statement.db or session.db, kind="deployment")
+                 if d.name == statement.name]  # fmt: skip
         if not found:
             raise FeatureStoreError(f"{statement.name} does not exist in {statement.db or session.db}", -1)
         deployment = found[0]
@@ -521,8 +527,41 @@ def _mark_aggregates(node: exp.Expression) -> tuple[exp.Expression, bool]:
     return node.transform(mark), found
 
 
+class _NoTable:
+    """The scope of a SELECT without FROM: constants, parameters and functions, no columns."""
+
+    def column(self, table, name):
+        raise ExpressionError(f"column {name} does not exist: the SELECT has no FROM")
+
+    def window_call(self, node):
+        raise ExpressionError(f"{node.sql()} needs a table: the SELECT has no FROM")
+
+
+def _constant_select(statement: Select) -> Result:
+    """``SELECT 1``, ``SELECT ?+1 AS x, 'z' AS b``: one row of constants (none when WHERE is false or LIMIT 0)."""
+    if statement.windows or statement.joins or statement.group_by or statement.having is not None:
+        raise FeatureStoreError("a SELECT without FROM takes no WINDOW, JOIN, GROUP BY or HAVING")
+    scope = _NoTable()
+    projections = []
+    for projection in statement.projections:
+        node = projection.expression
+        if isinstance(node, exp.Star) or (isinstance(node, exp.Column) and isinstance(node.this, exp.Star)):
+            raise FeatureStoreError("SELECT * needs a table: the SELECT has no FROM")
+        compiled = compile_expression(node, scope)
+        projections.append((projection.alias or compiled.name, compiled.fn, compiled.type))
+    row: tuple = (None,)
+    rows = [row]
+    if statement.where is not None and compile_expression(statement.where, scope).fn(row) is not True:
+        rows = []
+    if statement.limit is not None:
+        rows = rows[: statement.limit]
+    return Result([(name, kind) for name, _, kind in projections], [[fn(r) for _, fn, _ in projections] for r in rows])
+
+
 def _plain_select(db: str, statement: Select, *, offline: bool = False, inline_limit: int | None = None) -> Result:
     source = statement.source
+    if source.name is None and source.subquery is None:
+        return _constant_select(statement)
     table = table_get(db=source.db or db, name=source.name)
     if table is None:
         raise FeatureStoreError(f"table {source.name} does not exist in {source.db or db}")

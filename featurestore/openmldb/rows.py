@@ -18,7 +18,17 @@ from django.http import HttpResponse
 
 from dataplatform.api.exceptions import OpenMLDBError
 from featurestore import services
-from featurestore.jsonx import ConversionError, TsRangeError, coerce, dumps, int_range, output_value, sdk_type_enum
+from featurestore.jsonx import (
+    ConversionError,
+    JsonError,
+    TsRangeError,
+    coerce,
+    dumps,
+    int_range,
+    loads,
+    output_value,
+    sdk_type_enum,
+)
 from featurestore.openmldb.bodies import read_call, read_put_rows
 from featurestore.openmldb.errors import OK, ok
 
@@ -178,12 +188,91 @@ def _request_rows(rows: list, schema: list[tuple[str, str]], ts_columns: frozens
     return converted
 
 
-def _request_value(value: Any, name: str, kind: str, ts: bool, where: str) -> Any:
+def _request_value(value: Any, name: str, kind: str, ts: bool, where: str, what: str = "trans failed on") -> Any:
     try:
         return coerce(value, kind, ts=ts)
     except ConversionError as exc:
         raise OpenMLDBError(
             -1,
-            f"Translate to request row failed in {where}, INVALID_ARGUMENT: trans failed on "
+            f"Translate to request row failed in {where}, INVALID_ARGUMENT: {what} "
             f"{name}({sdk_type_enum(kind)}): {_value_text(value)}{_reason(exc)}",
         ) from None
+
+
+def call_procedure(db: str, name: str, raw: bytes) -> HttpResponse:
+    """``POST /dbs/{db}/procedures/{name}``: request rows of the non-common columns, ``common_cols`` once.
+
+    As upstream's ``ExecuteProcedure``: the rows (arrays of the non-``const`` input columns in order, or objects by
+    name) share the ``common_cols`` values; ``data`` holds the output's non-common columns and
+    ``common_cols_data`` (procedures only) the common ones, computed once; ``need_schema`` adds the whole output
+    schema.
+    """
+    try:
+        body = loads(raw)
+    except JsonError:
+        raise OpenMLDBError(-1, "Request body json parse failed") from None
+    if not isinstance(body, dict):
+        raise OpenMLDBError(-1, "Request body json parse failed")
+    common_values = body.get("common_cols", [])
+    if not isinstance(common_values, list):
+        raise OpenMLDBError(-1, "common_cols is not array")
+    rows = body.get("input")
+    if not isinstance(rows, list) or not rows:
+        raise OpenMLDBError(-1, "Field input is invalid")
+    found = services.deployment_plan(db=db, name=name)
+    if found is None:
+        raise OpenMLDBError(-1, f"{name} does not exist in {db}")
+    deployment, plan = found
+    common = set(deployment.common_columns)
+    if len(common_values) != len(common):
+        raise OpenMLDBError(-1, "Invalid common cols size")
+    ts_columns = plan.main.ts_columns
+    schema = plan.input_schema
+    expected = len(schema) - len(common)
+    converted = []
+    for number, row in enumerate(rows):
+        if isinstance(row, list):
+            if len(row) != expected:
+                raise OpenMLDBError(-1, f"Invalid input data size in row {number}")
+            where, given = f"array row {number}", iter(row)
+        elif isinstance(row, dict):
+            where, given = f"map row {number}", None
+        else:
+            raise OpenMLDBError(-1, f"Must be array or map, row {number}")
+        commons = iter(common_values)
+        values = []
+        for column, kind in schema:
+            ts = column in ts_columns
+            if column in common:
+                values.append(_request_value(next(commons), column, kind, ts, where, "trans const failed on"))
+            elif given is not None:
+                values.append(_request_value(next(given), column, kind, ts, where))
+            elif column not in row:
+                missing = f"can't find col {column}" if kind == "string" else f"can't find {column}"
+                raise OpenMLDBError(-1, f"Translate to request row failed in {where}, INVALID_ARGUMENT: {missing}")
+            else:
+                values.append(_request_value(row[column], column, kind, ts, where))
+        converted.append(values)
+    outputs = [plan.output_row(values) for values in converted]
+    output_schema = plan.output_schema
+    output_common = set(deployment.output_common_columns)
+    as_objects = isinstance(rows[0], dict)
+    data_rows = []
+    for output in outputs:
+        pairs = [
+            (column, output_value(value, kind))
+            for value, (column, kind) in zip(output, output_schema, strict=True)
+            if column not in output_common
+        ]
+        data_rows.append(dict(pairs) if as_objects else [value for _, value in pairs])
+    data: dict[str, Any] = {}
+    if body.get("need_schema") is True:
+        data["schema"] = [{"name": column, "type": kind} for column, kind in output_schema]
+    data["data"] = data_rows
+    if deployment.kind == "procedure":
+        data["common_cols_data"] = [
+            output_value(value, kind)
+            for value, (column, kind) in zip(outputs[0], output_schema, strict=True)
+            if column in output_common
+        ]
+    return json_response(ok(data=data), body.get("write_nan_and_inf_null") is True)

@@ -28,7 +28,7 @@ from featurestore import sql as sqlexec
 from featurestore.jsonx import output_value, proto_type_name, schema_type_name
 from featurestore.openmldb.bodies import CALL_DEPLOYMENT, PUT_ROWS, QUERY, Body, read_query
 from featurestore.openmldb.errors import ok, wire_error
-from featurestore.openmldb.rows import call_deployment, json_response, put_rows
+from featurestore.openmldb.rows import call_deployment, call_procedure, json_response, put_rows
 from featurestore.selectors import (
     database_get,
     database_list,
@@ -92,11 +92,18 @@ class TableView(FeatureStoreView):
 
 
 def table_info(table) -> dict:
-    """OpenMLDB's TableInfo for a table (the fields the APIServer prints)."""
+    """OpenMLDB's TableInfo for a table (the fields the APIServer prints, in its order: rest_api.md's example).
+
+    ``format_version`` is 1 for every table created through SQL, as upstream's SDK sets it; ``partition_key`` and
+    ``schema_versions`` stay empty (no table is partitioned by other columns, and no ``ALTER TABLE ... ADD COLUMN``
+    has made a second schema version).
+    """
+    partitions = int(table.options.get("PARTITIONNUM", 1) or 1)
     return {
         "name": table.name,
+        "table_partition_size": partitions,
         "tid": table.pk,
-        "partition_num": int(table.options.get("PARTITIONNUM", 1) or 1),
+        "partition_num": partitions,
         "replica_num": int(table.options.get("REPLICANUM", 1) or 1),
         "compress_type": "nocompress",
         "column_desc": [
@@ -121,7 +128,10 @@ def table_info(table) -> dict:
             for index in table.indexes
         ],
         "added_column_desc": [],
+        "format_version": 1,
         "db": table.database.name,
+        "partition_key": [],
+        "schema_versions": [],
         **({"offline_table_info": offline} if (offline := offline_table_info(table)) else {}),
     }
 
@@ -153,9 +163,9 @@ def deployment_info(deployment) -> dict:
         "name": deployment.name,
         "procedure": deployment.sql,
         "input_schema": deployment.input_schema,
-        "input_common_cols": [],
+        "input_common_cols": list(deployment.common_columns),
         "output_schema": deployment.output_schema,
-        "output_common_cols": [],
+        "output_common_cols": list(deployment.output_common_columns),
         "dbs": sorted({name.split(".", 1)[0] for name in deployment.tables} | {deployment.database.name}),
         "tables": [name.split(".", 1)[1] for name in deployment.tables],
     }
@@ -164,15 +174,15 @@ def deployment_info(deployment) -> dict:
 class DeploymentView(FeatureStoreView):
     """``GET`` a deployment's SQL and schemas; ``POST`` request rows to compute their features."""
 
-    procedure_route = False
+    kind = "deployment"
 
     @extend_schema(request=None, responses=RESPONSES, summary="Deployment info")
     def get(self, request, db: str, name: str):
         deployment = deployment_get(db=db, name=name)
         if deployment is None:
             raise OpenMLDBError(-1, f"{name} does not exist in {db}")
-        if self.procedure_route:
-            raise OpenMLDBError(-1, "procedure not found")
+        if deployment.kind != self.kind:
+            raise OpenMLDBError(-1, f"{self.kind} not found")
         return _ok(data=deployment_info(deployment))
 
     @extend_schema(**_body_schema(CALL_DEPLOYMENT, "Compute features for request rows", "rows"))
@@ -181,9 +191,14 @@ class DeploymentView(FeatureStoreView):
 
 
 class ProcedureView(DeploymentView):
-    """OpenMLDB procedures; the platform has none, so a deployment name answers as upstream does for it."""
+    """``GET`` a procedure (``CREATE PROCEDURE``) with its common columns; ``POST`` request rows with
+    ``common_cols`` (upstream's ``ExecuteProcedure``)."""
 
-    procedure_route = True
+    kind = "procedure"
+
+    @extend_schema(**_body_schema(CALL_DEPLOYMENT, "Call a procedure: request rows and their common columns", "rows"))
+    def post(self, request, db: str, name: str):
+        return call_procedure(db, name, request.body)
 
 
 class DeploymentListView(FeatureStoreView):
@@ -195,7 +210,7 @@ class DeploymentListView(FeatureStoreView):
     def get(self, request, db: str):
         if database_get(name=db) is None:
             raise OpenMLDBError(-1, "DB not found")
-        return _ok(deployments=[{"name": d.name, "db": db} for d in deployment_list(db=db)])
+        return _ok(deployments=[{"name": d.name, "db": db} for d in deployment_list(db=db, kind="deployment")])
 
 
 # --- POST /dbs/{db}: SQL --------------------------------------------------------------------------------------

@@ -125,6 +125,12 @@ class ExecuteDeploymentStatement(exp.Expression):
     arg_types = {"this": True, "limit": False, "path": False, "options": False}
 
 
+class CreateProcedureStatement(exp.Expression):
+    """``CREATE PROCEDURE name (params) BEGIN <select> END``; params are exp.ColumnDef, ``const`` ones marked."""
+
+    arg_types = {"this": True, "params": True, "expression": True, "sql": True}
+
+
 class DeployStatement(exp.Expression):
     """``DEPLOY [IF NOT EXISTS] name [OPTIONS(...)] <select>``, with the SELECT's original text in ``sql``."""
 
@@ -179,10 +185,13 @@ class OpenMLDB(Dialect):
             if first == "EXECUTE" and second == "DEPLOYMENT":
                 self._advance(2)
                 return self._parse_execute_deployment()
-            if first == "DROP" and second == "DEPLOYMENT":
+            if first == "DROP" and second in ("DEPLOYMENT", "PROCEDURE"):
                 self._advance(2)
                 exists = self._parse_exists()
-                return self.expression(exp.Drop(tables=[self._parse_table_parts()], kind="DEPLOYMENT", exists=exists))
+                return self.expression(exp.Drop(tables=[self._parse_table_parts()], kind=second, exists=exists))
+            if first == "CREATE" and second == "PROCEDURE":
+                self._advance(2)
+                return self._parse_create_procedure()
             supported = second in _SUPPORTED[first] if first in _SUPPORTED else first in _PLAIN_STATEMENTS
             if not supported:
                 name = f"{first} {second}" if first in _TWO_WORD_STATEMENTS and second else first
@@ -307,6 +316,36 @@ class OpenMLDB(Dialect):
             return self.expression(
                 DeployStatement(this=name, exists=exists, options=options, expression=select, sql=sql)
             )
+
+        def _parse_create_procedure(self) -> CreateProcedureStatement:
+            first = self._parse_id_var(any_token=False)
+            if first is None:
+                self.raise_error("Expected the procedure's name")
+            if self._match(TokenType.DOT):
+                name = exp.Table(this=self._parse_id_var(any_token=False), db=first)
+            else:
+                name = exp.Table(this=first)
+
+            def param() -> exp.Expr:
+                const = self._match_text_seq("CONST")
+                column = self._parse_column_def(self._parse_id_var(any_token=False))
+                if not isinstance(column, exp.ColumnDef):
+                    self.raise_error("Expected a parameter: [const] name type")
+                column.set("constraints", [exp.ColumnConstraint(kind=exp.var("CONST"))] if const else [])
+                return column
+
+            params = self._parse_wrapped_csv(param)
+            if not self._match_text_seq("BEGIN"):
+                self.raise_error("Expected BEGIN <select> END after the procedure's parameters")
+            start = self._curr
+            if start is None or start.token_type not in (TokenType.SELECT, TokenType.L_PAREN):
+                self.raise_error("Expected SELECT after BEGIN")
+            select = super()._parse_statement()
+            sql = self._find_sql(start, self._prev)
+            self._match_text_seq("END")  # "; END" is dropped before parsing (_procedure_bodies)
+            if self._curr and self._curr.token_type not in (TokenType.SENTINEL, TokenType.SEMICOLON):
+                self.raise_error("Expected END after the procedure's SELECT")
+            return self.expression(CreateProcedureStatement(this=name, params=params, expression=select, sql=sql))
 
         def _parse_options(self) -> list[exp.Expr]:
             """``(key = value, ...)`` as exp.Property nodes; keys may be keywords (``values``, ``key``...)."""
@@ -493,7 +532,7 @@ def parse_expression(sql: str) -> exp.Expression:
 def _parse_trees(sql: str, into: type[exp.Expr] | None = None) -> list[exp.Expr | None]:
     """sqlglot trees for sql (statements, or expressions of type ``into``); sqlglot errors become SqlError."""
     try:
-        tokens = _DIALECT.tokenize(sql)
+        tokens = _procedure_bodies(_DIALECT.tokenize(sql))
         sql_parser = _DIALECT.parser(error_level=ErrorLevel.IMMEDIATE)
         return sql_parser.parse_into(into, tokens, sql) if into else sql_parser.parse(tokens, sql)
     except ParseError as error:
@@ -508,6 +547,28 @@ def _parse_trees(sql: str, into: type[exp.Expr] | None = None) -> list[exp.Expr 
         ) from None
     except TokenError as error:
         raise SqlError(f"syntax error: {error}") from None
+
+
+def _procedure_bodies(tokens: list) -> list:
+    """Drop the ``; END`` that closes a procedure's SELECT (``BEGIN SELECT ...; END;``), so that the statement
+    splitter keeps the procedure whole (an ``END`` without the ``;`` is matched by the procedure's parser)."""
+    kept = []
+    in_procedure = skip_end = False
+    for i, token in enumerate(tokens):
+        text = token.text.upper()
+        if skip_end:  # the END itself goes too: the SELECT then ends where the statement does
+            skip_end = in_procedure = False
+            continue
+        if text == "PROCEDURE" and kept and kept[-1].text.upper() == "CREATE":
+            in_procedure = True
+        elif in_procedure and token.token_type == TokenType.SEMICOLON:
+            following = tokens[i + 1].text.upper() if i + 1 < len(tokens) else ""
+            if following == "END":
+                skip_end = True
+                continue
+            in_procedure = False
+        kept.append(token)
+    return kept
 
 
 def _lower_function_names(tree: exp.Expr) -> exp.Expr:
@@ -597,6 +658,17 @@ class _Translator:
             )
         if isinstance(tree, exp.Insert):
             return self.insert(tree)
+        if isinstance(tree, CreateProcedureStatement):
+            name, db = _table_name(tree.this, "procedure")
+            params = []
+            for node in tree.args["params"]:
+                const = any(c.args.get("kind") == exp.var("CONST") for c in node.constraints)
+                node.set("constraints", [])
+                column = self.column(node)
+                params.append(sqlir.ProcedureParam(name=column.name, type=column.type, const=const))
+            return sqlir.CreateProcedure(
+                name=name, params=params, select=self.select(tree.expression), sql=tree.text("sql"), db=db
+            )
         if isinstance(tree, DeployStatement):
             name, db = _table_name(tree.this, "deployment")
             options = {key: _option_text(value) for key, value in _options(tree.args.get("options"), "upper").items()}
@@ -740,7 +812,7 @@ class _Translator:
         name, db = _table_name(targets[0], kind.lower())
         if kind == "TABLE":
             return sqlir.DropTable(name=name, db=db, if_exists=exists)
-        return sqlir.DropDeployment(name=name, db=db, if_exists=exists)
+        return sqlir.DropDeployment(name=name, db=db, if_exists=exists, procedure=kind == "PROCEDURE")
 
     def show(self, tree: exp.Show) -> sqlir.Show:
         if tree.name in ("jobs", "job", "joblog"):

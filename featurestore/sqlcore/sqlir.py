@@ -81,6 +81,7 @@ class DropDeployment:
     name: str
     db: str | None = None
     if_exists: bool = False
+    procedure: bool = False  # DROP PROCEDURE
 
 
 @dataclass
@@ -217,6 +218,25 @@ class Deploy:
 
 
 @dataclass
+class ProcedureParam:
+    name: str
+    type: str
+    const: bool = False  # a common column: one value for every request row of a call
+
+
+@dataclass
+class CreateProcedure:
+    """``CREATE PROCEDURE name (const c1 string, c2 int, ...) BEGIN <select>; END``: a deployment whose request rows
+    share their ``const`` columns (sent once per call as ``common_cols``)."""
+
+    name: str
+    params: list[ProcedureParam]
+    select: Select
+    sql: str  # the SELECT's text as written
+    db: str | None = None
+
+
+@dataclass
 class SelectInto:
     """``<select> INTO OUTFILE 'path' [OPTIONS(...)]`` (option keys lower-case, values literals)."""
 
@@ -228,5 +248,5 @@ class SelectInto:
 
 Statement = (
     CreateDatabase | DropDatabase | UseDatabase | CreateTable | DropTable | DropDeployment | Show | Describe
-    | SetVariable | Insert | Deploy | Select | SelectInto | LoadData | StopJob | ExecuteDeployment
+    | SetVariable | Insert | Deploy | Select | SelectInto | LoadData | StopJob | ExecuteDeployment | CreateProcedure
 )  # fmt: skip

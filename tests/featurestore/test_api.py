@@ -219,6 +219,34 @@ def test_query_result_set_and_parameters(demo):
     assert body == {"code": 0, "msg": "ok", "data": {"schema": ["String", "Int32"], "data": [["aaa", 12]]}}
 
 
+@pytest.mark.parametrize(
+    ("body", "data"),
+    [
+        ({"mode": "online", "sql": "select 1"}, {"schema": ["Int32"], "data": [[1]]}),  # rest_api.md, example 1
+        ({"mode": "online", "sql": "select 1 as a, 'z' as b"}, {"schema": ["Int32", "String"], "data": [[1, "z"]]}),
+        ({"mode": "online", "sql": "select ?+1", "input": {"schema": ["Int32"], "data": [1]}},
+         {"schema": ["Int32"], "data": [[2]]}),
+        ({"mode": "offsync", "sql": "select 1.5 as d, true as b, 2147483648 as big"},
+         {"schema": ["Double", "Bool", "Int64"], "data": [[1.5, True, 2147483648]]}),
+        ({"mode": "online", "sql": "select 1 where false"}, {"schema": ["Int32"], "data": []}),
+        ({"mode": "online", "sql": "select 1 limit 0"}, {"schema": ["Int32"], "data": []}),
+    ],
+)  # fmt: skip
+def test_a_select_without_from_answers_one_row_of_constants(client, db, body, data):
+    assert post(client, "/dbs/any_db", body) == {"code": 0, "msg": "ok", "data": data}
+
+
+@pytest.mark.parametrize(
+    ("text", "msg"),
+    [
+        ("select x", "column x does not exist: the SELECT has no FROM"),
+        ("select *", "SELECT * needs a table: the SELECT has no FROM"),
+    ],
+)
+def test_a_select_without_from_names_what_needs_a_table(client, db, text, msg):
+    assert sql(client, text) == {"code": 2000, "msg": msg}
+
+
 def test_query_mode_is_case_insensitive_and_ddl_answers_ok(demo):
     assert sql(demo, "CREATE TABLE t9 (a int, b timestamp, INDEX(KEY=a, TS=b))", mode="OFFSYNC") == OK
 
@@ -275,6 +303,12 @@ def test_get_dbs_and_tables(demo):
     assert info["column_desc"][0] == {"name": "c1", "data_type": "kVarchar", "not_null": False}
     assert info["column_key"][0]["col_name"] == ["c1"] and info["column_key"][0]["ts_name"] == "c6"
     assert info["db"] == "demo_db" and info["tid"] > 0
+    # The seed's (rest_api.md's) fields, in its order.
+    assert list(info)[:3] == ["name", "table_partition_size", "tid"]
+    assert info["format_version"] == 1 and info["partition_key"] == [] and info["schema_versions"] == []
+    assert list(info).index("added_column_desc") < list(info).index("format_version") < list(info).index("db")
+    assert list(info)[-2:] == ["partition_key", "schema_versions"]
+    assert tables[0] == info
     assert demo.get("/dbs/nodb/tables").json() == {"code": -1, "msg": "DB not found"}
     assert demo.get("/dbs/nodb/tables/t1").json() == {"code": -1, "msg": "DB not found"}
     assert demo.get("/dbs/demo_db/tables/nope").json() == {"code": -1, "msg": "Table not found"}

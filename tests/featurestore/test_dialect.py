@@ -639,7 +639,6 @@ def test_parse_one_needs_exactly_one_statement():
         ("UPDATE t1 SET c1 = 1", "UPDATE"),
         ("ALTER TABLE t1 ADD COLUMN c9 int", "ALTER TABLE"),
         ("CREATE INDEX idx ON t1 (c1) OPTIONS (ts=c7)", "CREATE INDEX"),
-        ("CREATE PROCEDURE sp (const c1 string) BEGIN SELECT c1 FROM t1; END", "CREATE PROCEDURE"),
         ("SHOW CREATE TABLE t1", "SHOW CREATE"),
         ("DROP INDEX t1.idx", "DROP INDEX"),
         ("EXPLAIN SELECT 1", "EXPLAIN"),
@@ -685,3 +684,15 @@ def test_parse_expression():
         parse_expression("")
     with pytest.raises(SqlError, match="syntax error"):
         parse_expression("(1,")
+
+
+def test_create_and_drop_procedure():
+    (created,) = parse("CREATE PROCEDURE db1.sp (const c1 string, c2 int) BEGIN SELECT c1 FROM t1 AS t; END;")
+    assert isinstance(created, sqlir.CreateProcedure) and (created.name, created.db) == ("sp", "db1")
+    assert [(p.name, p.type, p.const) for p in created.params] == [("c1", "string", True), ("c2", "int32", False)]
+    assert created.sql == "SELECT c1 FROM t1 AS t" and created.select.source.alias == "t"
+    dropped, after = parse("DROP PROCEDURE IF EXISTS sp; SELECT 1")
+    assert dropped == sqlir.DropDeployment(name="sp", if_exists=True, procedure=True)
+    assert isinstance(after, sqlir.Select)
+    with pytest.raises(SqlError, match="Expected BEGIN"):
+        parse("CREATE PROCEDURE sp (c1 string) SELECT c1 FROM t1")

@@ -293,6 +293,14 @@ def test_sql_job_runs_the_feature_stores_sql(client, user, runner):
     assert opened[1]["fileContent"] == [["3"]]
 
 
+def test_a_jdbc_select_without_from_answers_one_row(client, user, runner):
+    job = wait_for(submit(client, user, "select 1 as a, 'z' as b", "jdbc-4", "sql")["taskID"], timeout=60)
+    assert job.status == JobStatus.SUCCEED, log_text(job.pk)
+    _, opened = results(client, user, job)
+    assert opened[0]["fileContent"] == [["1", "z"]]
+    assert [(c["columnName"], c["dataType"]) for c in opened[0]["metadata"]] == [("a", "int"), ("b", "string")]
+
+
 def test_sql_job_error_names_the_problem(client, user, runner):
     job = wait_for(submit(client, user, "select nope from nowhere", "jdbc-4", "sql")["taskID"], timeout=60)
     assert job.status == JobStatus.FAILED and job.error_code == 40000
