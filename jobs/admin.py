@@ -69,11 +69,20 @@ admin.site.unregister(Group)
 admin.site.register(Group, GroupAdmin)
 
 
+#: The admin's colour of each job state (the console's palette): green done, red failed, amber stopped, blue running.
+STATE_COLOURS = {"Succeed": "#1a7f37", "Failed": "#b42318", "Timeout": "#b42318", "Cancelled": "#9a6700",
+                 "Running": "#123f8c", "Scheduled": "#123f8c"}  # fmt: skip
+
+
+def _state_colour(status: str) -> str:
+    return STATE_COLOURS.get(status, "#555")
+
+
 @admin.register(Job)
 class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     admin_change = "no"  # jobs move by their runner; the kill action calls the service
     admin_delete = True
-    list_display = ("id", "submit_user", "engine", "run_type", "status", "progress_percent", "source_api",
+    list_display = ("id", "submit_user", "engine", "run_type", "status_badge", "progress_percent", "source_api",
                     "created_at", "finished_at")  # fmt: skip
     list_filter = ("status", "engine", "source_api", "created_at", "submit_user")
     search_fields = ("=id", "submit_user", "execute_user", "code")
@@ -117,9 +126,17 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         ("Results", {"fields": ("result_sets",)}),
     )
 
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, job: Job) -> str:
+        return format_html(
+            '<span style="color: {}; font-weight: bold">{}</span>', _state_colour(job.status), job.status
+        )
+
     @admin.display(description="progress", ordering="progress")
     def progress_percent(self, job: Job) -> str:
-        return f"{job.progress * 100:.0f}%"
+        """All of it for a job that succeeded; where it stopped, in the state's colour, for any other."""
+        return format_html('<span style="color: {}">{}%</span>', _state_colour(job.status),
+                           f"{job.shown_progress * 100:.0f}")  # fmt: skip
 
     @admin.display(description="log")
     def log_preview(self, job: Job) -> str:

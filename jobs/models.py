@@ -146,6 +146,11 @@ class Job(models.Model):
         return self.status in TERMINAL
 
     @property
+    def shown_progress(self) -> float:
+        """The progress to show people: all of it for a job that succeeded, where it stopped for any other."""
+        return 1.0 if self.status == JobStatus.SUCCEED else self.progress
+
+    @property
     def short_exec_id(self) -> str:
         """Linkis's scheduler event id, made unique by ending in the taskID: ``<creator>_<user>_<engine>_<id>``."""
         return f"{self.creator}_{self.execute_user}_{self.engine_type.split('-')[0]}_{self.pk}"

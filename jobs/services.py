@@ -405,7 +405,8 @@ def job_transition(
     """Move a job to ``to`` if its current status allows it; return whether this call made the change.
 
     ``only_from`` narrows the allowed previous statuses further. Terminal statuses are final: a kill after
-    ``Succeed`` keeps ``Succeed``. Reaching a terminal status sets ``finished_at`` and progress 1.0.
+    ``Succeed`` keeps ``Succeed``. Reaching a terminal status sets ``finished_at``; ``Succeed`` sets progress 1.0,
+    and a job that failed, was cancelled or timed out keeps the progress it had reached.
     Subscribers hear of the change after commit.
     """
     allowed = tuple(s for s in TRANSITIONS.get(to, ()) if only_from is None or s in only_from)
@@ -413,6 +414,7 @@ def job_transition(
     updates: dict[str, Any] = {"status": to, "updated_at": now, **fields}
     if to in (JobStatus.SUCCEED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.TIMEOUT):
         updates.setdefault("finished_at", now)
+    if to == JobStatus.SUCCEED:
         updates.setdefault("progress", 1.0)
     with transaction.atomic():
         changed = Job.objects.filter(pk=job_id, status__in=allowed).update(**updates) == 1

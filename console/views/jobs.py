@@ -145,7 +145,7 @@ def jobs_status(request):
         {
             "taskID": job.pk,
             "status": job.status,
-            "progress": 1.0 if job.is_terminal else round(job.progress, 4),
+            "progress": round(job.shown_progress, 4),
             "final": job.is_terminal,
             "startedAt": _time_text(job.started_at),
             "finishedAt": _time_text(job.finished_at),
@@ -247,6 +247,16 @@ def _ms_time(value) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(value / 1000, tz=dt.UTC) if value else None
 
 
+def _pai_shown_progress(status: dict, task_roles: dict) -> float:
+    """All of it for a job that succeeded; for a failed or stopped one, where it stopped: the share of its tasks
+    that succeeded (OpenPAI's ``appProgress`` says 1.0 for any ended job)."""
+    if status["state"] not in PAI_FINAL_STATES or status["state"] == PaiJobState.SUCCEEDED:
+        return float(status["appProgress"] or 0)
+    tasks = [task for role in task_roles.values() for task in role["taskStatuses"]]
+    done = sum(1 for task in tasks if task["taskState"] == "SUCCEEDED")
+    return round(done / len(tasks), 4) if tasks else 0.0
+
+
 @login_required(login_url="console:login")
 @require_GET
 def openpai_job(request, username: str, job_name: str):
@@ -283,7 +293,8 @@ def openpai_job(request, username: str, job_name: str):
             "launched": _ms_time(status["appLaunchedTime"]),
             "completed": _ms_time(status["appCompletedTime"]),
         },
-        "progress_percent": round(float(status["appProgress"] or 0) * 100),
+        "progress": (shown := _pai_shown_progress(status, detail["taskRoles"])),
+        "progress_percent": round(shown * 100),
         "may_manage": may_manage,
         "final": status["state"] in PAI_FINAL_STATES,
         "api_url": f"/api/v1/user/{pai.owner.username}/jobs/{pai.name}",

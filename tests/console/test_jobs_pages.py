@@ -195,7 +195,7 @@ def test_status_json_answers_visible_jobs_only(console, user, other_user):
     jobs = {job["taskID"]: job for job in response.json()["jobs"]}
     assert set(jobs) == {done.pk, queued.pk}
     assert jobs[done.pk]["status"] == "Failed" and jobs[done.pk]["final"] is True
-    assert jobs[done.pk]["progress"] == 1.0 and jobs[done.pk]["error"] == "40000: boom"
+    assert jobs[done.pk]["progress"] == 0.0 and jobs[done.pk]["error"] == "40000: boom"  # where it stopped
     assert jobs[done.pk]["exitCode"] == 1 and jobs[done.pk]["finishedAt"].endswith("UTC")
     assert jobs[queued.pk] == {
         "taskID": queued.pk,
@@ -239,7 +239,7 @@ def test_job_page_of_a_finished_job(console, user):
     page = text(console.get(f"/console/jobs/{job.pk}/"))
     assert "disabled" in by_testid(page, "kill-button")
     assert 'data-final="true"' in page and 'data-result-files="1"' in page
-    assert 'value="1"' in by_testid(page, "job-progress")
+    assert 'value="0.0"' in by_testid(page, "job-progress")  # where the failed job stopped
     assert "40000: Engine failed: &lt;oops&gt;" in by_testid(page, "job-error")
     assert "Loading the result…" in page
 
@@ -466,6 +466,23 @@ def test_openpai_finished_job_page(console, user):
     assert "disabled" in by_testid(page, "openpai-stop-button")
     assert 'data-final="true"' in page
     assert '<td class="num" data-field="containerExitCode">3</td>' in page
+    # No task succeeded: the bar shows 0%, not OpenPAI's appProgress of 1.0 for an ended job.
+    assert 'data-status="FAILED"' in page and 'value="0.0"' in page and ">0%</progress>" in page
+
+
+def test_a_stopped_openpai_job_shows_the_share_of_tasks_that_succeeded(console, user):
+    pai = submit_pai(user)
+    first, second = pai.tasks.order_by("index")
+    for task in (first, second):
+        assert job_transition(job_id=task.job_id, to=JobStatus.SCHEDULED)
+        assert job_transition(job_id=task.job_id, to=JobStatus.RUNNING, started_at=timezone.now())
+    assert job_transition(job_id=first.job_id, to=JobStatus.SUCCEED, exit_code=0)
+    pai_job_execute(pai=PaiJob.objects.get(pk=pai.pk), actor=user, value="STOP")
+    assert job_transition(job_id=second.job_id, to=JobStatus.CANCELLED)  # what the runner does on the kill
+    pai_settle(pai_job_id=pai.pk)
+    page = text(console.get(f"/console/openpai/alice/{pai.name}/"))
+    assert "STOPPED" in by_testid(page, "openpai-job-state")
+    assert 'value="0.5"' in page and ">50%</progress>" in page
 
 
 def test_openpai_job_page_is_404_for_an_unknown_job(console, user):
@@ -479,3 +496,36 @@ def test_job_page_of_an_openpai_task_links_back(console, user):
     task = pai.tasks.get(index=1)
     page = text(console.get(f"/console/jobs/{task.job_id}/"))
     assert f'href="/console/openpai/alice/{pai.name}/"' in page and "index 1" in page
+
+
+def test_failed_and_cancelled_jobs_show_where_they_stopped(console, user, admin_client):
+    from jobs import services
+
+    stopped = {}
+    for status in (JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.SUCCEED):
+        job = make_job(user)
+        services.job_transition(job_id=job.pk, to=JobStatus.SCHEDULED)
+        services.job_transition(job_id=job.pk, to=JobStatus.RUNNING)
+        services.job_report_progress(job_id=job.pk, progress=0.4)
+        services.job_transition(job_id=job.pk, to=status)
+        job.refresh_from_db()
+        stopped[status] = job
+    assert stopped[JobStatus.FAILED].progress == 0.4 and stopped[JobStatus.CANCELLED].progress == 0.4
+    assert stopped[JobStatus.SUCCEED].progress == 1.0
+    ids = ",".join(str(job.pk) for job in stopped.values())
+    shown = {job["status"]: job["progress"] for job in console.get(f"/console/jobs/status/?ids={ids}").json()["jobs"]}
+    assert shown == {"Failed": 0.4, "Cancelled": 0.4, "Succeed": 1.0}
+    listed = text(console.get("/console/jobs/"))
+    assert '<td class="num progress-Failed" data-field="progress">40%</td>' in listed
+    assert '<td class="num progress-Cancelled" data-field="progress">40%</td>' in listed
+    assert '<td class="num progress-Succeed" data-field="progress">100%</td>' in listed
+    page = text(console.get(f"/console/jobs/{stopped[JobStatus.CANCELLED].pk}/"))
+    assert 'data-status="Cancelled"' in page and 'value="0.4"' in page and ">40%</progress>" in page
+    admin_list = admin_client.get("/admin/jobs/job/").content.decode()
+    assert (
+        '<span style="color: #9a6700">40%</span>' in admin_list
+        and '<span style="color: #b42318">40%</span>' in admin_list
+    )
+    # Linkis's own wire keeps upstream's shape: an ended job's progress is 1.0.
+    linkis = console.get(f"/api/rest_j/v1/entrance/{stopped[JobStatus.FAILED].exec_id}/progress").json()
+    assert linkis["data"]["progress"] == 1.0

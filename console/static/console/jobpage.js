@@ -21,14 +21,17 @@
     badge.textContent = status;
     badge.className = "status status-" + status;
     root.dataset.status = status;
+    $("job-progress").dataset.status = status;
     if (isFinal(status)) {
       $("kill-button").disabled = true;
-      setProgress(1);
+      if (status === "Succeed") setProgress(1);
+      // Otherwise refreshDetails() shows where it stopped (Linkis's own progress says 1.0 for any ended job).
     }
   }
 
   function setProgress(value) {
     if (typeof value !== "number" || isNaN(value)) return;
+    if (isFinal(root.dataset.status) && root.dataset.status !== "Succeed" && value === 1) return;
     const bar = $("job-progress");
     bar.value = value;
     bar.textContent = Math.round(value * 100) + "%";
@@ -56,6 +59,11 @@
       const answer = await Console.api(root.dataset.statusUrl + "?ids=" + root.dataset.taskId);
       const job = answer.ok && answer.data && Array.isArray(answer.data.jobs) ? answer.data.jobs[0] : null;
       if (!job) return;
+      if (job.final) {
+        const bar = $("job-progress");
+        bar.value = job.progress;
+        bar.textContent = Math.round(job.progress * 100) + "%";
+      }
       const fields = { startedAt: job.startedAt, finishedAt: job.finishedAt, duration: job.duration,
                        exitCode: job.exitCode, error: job.error };
       for (const [name, value] of Object.entries(fields)) {

@@ -19,7 +19,10 @@
       announce.push("Job " + job.taskID + " is " + job.status + ".");
     }
     const progress = row.querySelector('[data-field="progress"]');
-    if (progress) progress.textContent = Math.round((job.final ? 1 : job.progress) * 100) + "%";
+    if (progress) {
+      progress.textContent = Math.round(job.progress * 100) + "%"; // where a failed or cancelled job stopped
+      progress.className = "num progress-" + job.status;
+    }
     const duration = row.querySelector('[data-field="duration"]');
     if (duration) duration.textContent = job.duration || "—";
     if (job.final) row.removeAttribute("data-live");

@@ -90,8 +90,15 @@
     const status = detail.jobStatus || {};
     setState(status.state);
     const bar = $("pai-progress");
-    bar.value = status.appProgress || 0;
-    bar.textContent = Math.round((status.appProgress || 0) * 100) + "%";
+    let progress = status.appProgress || 0;
+    if (["FAILED", "STOPPED"].includes(status.state)) {
+      // OpenPAI's appProgress says 1.0 for any ended job: show where it stopped, the share of tasks that succeeded.
+      const tasks = Object.values(detail.taskRoles || {}).flatMap((info) => info.taskStatuses || []);
+      progress = tasks.length ? tasks.filter((task) => task.taskState === "SUCCEEDED").length / tasks.length : 0;
+    }
+    bar.value = progress;
+    bar.dataset.status = status.state || "";
+    bar.textContent = Math.round(progress * 100) + "%";
     setField("subState", status.subState);
     setField("executionType", status.executionType);
     setField("appLaunchedTime", timeText(status.appLaunchedTime));

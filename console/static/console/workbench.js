@@ -25,6 +25,28 @@
     badge.textContent = status || "—";
     badge.className = "status status-" + (status || "none");
     $("kill-button").disabled = !current || LiveJob.FINAL.includes(status);
+    $("job-progress").dataset.status = status || "";
+  }
+
+  function setProgress(value) {
+    const status = $("job-progress").dataset.status;
+    // Linkis's own progress says 1.0 for any ended job: a failed or cancelled one shows where it stopped.
+    if (LiveJob.FINAL.includes(status) && status !== "Succeed" && value === 1) return;
+    $("job-progress").value = value;
+    $("job-progress").textContent = Math.round(value * 100) + "%";
+  }
+
+  async function showStoppedAt(taskId) {
+    try {
+      const answer = await Console.api("/console/jobs/status/?ids=" + encodeURIComponent(taskId));
+      const job = answer.ok && answer.data && Array.isArray(answer.data.jobs) ? answer.data.jobs[0] : null;
+      if (job && job.final) {
+        $("job-progress").value = job.progress;
+        $("job-progress").textContent = Math.round(job.progress * 100) + "%";
+      }
+    } catch (e) {
+      // The bar stays where it was.
+    }
   }
 
   function setMode(mode) {
@@ -74,9 +96,11 @@
       onStatus: setStatus,
       onMode: setMode,
       onLines: appendLines,
-      onProgress: (value) => { $("job-progress").value = value; $("job-progress").textContent = Math.round(value * 100) + "%"; },
+      onProgress: setProgress,
       onEnd: (status) => {
         setStatus(status);
+        if (status === "Succeed") setProgress(1);
+        else showStoppedAt(taskId);
         loadRecent();
         if (status === "Succeed") ResultSets.render($("results"), taskId);
       },
