@@ -7,6 +7,12 @@ and pages that call those services. One mixin says so instead of a ``return Fals
 
 from __future__ import annotations
 
+from django.contrib.admin.utils import NestedObjects, quote
+from django.db import router
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+from django.utils.text import capfirst
+
 
 class ReadOnlyAdminMixin:
     """Refuse the admin's own add, change and delete, except where a subclass allows one.
@@ -33,3 +39,45 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request, obj=None):
         return self.admin_delete and super().has_delete_permission(request, obj)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if self.admin_change == "view":
+            # The page is read-only: no Save buttons (a POST of the form is refused); Delete stays if allowed.
+            extra_context = {**(extra_context or {}), "show_save": False, "show_save_and_continue": False,
+                             "show_save_and_add_another": False}  # fmt: skip
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_deleted_objects(self, objs, request):
+        """What deleting ``objs`` deletes, summarised: each object, then a count per kind of related object (Django
+        lists every related object, e.g. each of a job's 30,000 log lines, on one page)."""
+        collector = NestedObjects(using=router.db_for_write(self.model))
+        collector.collect(objs)
+        perms_needed = set()
+        model_count = {}
+        summary: list = []
+        for model, found in collector.model_objs.items():
+            opts = model._meta
+            model_count[opts.verbose_name_plural] = len(found)
+            model_admin = self.admin_site._registry.get(model)
+            if model_admin is not None and not model_admin.has_delete_permission(request):
+                perms_needed.add(opts.verbose_name)
+            if model is not self.model:
+                summary.append(f"{len(found)} {opts.verbose_name if len(found) == 1 else opts.verbose_name_plural}")
+        deleted = [self._deleted_object_text(request, obj) for obj in objs]
+        if summary:
+            deleted.append(summary)  # a nested list: shown under the objects as one indented list
+        protected = [self._deleted_object_text(request, obj) for obj in collector.protected]
+        return deleted, model_count, perms_needed, protected
+
+    def _deleted_object_text(self, request, obj) -> str:
+        """``Kind: object``, linked to its admin page where the user may see it (as Django's own list)."""
+        opts = obj._meta
+        model_admin = self.admin_site._registry.get(type(obj))
+        if model_admin is not None and model_admin.has_view_or_change_permission(request, obj):
+            try:
+                url = reverse(f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_change", args=[quote(obj.pk)])
+            except NoReverseMatch:
+                pass
+            else:
+                return format_html('{}: <a href="{}">{}</a>', capfirst(opts.verbose_name), url, obj)
+        return format_html("{}: {}", capfirst(opts.verbose_name), obj)

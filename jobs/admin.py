@@ -3,10 +3,13 @@ jobs with their tasks (each linked to its job) and a stop action."""
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.models import Group
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
@@ -78,6 +81,14 @@ def _state_colour(status: str) -> str:
     return STATE_COLOURS.get(status, "#555")
 
 
+CODE_STYLE = "font-family: monospace; white-space: pre; overflow: auto; max-height: 40em; margin: 0"
+
+
+def _json_block(value) -> str:
+    """A JSON field as people read it: indented, in a monospace block (read-only)."""
+    return format_html('<pre style="{}">{}</pre>', CODE_STYLE, json.dumps(value, indent=2, ensure_ascii=False))
+
+
 @admin.register(Job)
 class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     admin_change = "no"  # jobs move by their runner; the kill action calls the service
@@ -95,7 +106,8 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "engine", "instance", "status", "progress", "progress_info", "error_code", "error_desc", "exit_code",
         "timeout_seconds", "queue_timeout_seconds", "params", "source", "labels", "env", "runner", "pid",
         "kill_requested_at", "kill_requested_by", "created_at", "scheduled_at", "started_at", "finished_at",
-        "log_lines", "log_dropped", "code", "log_preview", "result_sets",
+        "log_lines", "log_dropped", "code_block", "log_preview", "result_sets", "params_json", "source_json",
+        "labels_json", "env_json", "progress_info_json",
     )  # fmt: skip
     fieldsets = (
         (None, {"fields": ("exec_id", "status", "progress", "owner", "submit_user", "execute_user", "source_api")}),
@@ -118,10 +130,10 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         ),  # fmt: skip
         (
             "Outcome",
-            {"fields": ("error_code", "error_desc", "kill_requested_at", "kill_requested_by", "progress_info")},
+            {"fields": ("error_code", "error_desc", "kill_requested_at", "kill_requested_by", "progress_info_json")},
         ),  # fmt: skip
         ("Times", {"fields": ("created_at", "scheduled_at", "started_at", "finished_at")}),
-        ("Code", {"fields": ("code", "params", "source", "labels", "env")}),
+        ("Code", {"fields": ("code_block", "params_json", "source_json", "labels_json", "env_json")}),
         ("Log", {"fields": ("log_lines", "log_dropped", "log_preview")}),
         ("Results", {"fields": ("result_sets",)}),
     )
@@ -137,6 +149,31 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         """All of it for a job that succeeded; where it stopped, in the state's colour, for any other."""
         return format_html('<span style="color: {}">{}%</span>', _state_colour(job.status),
                            f"{job.shown_progress * 100:.0f}")  # fmt: skip
+
+    @admin.display(description="code")
+    def code_block(self, job: Job) -> str:
+        """The code as written: monospace, indentation and line breaks kept."""
+        return format_html('<pre class="job-code" style="{}">{}</pre>', CODE_STYLE, job.code)
+
+    @admin.display(description="params")
+    def params_json(self, job: Job) -> str:
+        return _json_block(job.params)
+
+    @admin.display(description="source")
+    def source_json(self, job: Job) -> str:
+        return _json_block(job.source)
+
+    @admin.display(description="labels")
+    def labels_json(self, job: Job) -> str:
+        return _json_block(job.labels)
+
+    @admin.display(description="env")
+    def env_json(self, job: Job) -> str:
+        return _json_block(job.env)
+
+    @admin.display(description="progress info")
+    def progress_info_json(self, job: Job) -> str:
+        return _json_block(job.progress_info)
 
     @admin.display(description="log")
     def log_preview(self, job: Job) -> str:
@@ -177,15 +214,29 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Kill selected jobs")
     def kill_jobs(self, request, queryset):
+        """Ask first (the jobs, their states); on confirmation kill each one and record it in the admin log."""
+        if request.POST.get("post") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Kill these jobs?",
+                "opts": self.model._meta,
+                "jobs": list(queryset.order_by("pk")),
+                "action": "kill_jobs",
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/jobs/job/kill_confirmation.html", context)
         killed = 0
         for job in queryset:
             try:
                 job_kill(job=job, actor=request.user)
-                killed += 1
             except (ForbiddenError, ConflictError) as exc:
                 self.message_user(request, f"Job {job.pk}: {exc.message}", messages.WARNING)
+            else:
+                killed += 1
+                self.log_change(request, job, "Asked to kill the job.")
         if killed:
             self.message_user(request, f"Asked to kill {killed} job(s).", messages.SUCCESS)
+        return None
 
 
 class PaiTaskInline(admin.TabularInline):
@@ -245,6 +296,7 @@ class PaiJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             except (ConflictError, ForbiddenError) as error:
                 self.message_user(request, f"{pai}: {error.message}", messages.WARNING)
             else:
+                self.log_change(request, pai, "Stopped the OpenPAI job.")
                 self.message_user(request, f"{pai}: stopping.", messages.SUCCESS)
 
 
