@@ -184,6 +184,9 @@ class Application(models.Model):
     #: What the request asked for (a version or a range); the resolved version is ``artifact_version``.
     artifact_request = models.CharField(max_length=300, blank=True)
     config = models.JSONField(null=True, blank=True)
+    #: ``config`` as compact JSON text with its keys in the order the request gave them (PostgreSQL's jsonb keeps
+    #: no order, and CDAP echoes a config in its own order); empty when there is no config.
+    config_text = models.TextField(blank=True, default="")
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="cdap_applications"
     )

@@ -46,6 +46,8 @@ PROGRAM_TYPES = {
     "mapreduce": "Mapreduce",
     "flows": "Flow",
 }
+#: An application's one version id: CDAP 4.x's default version (``ApplicationId.DEFAULT_VERSION``), mutable.
+APP_VERSION = "-SNAPSHOT"
 #: Program types of which one run at a time is allowed (CDAP: services and workers).
 SINGLE_RUN_TYPES = ("workers", "services")
 
@@ -55,8 +57,8 @@ def artifact_entity(namespace: str, name: str, version: str) -> str:
     return f"artifact:{namespace}.{name}.{version}"
 
 
-def application_entity(namespace: str, app: str) -> str:
-    return f"application:{namespace}.{app}.-SNAPSHOT"
+def application_entity(namespace: str, app: str, version: str | None = None) -> str:
+    return f"application:{namespace}.{app}.{version or APP_VERSION}"
 
 
 def program_entity(namespace: str, app: str, program_type: str, program: str) -> str:
@@ -337,6 +339,18 @@ def application_get_or_error(*, namespace: Namespace, name: str) -> Application:
     if app is None:
         raise not_found(application_entity(namespace.name, name))
     return app
+
+
+def application_versions(*, app: Application) -> list[str]:
+    """The application's version ids (``GET /apps/{app}/versions``)."""
+    return [APP_VERSION]
+
+
+def application_version_get_or_error(*, namespace: Namespace, name: str, version: str) -> Application:
+    """The application at ``version``; any other version than its one is CDAP's 404 naming that version."""
+    if version != APP_VERSION:
+        raise not_found(application_entity(namespace.name, name, version))
+    return application_get_or_error(namespace=namespace, name=name)
 
 
 def application_list(

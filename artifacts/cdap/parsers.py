@@ -13,6 +13,8 @@ gets through its parser, so the document and the parsing cannot drift apart unno
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -419,3 +421,16 @@ def app_config(headers) -> Any:
         return json_loads(header)
     except ValueError:
         raise InvalidInputError("X-App-Config header is not valid JSON.", code="config") from None
+
+
+def basic_credentials(header: str | None) -> tuple[str, str] | None:
+    """``Authorization: Basic base64(user:password)`` (RFC 7617) -> (username, password); None if not that."""
+    scheme, _, encoded = (header or "").strip().partition(" ")
+    if scheme.lower() != "basic" or not encoded.strip():
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    username, colon, password = decoded.partition(":")
+    return (username, password) if colon and username and "\x00" not in decoded else None

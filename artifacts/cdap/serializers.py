@@ -7,6 +7,10 @@ these run in a few microseconds each.
 from __future__ import annotations
 
 import json
+import math
+import re
+from decimal import Decimal
+from typing import Any
 
 from artifacts.models import (
     SYSTEM_NAMESPACE,
@@ -144,7 +148,7 @@ def application_detail(app: Application, plugins: list[Plugin]) -> dict:
         "appVersion": "-SNAPSHOT",
         "version": app.artifact_version.version,
         "description": app.description,
-        "configuration": json.dumps(app.config if app.config is not None else {}),
+        "configuration": configuration(app),
         "streams": [],
         "datasets": [],
         "programs": [program_record(app, program) for program in app.programs],
@@ -154,6 +158,67 @@ def application_detail(app: Application, plugins: list[Plugin]) -> dict:
         "created": _ms(app.created_at),
         "updated": _ms(app.updated_at),
     }
+
+
+# --- the config as CDAP echoes it ------------------------------------------------------------------------------
+# ``PUT /apps/{app}`` reads its body with ``gson.fromJson(reader, AppRequest.class)``: the raw class, so ``config``
+# is read as a plain ``Object`` (objects become LinkedTreeMaps in the order sent, every number a Double), and the
+# handler writes it back with ``new Gson().toJson(config)`` into the spec's ``configuration`` (no config: "").
+# So the text is compact, keeps the keys' order, drops object members that are null (``serializeNulls`` is off),
+# writes numbers as Java's ``Double.toString`` does, and escapes as Gson's HTML-safe JsonWriter does. Sources:
+# ``AppLifecycleHttpHandler.deployAppFromArtifact``, ``InMemoryConfigurator``, Gson's ``ObjectTypeAdapter`` and
+# ``JsonWriter`` (REPLACEMENT_CHARS, HTML_SAFE_REPLACEMENT_CHARS, and U+2028/U+2029 always escaped). The key order
+# comes from ``Application.config_text`` (a jsonb column keeps none). One difference: an archive deploy's
+# ``X-App-Config`` header is echoed verbatim upstream; here it is echoed in the same Gson form as any config.
+_GSON_ESCAPES = {chr(code): f"\\u{code:04x}" for code in range(0x20)}
+_GSON_ESCAPES.update({
+    '"': '\\"', "\\": "\\\\", "\t": "\\t", "\b": "\\b", "\n": "\\n", "\r": "\\r", "\f": "\\f",
+    "<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "=": "\\u003d", "'": "\\u0027",
+    "\u2028": "\\u2028", "\u2029": "\\u2029",
+})  # fmt: skip
+_GSON_SPECIAL = re.compile("[" + re.escape("".join(_GSON_ESCAPES)) + "]")
+
+
+def _gson_string(text: str) -> str:
+    return '"' + _GSON_SPECIAL.sub(lambda match: _GSON_ESCAPES[match.group()], text) + '"'
+
+
+def java_double(value: float) -> str:
+    """``Double.toString``: plain between 10^-3 and 10^7 (``10.0``), else ``1.0E7``, ``1.5E-5``."""
+    if value == 0:
+        return "-0.0" if math.copysign(1.0, value) < 0 else "0.0"
+    if 1e-3 <= abs(value) < 1e7:
+        return repr(value)  # Python's shortest digits, always with a fraction in this range
+    _, digits, exponent = Decimal(repr(abs(value))).as_tuple()
+    power = len(digits) - 1 + int(exponent)
+    significant = "".join(map(str, digits)).rstrip("0") or "0"
+    return f"{'-' if value < 0 else ''}{significant[0]}.{significant[1:] or '0'}E{power}"
+
+
+def gson_json(value: Any) -> str:
+    """``value`` (as ``json.loads`` gives it) the way Gson writes what it read as an ``Object``."""
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        try:
+            return java_double(float(value))
+        except OverflowError:  # beyond a double: Gson would fail; the digits are the nearest honest answer
+            return str(value)
+    if isinstance(value, str):
+        return _gson_string(value)
+    if isinstance(value, dict):
+        members = (f"{_gson_string(str(key))}:{gson_json(item)}" for key, item in value.items() if item is not None)
+        return "{" + ",".join(members) + "}"
+    return "[" + ",".join(gson_json(item) for item in value) + "]"
+
+
+def configuration(app: Application) -> str:
+    """``ApplicationDetail.configuration``: the config as CDAP's handler re-serializes it ("" without one)."""
+    if app.config_text:
+        return gson_json(json.loads(app.config_text))
+    return "" if app.config is None else gson_json(app.config)
 
 
 def change_record(change: ApplicationChange) -> dict:

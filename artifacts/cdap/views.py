@@ -1,5 +1,6 @@
 """CDAP routes: namespaces, artifacts, plugins, applications and programs, under ``/v3/namespaces/...`` and the
-3.1 seed's ``/namespaces/...``.
+3.1 seed's ``/namespaces/...``; and the authentication handshake of CDAP clients (the router's ``/ping`` and the
+authentication server's ``/token``).
 
 Each handler parses the request (``artifacts.cdap.parsers``, ``artifacts.cdap.pages``), calls
 ``artifacts.services`` to change state or ``artifacts.selectors`` to read it, and renders CDAP's shapes
@@ -10,15 +11,22 @@ from the request stream in chunks and never held whole in memory.
 
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from artifacts import selectors, services
 from artifacts.cdap import pages, parsers, serializers
 from artifacts.models import SYSTEM_NAMESPACE, Namespace, Plugin
-from artifacts.versions import is_valid_namespace
-from dataplatform.api.exceptions import ForbiddenError, InvalidInputError, NotFoundError
+from artifacts.versions import is_valid_id, is_valid_name, is_valid_namespace
+from dataplatform.accounts.login import authenticate_request
+from dataplatform.accounts.services import token_issue
+from dataplatform.api.exceptions import AuthenticationError, ForbiddenError, InvalidInputError, NotFoundError
+from dataplatform.api.families import CDAP_REALM
 from dataplatform.api.responses import text_response
 from dataplatform.api.viewsets import CDAPAPIView
 
@@ -65,9 +73,17 @@ class NamespacedView(CDAPAPIView):
         return selectors.application_get_or_error(namespace=self.namespace, name=name)
 
     def mutable_version(self, name: str, version: str):
-        """A version a request may change: system artifacts only for admins."""
-        found = self.version(name, version)
-        if found.artifact.namespace.name == SYSTEM_NAMESPACE:
+        """A version a write may change: the path's namespace names it, whatever ``scope`` says.
+
+        As CDAP's ArtifactHttpHandler: ``scope`` only chooses where reads look; a write through
+        ``/namespaces/{ns}`` changes that namespace's own artifacts, so a system artifact is 404 there (for
+        admins too, and without a 403 that would tell others it exists). System artifacts are changed through
+        ``/namespaces/system/...``, by admins.
+        """
+        found = selectors.artifact_version_get_or_error(
+            namespace=self.namespace, name=name, version=version, scope=selectors.USER
+        )
+        if self.namespace.name == SYSTEM_NAMESPACE:
             _require_admin(self.request, "change system artifacts")
         return found
 
@@ -413,6 +429,56 @@ class AppView(NamespacedView):
         return text_response("")
 
 
+class AppVersionsView(NamespacedView):
+    """``GET /apps/{app}/versions``: the app's version ids; an application here has one, ``-SNAPSHOT``."""
+
+    def get(self, request, ns, app):
+        return Response(selectors.application_versions(app=self.app(app)))
+
+
+def _app_version_id(app: str, version: str) -> None:
+    """CDAP's ``validateApplicationVersionId``: 400 for an invalid app name or version id."""
+    if not is_valid_id(app):
+        raise InvalidInputError(f"Invalid app name '{app}'")
+    if not is_valid_name(version):
+        raise InvalidInputError(f"Invalid version '{version}'")
+
+
+class AppVersionView(NamespacedView):
+    """``GET|DELETE /apps/{app}/versions/{version}``: the one version there is, or CDAP's 404 naming the version."""
+
+    def version_of(self, app: str, version: str):
+        _app_version_id(app, version)
+        return selectors.application_version_get_or_error(namespace=self.namespace, name=app, version=version)
+
+    def get(self, request, ns, app, version):
+        found = self.version_of(app, version)
+        plugins = list(found.artifact_version.plugins.order_by("type", "name"))
+        return Response(serializers.application_detail(found, plugins))
+
+    def delete(self, request, ns, app, version):
+        found = self.version_of(app, version)
+        services.app_delete(app=found, actor=request.user, via="DELETE /apps/{app}/versions/{v}")
+        return text_response("")
+
+
+class AppVersionCreateView(NamespacedView):
+    """``POST /apps/{app}/versions/{version}/create``: deploy from an AppRequest; upstream ignores the version
+    id once it is valid (``createAppVersion``), so this is ``PUT /apps/{app}`` under another name."""
+
+    @extend_schema(request=parsers.json_request(parsers.APP_REQUEST_BODY))
+    def post(self, request, ns, app, version):
+        _app_version_id(app, version)
+        ref, config, _ = parsers.app_request(parsers.json_body(request))
+        if ref is None:
+            raise InvalidInputError('Request is missing the artifact: send {"artifact": {"name", "version"}}.')
+        services.app_deploy(
+            namespace=self.namespace, name=app, ref=ref, config=config, actor=request.user,
+            via="POST .../versions/{v}/create",
+        )  # fmt: skip
+        return text_response("Deploy Complete")
+
+
 class AppPropertiesView(NamespacedView):
     """The 3.1 seed's update, upgrade and rollback: ``PUT /apps/{app}/properties`` with ``{artifact, config}``."""
 
@@ -543,3 +609,69 @@ class BatchStatusView(NamespacedView):
                 result.update(statusCode=200, status=selectors.program_status(run))
             out.append(result)
         return Response(out)
+
+
+# --- authentication: the router's ping and the authentication server's token --------------------------------------
+class PingView(CDAPAPIView):
+    """``GET /ping`` (and 2.x's ``/v2/ping``, which cdap-auth-client sends first): "OK.\\n" to a caller with a token.
+
+    Without one it is the router's 401 naming ``auth_uri`` (``dataplatform.api.families``), which is how a client
+    learns that authentication is on and where to get a token.
+    """
+
+    def get(self, request):
+        return text_response("OK.\n")
+
+
+TOKEN_BODY = {
+    "type": "object",
+    "properties": {
+        "access_token": {"type": "string"},
+        "token_type": {"type": "string", "enum": ["Bearer"]},
+        "expires_in": {"type": "integer", "description": "seconds"},
+    },
+}
+
+
+class TokenView(CDAPAPIView):
+    """``GET /token``: CDAP's authentication server (``GrantAccessToken``): HTTP Basic credentials in, a Bearer
+    token for ``/v3`` out, ``{"access_token", "token_type": "Bearer", "expires_in": <seconds>}``.
+
+    The token is the platform's JWT (as ``POST /api/auth`` issues) for the default lifetime; wrong or missing
+    credentials are 401 with a Basic challenge, as the authentication server's Jetty answers; failed attempts
+    count in the login throttle every login route shares.
+    """
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Get an access token with HTTP Basic credentials (CDAP's authentication server)",
+        responses={200: TOKEN_BODY, 401: {"type": "string"}},
+        auth=[],
+    )
+    def get(self, request):
+        credentials = parsers.basic_credentials(request.headers.get("Authorization"))
+        if credentials is None:
+            return _basic_challenge()
+        try:
+            user = authenticate_request(request, username=credentials[0], password=credentials[1])
+        except AuthenticationError:
+            return _basic_challenge()
+        lifetime = min(settings.JWT_DEFAULT_EXPIRATION, settings.JWT_MAX_EXPIRATION)
+        body = {
+            "access_token": token_issue(user=user, expiration=lifetime),
+            "token_type": "Bearer",
+            "expires_in": lifetime,
+        }
+        return HttpResponse(
+            json.dumps(body, separators=(",", ":")),
+            content_type="application/json;charset=UTF-8",
+            headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+        )
+
+
+def _basic_challenge() -> HttpResponse:
+    response = text_response("Unauthorized", status=401)
+    response["WWW-Authenticate"] = f'Basic realm="{CDAP_REALM}"'
+    return response

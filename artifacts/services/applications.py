@@ -7,6 +7,7 @@ artifact and creates the application from it.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -101,6 +102,11 @@ def _check_config(version: ArtifactVersion, config: Any) -> None:
             )
 
 
+def _config_text(config: Any) -> str:
+    """The config as compact JSON text, keys in the order given (what ``Application.config_text`` keeps)."""
+    return "" if config is None else json.dumps(config, separators=(",", ":"), ensure_ascii=False)
+
+
 def _coordinates(version: ArtifactVersion | None) -> str:
     if version is None:
         return ""
@@ -184,6 +190,7 @@ def app_deploy(
                         artifact_version=version,
                         artifact_request=ref.version or "",
                         config=config,
+                        config_text=_config_text(config),
                         owner=actor if getattr(actor, "pk", None) else None,
                         created_at=now,
                         updated_at=now,
@@ -197,14 +204,17 @@ def app_deploy(
 
 
 def _apply(app: Application, version: ArtifactVersion, config: Any, request: str, *, actor, via: str,
-           action: str | None = None, summary: str = "") -> ApplicationChange:  # fmt: skip
-    """Inside a transaction holding the app's row lock: point the app at a version and config, record it."""
+           action: str | None = None, summary: str = "", text: str | None = None) -> ApplicationChange:  # fmt: skip
+    """Inside a transaction holding the app's row lock: point the app at a version and config, record it.
+
+    ``text`` is the config's text when it is the one the app keeps (None: the text of ``config`` as given)."""
     _refuse_while_running(app, "updated")
     before = (app.artifact_version, app.config)
     chosen = action or _classify(app.artifact_version, version, app.config, config)
     app.artifact_version = version
     app.artifact_request = request
     app.config = config
+    app.config_text = _config_text(config) if text is None else text
     app.description = (version.app_class or {}).get("description", app.description)
     app.updated_at = timezone.now()
     app.save()
@@ -261,7 +271,8 @@ def app_update(
         new_config = config if config_given else locked.config
         _check_config(version, new_config)
         request = (ref.version or "") if ref is not None else locked.artifact_request
-        _apply(locked, version, new_config, request, actor=actor, via=via)
+        kept_text = None if config_given else locked.config_text
+        _apply(locked, version, new_config, request, actor=actor, via=via, text=kept_text)
     return locked
 
 

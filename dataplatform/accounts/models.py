@@ -1,4 +1,16 @@
-"""Users and the API tokens that staff issue for Linkis's Token-Code/Token-User authentication."""
+"""Users and the API tokens that staff issue for Linkis's Token-Code/Token-User authentication.
+
+User names follow one rule everywhere, the strictest of the four upstreams': OpenPAI's, ``Joi.string().token()``
+(ASCII letters, digits and underscores; rest-server ``config/auth.js`` v0.1, ``config/token.js`` and
+``config/user.js`` v0.7). Linkis, CDAP and OpenMLDB set no rule of their own for names, and OpenPAI's routes refuse
+any other name, so a name the admin accepted but OpenPAI refused would be a user who can never get a token there.
+The rule is the ``username`` field's validator, so the admin's forms, ``createsuperuser``, ``bootstrap_admin`` and
+every API that creates users (through ``services.user_create``) check it in one place.
+
+Users created before the rule keep their names: nothing renames them. A name is checked when it is given (a new
+user, a rename), not when a user who already has it is saved, and the login routes of every family, OpenPAI's
+token routes included, accept any existing user's name (``dataplatform.accounts.views``).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +18,36 @@ import hashlib
 import ipaddress
 
 from django.contrib.auth.models import AbstractUser
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.deconstruct import deconstructible
+
+USERNAME_PATTERN = r"^[A-Za-z0-9_]+\Z"
+USERNAME_RULE = "Letters (A-Z, a-z), digits and underscores only"
+
+
+@deconstructible
+class UsernameValidator(RegexValidator):
+    """OpenPAI's rule for user names (Joi ``string().token()``), which every family and the admin share."""
+
+    regex = USERNAME_PATTERN
+    message = f"Enter a valid username. {USERNAME_RULE}: OpenPAI's rule, which every API of the platform shares."
 
 
 class User(AbstractUser):
     """A person or program using the platform; ``is_superuser`` is the platform's admin flag."""
 
+    username_validator = UsernameValidator()
+
+    username = models.CharField(
+        "username",
+        max_length=150,
+        unique=True,
+        help_text=f"Required. 150 characters or fewer. {USERNAME_RULE}.",
+        validators=[username_validator],
+        error_messages={"unique": "A user with that username already exists."},
+    )
     virtual_clusters = models.CharField(
         max_length=512,
         default="default",
@@ -28,6 +63,14 @@ class User(AbstractUser):
     def is_admin(self) -> bool:
         """Admins see and manage every user's jobs, users and tokens (OpenPAI ``admin``, Linkis ``isAdmin``)."""
         return self.is_superuser
+
+    def clean_fields(self, exclude=None):
+        """Validate the fields, but not a name the user already has: one from before the rule stays valid."""
+        exclude = set(exclude or ())
+        if "username" not in exclude and not self._state.adding and self.pk is not None:
+            if type(self)._default_manager.filter(pk=self.pk, username=self.username).exists():
+                exclude.add("username")
+        super().clean_fields(exclude=exclude)
 
 
 class ApiTokenQuerySet(models.QuerySet):

@@ -12,6 +12,11 @@ def user_get(*, username: str) -> User | None:
     return User.objects.filter(username=username).first()
 
 
+def user_exists(*, username: str) -> bool:
+    """Return whether a user has exactly this username."""
+    return User.objects.filter(username=username).exists()
+
+
 def user_list() -> QuerySet[User]:
     """Return all users, oldest first."""
     return User.objects.order_by("date_joined", "id")

@@ -3,6 +3,10 @@ Linkis gateway's ``/api/rest_j/v1/user/*``.
 
 Each view parses its family's body, calls one account service, and translates the service's domain error into
 the family's own error (name, text and status as upstream answers them).
+
+User names: OpenPAI's rule (``token()``) is the platform's rule for new names (``dataplatform.accounts.models``);
+where a route names a user who exists (logging in, changing or removing a user), a name from before the rule is
+accepted as well, so that such a user can still get a token and be managed here.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from rest_framework.response import Response
 
 from dataplatform.accounts import services
 from dataplatform.accounts.login import authenticate_request
-from dataplatform.accounts.selectors import user_list
+from dataplatform.accounts.selectors import user_exists, user_list
 from dataplatform.accounts.serializers import (
     LinkisLoginInputSerializer,
     OpenPAIAuthRemoveInputSerializer,
@@ -48,12 +52,32 @@ def json_body(schema: joi.Object) -> dict:
     return {"application/json": schema.json_schema()}
 
 
+class Username(joi.String):
+    """OpenPAI's ``Joi.string().token()`` for a user name, which also accepts the name of any existing user.
+
+    Every user created here has a ``token()`` name; users named before the platform enforced it keep their
+    names, and must still be able to log in and be managed through OpenPAI's routes.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(required=True, token=True)
+
+    def check(self, value, label):
+        try:
+            return super().check(value, label)
+        except joi.JoiError:
+            if isinstance(value, str) and value and user_exists(username=value):
+                return value
+            raise
+
+
 # --- OpenPAI seed: /api/auth ----------------------------------------------------------------------------------
 
-# One schema for POST and PUT, as upstream's config/auth.js: even a login is length-checked.
+# One schema for POST and PUT, as upstream's config/auth.js: even a login is length-checked; a login's password
+# that fails the check is answered as the failed login it is (OpenPAIAuthView.post).
 OPENPAI_AUTH_SCHEMA = joi.Object(
     keys={
-        "username": joi.String(required=True, token=True),
+        "username": Username(),
         "password": joi.String(required=True, min=6),
         "expiration": joi.Number(integer=True, min=60, max=604800, default=settings.JWT_DEFAULT_EXPIRATION),
         "admin": joi.Boolean(),
@@ -76,10 +100,16 @@ class OpenPAIAuthView(OpenPAIAPIView):
     def get_permissions(self):
         return [AllowAny()] if self.request.method == "POST" else [IsAuthenticated()]
 
-    def _validated(self, request) -> dict:
+    def _validated(self, request, *, login: bool = False) -> dict:
+        body = _request_body(request)
         try:
-            return joi.validate(_request_body(request), OPENPAI_AUTH_SCHEMA)
-        except joi.JoiError:
+            return joi.validate(body, OPENPAI_AUTH_SCHEMA)
+        except joi.JoiError as exc:
+            if login and exc.key == "password" and isinstance(body, dict) and "password" in body:
+                # A password the rule refuses (shorter than 6 characters, empty, not a string) is nobody's
+                # password: the seed's answer to a failed login, 401 AuthenticationFailed (controllers/auth.js).
+                # A body without a password, or with another bad field, stays upstream's 500.
+                raise OpenPAIError(401, "AuthenticationFailed", "authentication failed") from None
             raise OpenPAIError(500, "ParameterValidationError", "could not validate request data") from None
 
     @extend_schema(
@@ -89,7 +119,7 @@ class OpenPAIAuthView(OpenPAIAPIView):
         auth=[],
     )
     def post(self, request):
-        body = self._validated(request)
+        body = self._validated(request, login=True)
         try:
             user = authenticate_request(request, username=body["username"], password=body["password"])
         except AuthenticationError:
@@ -144,20 +174,20 @@ class OpenPAIAuthView(OpenPAIAPIView):
 
 OPENPAI_V1_TOKEN_SCHEMA = joi.Object(
     keys={
-        "username": joi.String(required=True, token=True),
+        "username": Username(),
         "password": joi.String(required=True, min=6),
         "expiration": joi.Number(integer=True, min=60, max=604800, default=settings.JWT_DEFAULT_EXPIRATION),
     }
 )
 OPENPAI_V1_USER_PUT_SCHEMA = joi.Object(
     keys={
-        "username": joi.String(required=True, token=True),
+        "username": Username(),
         "password": joi.String(required=True, min=6),
         "admin": joi.Boolean(),
         "modify": joi.Boolean(required=True),
     }
 )
-OPENPAI_V1_USER_DELETE_SCHEMA = joi.Object(keys={"username": joi.String(required=True, token=True)})
+OPENPAI_V1_USER_DELETE_SCHEMA = joi.Object(keys={"username": Username()})
 OPENPAI_V1_VC_SCHEMA = joi.Object(keys={"virtualClusters": joi.String(required=True, allow_empty=True)})
 
 

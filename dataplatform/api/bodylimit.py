@@ -26,7 +26,7 @@ from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.urls import Resolver404, resolve
 
-from dataplatform.api.families import family_for_path
+from dataplatform.api.families import family_for_path, rest_server_path
 from dataplatform.api.problems import Problem
 
 _CREDENTIAL_HEADERS = (b"authorization", b"cookie", b"token-code")
@@ -44,7 +44,7 @@ def view_body_limit(view_func) -> int:
 def route_body_limit(path: str) -> int:
     """The largest body the view serving ``path`` accepts."""
     try:
-        return view_body_limit(resolve(path).func)
+        return view_body_limit(resolve(rest_server_path(path) or path).func)
     except Resolver404:
         return settings.MAX_REQUEST_BODY_BYTES
 

@@ -9,6 +9,11 @@
 | openmldb    | /dbs, /refresh                              | {code, msg}, always HTTP 200        |
 | platform    | /healthz, /api/schema/, /api/docs/          | {detail}                            |
 
+OpenPAI's routes are also served under ``/rest-server/`` (``rest_server_path``), where OpenPAI's SDK and web portal
+address the REST server through its pylon proxy; any other ``/rest-server/...`` path is the REST server's 404.
+A path no family owns is a page (console, admin): errors there are Django's pages for browsers and the platform's
+``{detail}`` for other clients (``dataplatform.api.views``).
+
 ``render_problem`` turns a ``Problem`` into the family's response; the DRF exception handlers, the catch-all
 routes, the body-size middleware, the CSRF failure view and the 404/500 handlers all go through it, so a
 family answers the same way whichever layer noticed the problem.
@@ -16,11 +21,14 @@ family answers the same way whichever layer noticed the problem.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
+from django.urls import get_script_prefix
 
 from dataplatform.api.exceptions import (
     CDAPError,
@@ -34,6 +42,8 @@ from dataplatform.api.problems import Problem
 from dataplatform.api.renderers import encode_json
 
 JSON = "application/json"
+# OpenPAI's pylon proxy serves the REST server at /rest-server/ (it strips the prefix); OpenPAI's SDK and portal use it.
+REST_SERVER_PREFIX = "/rest-server"
 
 
 def _json_response(body: object, status: int, *, allow_nan: bool = False, headers: dict | None = None) -> HttpResponse:
@@ -187,7 +197,11 @@ _OPENPAI_V1_CODES = {
 def render_openpai_v1_problem(request: HttpRequest, problem: Problem) -> HttpResponse:
     kind = problem.kind
     if kind in ("no_route", "method_not_allowed"):
-        error = OpenPAIV1Error(404, "NoApiError", f"API {request.get_full_path()} is not found.")
+        # The REST server names the URL it was sent: behind pylon, without the /rest-server prefix.
+        url = request.get_full_path()
+        if url.startswith(REST_SERVER_PREFIX + "/"):
+            url = url[len(REST_SERVER_PREFIX) :]
+        error = OpenPAIV1Error(404, "NoApiError", f"API {url} is not found.")
     elif kind == "unauthenticated":
         error = OpenPAIV1Error(401, "UnauthorizedUserError", "Guest is not allowed to do this operation.")
     else:
@@ -214,12 +228,40 @@ def render_cdap_problem(request: HttpRequest, problem: Problem) -> HttpResponse:
     if problem.kind == "method_not_allowed":
         return _text_response(f"Problem accessing: {request.path}. Reason: Method Not Allowed", 405)
     if problem.kind == "unauthenticated":
-        return _text_response(
-            "Authentication required: send 'Authorization: Bearer <token>' (POST /api/auth issues one).",
-            401,
-            headers={"WWW-Authenticate": 'Bearer realm="dataplatform"'},
-        )
+        return render_cdap_unauthenticated(request, problem)
     return _text_response(problem.message, problem.status, headers=_retry_headers(problem))
+
+
+#: The path of CDAP's token endpoint (the authentication server's ``GET /token``, served by this project).
+CDAP_TOKEN_PATH = "/token"  # noqa: S105 - a URL path, not a secret
+CDAP_REALM = "dataplatform"
+
+
+def cdap_auth_uris(request: HttpRequest) -> list[str]:
+    """``auth_uri``: where a client gets a token; this server's own ``/token``, as the client reached it."""
+    path = get_script_prefix().rstrip("/") + CDAP_TOKEN_PATH
+    try:
+        return [request.build_absolute_uri(path)]
+    except DisallowedHost:  # refused before any view ran (the body-size guard): no host to name
+        return [path]
+
+
+def render_cdap_unauthenticated(request: HttpRequest, problem: Problem) -> HttpResponse:
+    """CDAP router's 401 (``AuthenticationHandler``): a JSON body naming ``auth_uri`` and a Bearer challenge;
+    a token that was sent but refused adds ``invalid_token`` with ``TokenState``'s text."""
+    body: dict = {}
+    challenge = f'Bearer realm="{CDAP_REALM}"'
+    if problem.extra.get("credentials"):
+        reason = "Expired token." if problem.extra.get("expired") else "Invalid token signature."
+        body = {"error": "invalid_token", "error_description": reason}
+        challenge += f' error="invalid_token" error_description="{reason}"'
+    body["auth_uri"] = cdap_auth_uris(request)
+    return HttpResponse(
+        json.dumps(body, separators=(",", ":")),
+        status=401,
+        content_type="application/json;charset=UTF-8",
+        headers={"WWW-Authenticate": challenge},
+    )
 
 
 # --- OpenMLDB -------------------------------------------------------------------------------------------------
@@ -284,8 +326,28 @@ _PREFIXES: tuple[tuple[str, Family], ...] = (
 _EXACT: dict[str, Family] = {"/api/v1": OPENPAI_V1, "/api/v2": OPENPAI_V1, "/api": OPENPAI, "/v3": CDAP}
 
 
+def rest_server_path(path: str) -> str | None:
+    """Return the OpenPAI route that a ``/rest-server/...`` path stands for, or None.
+
+    Only OpenPAI's own routes are served there (``/rest-server/api/v1/token`` is ``/api/v1/token``); the other
+    families' paths under the prefix (``/rest-server/api/rest_j/...``) are not, as behind OpenPAI's pylon.
+    """
+    if not path.startswith(REST_SERVER_PREFIX + "/"):
+        return None
+    inner = path[len(REST_SERVER_PREFIX) :]
+    return inner if _family_for_path(inner) in (OPENPAI, OPENPAI_V1) else None
+
+
 def family_for_path(path: str) -> Family | None:
     """Return the API family that owns ``path``, or None for non-API paths."""
+    if path == REST_SERVER_PREFIX or path.startswith(REST_SERVER_PREFIX + "/"):
+        inner = rest_server_path(path)
+        # Anything else there is answered by OpenPAI's REST server (v0.7+): 404 NoApiError.
+        return _family_for_path(inner) if inner is not None else OPENPAI_V1
+    return _family_for_path(path)
+
+
+def _family_for_path(path: str) -> Family | None:
     if path in _EXACT:
         return _EXACT[path]
     if path == "/dbs" or path.startswith("/dbs/") or path == "/refresh" or path.startswith("/refresh/"):

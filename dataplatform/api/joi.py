@@ -16,11 +16,14 @@ _MISSING = object()
 
 
 class JoiError(ValueError):
-    """The value does not match the schema; ``message`` is Joi's text for the first problem."""
+    """The value does not match the schema; ``message`` is Joi's text for the first problem, ``key`` the top-level
+    key of the object it is in (None when the value itself is wrong), for callers that answer some keys' problems
+    differently."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, key: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.key = key
 
 
 def _fail(label: str, text: str) -> JoiError:
@@ -166,13 +169,13 @@ class Object(Schema):
             if name in self.keys:
                 continue
             if name in self.refused:
-                raise JoiError(f'child "{name}" fails because ["{name}" {self.refused[name]}]')
+                raise JoiError(f'child "{name}" fails because ["{name}" {self.refused[name]}]', key=name)
             if self.values is not None:
                 result[name] = _validate_child(item, self.values, name)
             elif self.unknown:
                 result[name] = item
             else:
-                raise _fail(name, "is not allowed")
+                raise JoiError(f'"{name}" is not allowed', key=name)
         return result
 
     def _json_schema(self) -> dict[str, Any]:
@@ -231,7 +234,7 @@ def _validate_child(value: Any, schema: Schema, name: str) -> Any:
             raise _fail(name, "must be " + _type_name(schema))
         return schema.check(value, name)
     except JoiError as exc:
-        raise JoiError(f'child "{name}" fails because [{exc.message}]') from None
+        raise JoiError(f'child "{name}" fails because [{exc.message}]', key=name) from None
 
 
 def _type_name(schema: Schema) -> str:

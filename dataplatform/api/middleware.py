@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataplatform.api.bodylimit import view_body_limit
 from dataplatform.api.crosssite import SAFE_METHODS, cookie_authenticated, request_cross_site_reason
-from dataplatform.api.families import family_for_path
+from dataplatform.api.families import family_for_path, rest_server_path
 from dataplatform.api.problems import Problem
 from dataplatform.api.request import content_length
 
@@ -36,6 +36,27 @@ class RequestBodyLimitMiddleware:
             return None  # HTML pages: Django's own DATA_UPLOAD_MAX_MEMORY_SIZE check applies
         problem = Problem("too_large", f"Request body of {length} bytes is larger than the {limit} bytes allowed.")
         return family.render_problem(request, problem)
+
+
+class RestServerPrefixMiddleware:
+    """Serve OpenPAI's routes under ``/rest-server/`` too, as OpenPAI's pylon proxy does (it strips the prefix).
+
+    OpenPAI's Python SDK and web portal address the REST server as ``<host>/rest-server/api/...``. The request goes
+    on as the OpenPAI route it stands for (``/rest-server/api/v1/token`` is ``/api/v1/token``), so views, errors and
+    the cross-site and body-size checks are exactly those of the route; the schema lists each route once. Other
+    ``/rest-server/...`` paths are the REST server's 404 (``family_for_path``).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        inner = rest_server_path(request.path_info)
+        if inner is not None:
+            outer = request.path_info
+            request.path_info = inner
+            request.path = request.path[: len(request.path) - len(outer)] + inner
+        return self.get_response(request)
 
 
 class OpenMLDBPathMiddleware:

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "dataplatform.api.middleware.RestServerPrefixMiddleware",
     "dataplatform.api.middleware.OpenMLDBPathMiddleware",
     "dataplatform.api.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
