@@ -33,7 +33,7 @@ run: $(VENV)/.installed sandbox
 	else \
 		echo "Serving on http://$(HOST):$(PORT)/ (admin at /admin/, console at /console/, API docs at /api/docs/)"; \
 		if [ "$${NUM_PROXIES:-0}" -gt 0 ]; then proxy=--proxy-headers; else proxy=--no-proxy-headers; fi; \
-		exec $(VENV)/bin/uvicorn --host $(HOST) --port $(PORT) $$proxy --lifespan off \
+		HOST=$(HOST) PORT=$(PORT) exec $(VENV)/bin/uvicorn --host $(HOST) --port $(PORT) $$proxy --lifespan off \
 			--http httptools --ws websockets dataplatform.asgi:application; \
 	fi
 

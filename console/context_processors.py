@@ -11,7 +11,8 @@ NAV = (
 
 
 def console_nav(request):
-    if not request.path.startswith("/console/"):
+    """The console's navigation on its pages and on the error pages (which use its layout), current page marked."""
+    if request.path.startswith(("/admin/", "/api/")):
         return {}
     items = []
     for name, label in NAV:

@@ -60,7 +60,7 @@ SQL_RUN_TYPES = {"sql", "hql", "jdbc", "spark-sql", "sparksql", "duckdb"}
 PYTHON_RUN_TYPES = {"python", "py", "python3", "pyspark"}
 SHELL_RUN_TYPES = {"sh", "shell", "bash"}
 DEFAULT_ENGINE_VERSIONS = {
-    "python": "python-python2",
+    "python": "python-python3",  # the engine runs Python 3 (clients' python-python2 labels are taken as they are)
     "shell": "shell-1",
     "spark": "spark-2.4.3",
     "hive": "hive-2.3.3",
@@ -86,7 +86,7 @@ def route(*, engine_type: str, run_type: str) -> Route:
         raise JobRequestError(
             REFUSED_LABELS,
             f"Label params invalid: engineType {engine_type!r} is not supported here; "
-            f"use one of {', '.join(ENGINE_NAMES)} (e.g. python-python2, spark-2.4.3).",
+            f"use one of {', '.join(ENGINE_NAMES)} (e.g. python-python3, spark-2.4.3).",
         )
     unsupported = JobRequestError(
         REFUSED_LABELS,

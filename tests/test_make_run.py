@@ -83,6 +83,11 @@ def test_make_run_serves_and_is_idempotent(tmp_path):
         )
         assert response.status_code == 200 and response.json()["user"] == "ops"
         token = response.json()["token"]
+        # Linkis's instance and execID name the port the server really listens on.
+        body = {"executionContent": {"code": "echo hi", "runType": "sh"}, "labels": {"engineType": "shell-1"}}
+        submitted = requests.post(f"http://127.0.0.1:{port}/api/rest_j/v1/entrance/submit", json=body,
+                                  headers={"Authorization": f"Bearer {token}"}, timeout=30).json()  # fmt: skip
+        assert f"linkis-cg-entrance127.0.0.1:{port}IDE_ops_" in submitted["data"]["execID"], submitted
     finally:
         first = stop(process)
     assert "Created admin account 'ops'" in first

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 from datetime import timedelta
 from pathlib import Path
 
@@ -237,7 +238,18 @@ SIMPLE_JWT = {
 # Linkis: the ticket cookie set by /api/rest_j/v1/user/login, and its idle timeout (Linkis default: 2 h).
 LINKIS_TICKET_COOKIE = "linkis_user_session_ticket_id_v1"
 LINKIS_SESSION_TIMEOUT = env_int("LINKIS_SESSION_TIMEOUT", 7200, minimum=60)
-LINKIS_ENTRANCE_ADDRESS = env_str("LINKIS_ENTRANCE_ADDRESS", "127.0.0.1:8000")
+
+
+def _entrance_address() -> str:
+    """Where this server listens, as Linkis names an entrance instance (``host:port``): ``make run`` passes HOST and
+    PORT; a wildcard host is named by the machine's hostname."""
+    host = env_str("HOST", "127.0.0.1")
+    if host in ("", "0.0.0.0", "::", "[::]"):  # noqa: S104 - a comparison, not a bind
+        host = socket.gethostname()
+    return f"{host}:{env_str('PORT', '8000')}"
+
+
+LINKIS_ENTRANCE_ADDRESS = env_str("LINKIS_ENTRANCE_ADDRESS", _entrance_address())
 
 # OpenPAI virtual clusters users can be given (PUT /api/v1/user/:username/virtualClusters).
 OPENPAI_VIRTUAL_CLUSTERS = env_list("OPENPAI_VIRTUAL_CLUSTERS", ["default"])

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from websockets.exceptions import ConnectionClosed
 
 from dataplatform.api.exceptions import ConflictError, ForbiddenError
 from dataplatform.api.families import LINKIS_NOT_LOGGED_IN, linkis_error_info, linkis_error_message
@@ -68,6 +69,8 @@ def envelope(method: str | None, status: int, message: str, data: dict) -> dict:
 
 
 class EntranceConsumer(AsyncJsonWebsocketConsumer):
+    closed = False
+
     async def connect(self) -> None:
         """Accept the socket; authentication is checked per frame, as Linkis's gateway does."""
         self.subscriptions: dict[int, Subscription] = {}
@@ -75,8 +78,23 @@ class EntranceConsumer(AsyncJsonWebsocketConsumer):
         _live_consumers.add(self)
         _ensure_resync_task()
 
+    async def send(self, text_data=None, bytes_data=None, close=False) -> None:
+        """Send, unless the client has gone: a page that leaves closes its socket while pushes (a log line, a
+        resync) may still be on their way to it; those are dropped quietly, not logged as errors."""
+        if self.closed:
+            return
+        try:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        except (OSError, ConnectionClosed):  # uvicorn's ClientDisconnected is an OSError
+            self.closed = True
+
+    async def send_json(self, content, close=False) -> None:
+        # AsyncJsonWebsocketConsumer.send_json calls its parent's send, past the one above.
+        await self.send(text_data=await self.encode_json(content), close=close)
+
     async def disconnect(self, code) -> None:
         """Leave every job group this connection joined."""
+        self.closed = True
         _live_consumers.discard(self)
         for job_id in list(self.subscriptions):
             await self.channel_layer.group_discard(job_group(job_id), self.channel_name)

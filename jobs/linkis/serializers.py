@@ -33,7 +33,7 @@ class SubmitInputSerializer(serializers.Serializer):
     executionContent = serializers.DictField(help_text="{code, runType}")  # noqa: N815
     params = serializers.DictField(required=False)
     source = serializers.DictField(required=False)
-    labels = serializers.DictField(help_text="engineType (e.g. python-python2) and optionally userCreator, codeType")
+    labels = serializers.DictField(help_text="engineType (e.g. python-python3) and optionally userCreator, codeType")
     executeUser = serializers.CharField(required=False, help_text="Admins only: run as this user.")  # noqa: N815
     formatCode = serializers.BooleanField(required=False)  # noqa: N815
 

@@ -48,7 +48,25 @@ def test_unknown_path_is_djangos_html_404_for_browsers(accept):
     response = get(Client(), "GET", "/nowhere", accept)
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
-    assert b"<h1>Not Found</h1>" in response.content
+    page = response.content.decode()
+    # The console's layout: its stylesheet and links back, not Django's bare page.
+    assert "<h1>Page not found</h1>" in page and "console/console.css" in page
+    assert "There is no page at <code>/nowhere</code>." in page and 'href="/console/"' in page
+    assert 'href="/console/login/?next=/nowhere"' in page  # not logged in: a way to log in
+
+
+def test_error_pages_use_the_console_layout_with_its_navigation(user, rf):
+    client = Client()
+    client.force_login(user)
+    page = client.get("/console/jobs/999999/", HTTP_ACCEPT=BROWSER).content.decode()
+    assert 'data-testid="error-page" data-status="404"' in page
+    assert 'href="/console/jobs/"' in page and 'href="/console/features/"' in page  # the console's navigation
+    assert 'data-testid="user-name">alice' in page and "/console/login/" not in page
+    from django.template import loader
+
+    for code in ("400", "403", "500"):
+        html = loader.get_template(f"{code}.html").render({}, rf.get("/x") if code != "500" else None)
+        assert f'data-status="{code}"' in html and 'href="/console/"' in html and "console/console.css" in html
 
 
 def test_a_pages_own_404_is_json_for_api_clients_and_html_for_browsers(user):
@@ -94,7 +112,7 @@ def test_post_root_ignores_a_body_and_credentials(user):
 def test_get_root_is_still_the_home_page():
     response = Client().get("/")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
-    assert b"<h1>Data platform</h1>" in response.content
+    assert b"<h1>Data platform</h1>" in response.content and b'<a href="/console/">Console</a>' in response.content
 
 
 def test_csrf_failure_on_a_page_is_json_for_api_clients_and_html_for_browsers(user):

@@ -197,6 +197,27 @@ def test_kill_ends_a_long_job_cancelled(page, server):
     kill.click()
     expect_status(page, "Cancelled")
     assert kill.is_disabled()
+    # Where it stopped, not 100% (Linkis's progress says 1.0 for any ended job), in the Cancelled colour.
+    bar = page.get_by_test_id("job-progress")
+    wait_until(lambda: bar.get_attribute("value") == "0", what="the cancelled job's bar showing where it stopped")
+    assert bar.text_content() == "0%" and bar.get_attribute("data-status") == "Cancelled"
+
+
+def test_leaving_pages_with_open_websockets_logs_no_error(page, server):
+    log_in(page)
+    task_id = run_code(page, lines_code(3, 3))
+    wait_until(lambda: log_numbers(page) == [1, 2, 3], what="the first three log lines")
+    before = len(server.lines)
+    for _ in range(3):  # leave the job page (its socket open and subscribed) for another page, and come back
+        page.goto(f"/console/jobs/{task_id}/")
+        wait_until(lambda: log_numbers(page) == [1, 2, 3], what="the job page's log")
+        page.goto("/console/jobs/")
+    release(server, task_id, 1)
+    page.goto(f"/console/jobs/{task_id}/")
+    expect_status(page, "Succeed")
+    page.goto("/console/jobs/")
+    logged = "".join(server.lines[before:])
+    assert "ERROR" not in logged and "Traceback" not in logged, logged
 
 
 def test_a_cut_websocket_falls_back_to_polling_without_losing_or_repeating_lines(page, server, shots):

@@ -365,3 +365,24 @@ async def test_a_session_socket_stops_when_the_session_ends(application, user, s
     store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=key)
     await database_sync_to_async(store.delete)()  # logged out in another tab
     await assert_refused_and_closed(communicator, execute_frame("print(1)"))
+
+
+async def test_pushes_to_a_client_that_has_gone_are_dropped_quietly():
+    """A page that leaves closes its socket while a push may be on its way: no exception, no ERROR in the log."""
+    from uvicorn.protocols.utils import ClientDisconnected
+    from websockets.exceptions import ConnectionClosedOK
+    from websockets.frames import Close
+
+    from jobs.linkis.consumers import EntranceConsumer
+
+    sent = []
+
+    async def gone(message):
+        sent.append(message)
+        raise ClientDisconnected from ConnectionClosedOK(Close(1001, ""), Close(1001, ""), True)
+
+    consumer = EntranceConsumer()
+    consumer.base_send = gone
+    await consumer.send_json({"method": "x"})  # the first send finds the client gone: no exception
+    await consumer.send_json({"method": "y"})  # later pushes are not even tried
+    assert consumer.closed and len(sent) == 1
