@@ -108,6 +108,7 @@ class HealthView(PlatformAPIView):
         auth=[],
     )
     def get(self, request):
+        """Health: database, channel layer, runner and sandbox checks."""
         checks = {"database": check_database(), "channel_layer": check_channel_layer()}
         healthy = all(value == "ok" for value in checks.values())
         body = {

@@ -91,15 +91,18 @@ class NamespacedView(CDAPAPIView):
 # --- namespaces ------------------------------------------------------------------------------------------------
 class NamespaceListView(CDAPAPIView):
     def get(self, request):
+        """List namespaces."""
         return Response([serializers.namespace_meta(ns) for ns in selectors.namespace_list()])
 
 
 class NamespaceView(CDAPAPIView):
     def get(self, request, ns):
+        """A namespace's metadata."""
         return Response(serializers.namespace_meta(selectors.namespace_get_or_error(name=ns)))
 
     @extend_schema(request=parsers.json_request(parsers.NAMESPACE_META_BODY))
     def put(self, request, ns):
+        """Create a namespace."""
         if not is_valid_namespace(ns) or len(ns) > services.MAX_NAMESPACE_LENGTH:
             raise InvalidInputError("Namespace id can contain only alphanumeric characters or '_'.")
         data = parsers.namespace_meta(parsers.raw_body(request, 1024 * 1024))
@@ -111,6 +114,7 @@ class NamespaceView(CDAPAPIView):
         return text_response(f"Namespace '{ns}' already exists.")
 
     def delete(self, request, ns):
+        """Delete a namespace and everything in it (admins)."""
         services.namespace_delete(name=ns, actor=request.user)
         return text_response("")
 
@@ -118,6 +122,7 @@ class NamespaceView(CDAPAPIView):
 # --- artifacts -------------------------------------------------------------------------------------------------
 class ArtifactListView(NamespacedView):
     def get(self, request, ns):
+        """List artifacts (scope USER, SYSTEM or both)."""
         params = request.query_params
         scope = self.scope()
         if scope is None and params.get("includeSystem") not in (None, ""):
@@ -146,6 +151,7 @@ class ArtifactView(NamespacedView):
     max_body_bytes = staticmethod(_artifact_max_bytes)
 
     def get(self, request, ns, name):
+        """An artifact's versions."""
         params = request.query_params
         rng = params.get("artifactVersion")
         page = selectors.artifact_versions(
@@ -161,6 +167,7 @@ class ArtifactView(NamespacedView):
 
     @extend_schema(request=parsers.ARCHIVE_BODY, parameters=UPLOAD_HEADERS)
     def post(self, request, ns, name):
+        """Upload an artifact version (a JAR or zip body; Artifact-Version and Artifact-Extends headers)."""
         headers = request.headers
         allow_system = getattr(request.user, "is_admin", False)
         version = headers.get("Artifact-Version")
@@ -181,11 +188,13 @@ class ArtifactView(NamespacedView):
 
 class ArtifactVersionView(NamespacedView):
     def get(self, request, ns, name, version):
+        """An artifact version: classes, properties, parents."""
         found = self.version(name, version)
         plugins = list(found.plugins.order_by("type", "name"))
         return Response(serializers.artifact_info(found, plugins))
 
     def delete(self, request, ns, name, version):
+        """Delete an artifact version no application uses."""
         services.artifact_version_delete(version=self.mutable_version(name, version))
         return text_response("")
 
@@ -193,6 +202,7 @@ class ArtifactVersionView(NamespacedView):
 class ArtifactPluginsView(NamespacedView):
     @extend_schema(request=parsers.json_request(parsers.PLUGINS_BODY))
     def put(self, request, ns, name, version):
+        """Declare an artifact version's plugins."""
         found = self.mutable_version(name, version)
         services.artifact_plugins_set(version=found, plugins=parsers.plugins(parsers.raw_body(request)))
         return text_response("Plugins updated successfully")
@@ -200,6 +210,7 @@ class ArtifactPluginsView(NamespacedView):
 
 class ArtifactPropertiesView(NamespacedView):
     def get(self, request, ns, name, version):
+        """An artifact version's properties (optionally some keys)."""
         properties = self.version(name, version).properties or {}
         keys = request.query_params.get("keys")
         if keys:
@@ -209,17 +220,20 @@ class ArtifactPropertiesView(NamespacedView):
 
     @extend_schema(request=parsers.json_request(parsers.PROPERTIES_BODY))
     def put(self, request, ns, name, version):
+        """Replace an artifact version's properties."""
         found = self.mutable_version(name, version)
         services.artifact_properties_replace(version=found, properties=parsers.properties(parsers.raw_body(request)))
         return text_response("")
 
     def delete(self, request, ns, name, version):
+        """Delete an artifact version's properties."""
         services.artifact_properties_delete(version=self.mutable_version(name, version))
         return text_response("")
 
 
 class ArtifactPropertyView(NamespacedView):
     def get(self, request, ns, name, version, key):
+        """One property of an artifact version."""
         properties = self.version(name, version).properties or {}
         if key not in properties:
             raise NotFoundError(f"'property:{key}' was not found.")
@@ -227,11 +241,13 @@ class ArtifactPropertyView(NamespacedView):
 
     @extend_schema(request=parsers.PROPERTY_BODY)
     def put(self, request, ns, name, version, key):
+        """Set one property of an artifact version."""
         value = parsers.raw_body(request).decode("utf-8", errors="replace")
         services.artifact_property_set(version=self.mutable_version(name, version), key=key, value=value)
         return text_response("")
 
     def delete(self, request, ns, name, version, key):
+        """Delete one property of an artifact version."""
         services.artifact_properties_delete(version=self.mutable_version(name, version), key=key)
         return text_response("")
 
@@ -247,6 +263,7 @@ class ArtifactExtensionsView(NamespacedView):
 
 class ArtifactExtensionTypeView(NamespacedView):
     def get(self, request, ns, name, version, plugin_type):
+        """Plugins of one type usable by apps of this artifact version."""
         parent = self.version(name, version)
         plugins = selectors.plugins_for_parent(parent=parent, namespace=self.namespace).filter(type=plugin_type)
         return Response([serializers.plugin_summary(p) for p in plugins])
@@ -275,6 +292,7 @@ def _plugin_filters(request, plugins: list[Plugin]) -> list[Plugin]:
 
 class ArtifactPluginView(NamespacedView):
     def get(self, request, ns, name, version, plugin_type, plugin_name):
+        """One plugin's detail with its typed properties."""
         parent = self.version(name, version)
         plugins = list(
             selectors.plugins_for_parent(parent=parent, namespace=self.namespace).filter(
@@ -297,12 +315,14 @@ class PluginTypesView(NamespacedView):
 
 class PluginsOfTypeView(NamespacedView):
     def get(self, request, ns, plugin_type):
+        """Plugins of one type in the namespace."""
         plugins = selectors.plugins_in_namespace(namespace=self.namespace, plugin_type=plugin_type)
         return Response([serializers.plugin_summary(p) for p in plugins])
 
 
 class PluginDetailView(NamespacedView):
     def get(self, request, ns, plugin_type, plugin_name):
+        """One plugin's detail in the namespace."""
         plugins = list(
             selectors.plugins_in_namespace(namespace=self.namespace, plugin_type=plugin_type, name=plugin_name)
         )
@@ -314,12 +334,14 @@ class PluginDetailView(NamespacedView):
 
 class AppClassesView(NamespacedView):
     def get(self, request, ns):
+        """Application classes in the namespace's artifacts."""
         versions = selectors.app_classes(namespace=self.namespace, scope=self.scope())
         return Response([serializers.app_class_summary(v, with_schema=False) for v in versions])
 
 
 class AppClassView(NamespacedView):
     def get(self, request, ns, class_name):
+        """One application class with its config schema."""
         versions = selectors.app_classes(namespace=self.namespace, scope=self.scope(), class_name=class_name)
         return Response([serializers.app_class_summary(v, with_schema=True) for v in versions])
 
@@ -329,6 +351,7 @@ class ArtifactPropertiesBatchView(NamespacedView):
 
     @extend_schema(request=parsers.json_request(parsers.ARTIFACT_PROPERTIES_BODY))
     def post(self, request, ns):
+        """Properties of several artifacts at once."""
         requests = parsers.artifact_property_requests(parsers.json_body(request))
         order = parsers.parse_order(request.query_params.get("order"))
         out = []
@@ -360,6 +383,7 @@ class AppListView(NamespacedView):
     max_body_bytes = staticmethod(_artifact_max_bytes)
 
     def get(self, request, ns):
+        """List applications (filter by artifactName, artifactVersion)."""
         names = [n for n in (request.query_params.get("artifactName") or "").split(",") if n]
         apps = selectors.application_list(
             namespace=self.namespace,
@@ -370,6 +394,7 @@ class AppListView(NamespacedView):
 
     @extend_schema(request=parsers.ARCHIVE_BODY, parameters=[ARCHIVE_NAME, APP_CONFIG])
     def post(self, request, ns):
+        """Deploy an application from an archive."""
         archive_name = request.headers.get("X-Archive-Name")
         name, version = parsers.archive_name(archive_name)
         app = services.app_deploy_archive(
@@ -384,6 +409,7 @@ class AppListView(NamespacedView):
         return text_response(f"Successfully deployed app {app.name}")
 
     def delete(self, request, ns):
+        """Delete every application in the namespace."""
         services.apps_delete_all(namespace=self.namespace, actor=request.user)
         return text_response("")
 
@@ -392,6 +418,7 @@ class AppView(NamespacedView):
     max_body_bytes = staticmethod(_artifact_max_bytes)
 
     def get(self, request, ns, app):
+        """An application's detail: artifact, configuration, programs."""
         found = self.app(app)
         plugins = list(found.artifact_version.plugins.order_by("type", "name"))
         return Response(serializers.application_detail(found, plugins))
@@ -402,6 +429,7 @@ class AppView(NamespacedView):
         description="Deploy (or redeploy) from an artifact (JSON), or from an archive sent as the body.",
     )
     def put(self, request, ns, app):
+        """Create or update an application from an artifact and a config."""
         if not parsers.is_json(request):
             # CDAP 3.x: any other content type is the older archive upload, named by X-Archive-Name.
             archive_name = request.headers.get("X-Archive-Name")
@@ -425,6 +453,7 @@ class AppView(NamespacedView):
         return text_response("Deploy Complete")
 
     def delete(self, request, ns, app):
+        """Delete an application."""
         services.app_delete(app=self.app(app), actor=request.user)
         return text_response("")
 
@@ -433,6 +462,7 @@ class AppVersionsView(NamespacedView):
     """``GET /apps/{app}/versions``: the app's version ids; an application here has one, ``-SNAPSHOT``."""
 
     def get(self, request, ns, app):
+        """An application's version ids."""
         return Response(selectors.application_versions(app=self.app(app)))
 
 
@@ -452,11 +482,13 @@ class AppVersionView(NamespacedView):
         return selectors.application_version_get_or_error(namespace=self.namespace, name=app, version=version)
 
     def get(self, request, ns, app, version):
+        """One version of an application."""
         found = self.version_of(app, version)
         plugins = list(found.artifact_version.plugins.order_by("type", "name"))
         return Response(serializers.application_detail(found, plugins))
 
     def delete(self, request, ns, app, version):
+        """Delete one version of an application."""
         found = self.version_of(app, version)
         services.app_delete(app=found, actor=request.user, via="DELETE /apps/{app}/versions/{v}")
         return text_response("")
@@ -468,6 +500,7 @@ class AppVersionCreateView(NamespacedView):
 
     @extend_schema(request=parsers.json_request(parsers.APP_REQUEST_BODY))
     def post(self, request, ns, app, version):
+        """Deploy a version of an application from an artifact and a config."""
         _app_version_id(app, version)
         ref, config, _ = parsers.app_request(parsers.json_body(request))
         if ref is None:
@@ -522,6 +555,7 @@ class AppRollbackView(NamespacedView):
 
 class AppHistoryView(NamespacedView):
     def get(self, request, ns, app):
+        """An application's changes: versions and configs, newest first."""
         self.app(app)
         changes = selectors.application_changes(namespace=self.namespace.name, app_name=app)
         return Response([serializers.change_record(change) for change in changes])
@@ -531,6 +565,7 @@ class AppHistoryView(NamespacedView):
 class ProgramActionView(NamespacedView):
     @extend_schema(request=parsers.json_request(parsers.RUNTIME_ARGS_BODY))
     def post(self, request, ns, app, program_type, program, action):
+        """Start or stop a program."""
         found = self.app(app)
         program_type = parsers.parse_program_type(program_type)
         if action == "start":
@@ -550,6 +585,7 @@ class ProgramActionView(NamespacedView):
 
 class ProgramStatusView(NamespacedView):
     def get(self, request, ns, app, program_type, program):
+        """A program's status."""
         found = self.app(app)
         selectors.program_get_or_error(app=found, program_type=parsers.parse_program_type(program_type), name=program)
         run = selectors.latest_run(app=found, program_type=program_type, name=program)
@@ -558,6 +594,7 @@ class ProgramStatusView(NamespacedView):
 
 class ProgramRunsView(NamespacedView):
     def get(self, request, ns, app, program_type, program):
+        """A program's runs (status, start and end, limit)."""
         found = self.app(app)
         selectors.program_get_or_error(app=found, program_type=parsers.parse_program_type(program_type), name=program)
         params = request.query_params
@@ -576,6 +613,7 @@ class ProgramRunsView(NamespacedView):
 
 class ProgramRunView(NamespacedView):
     def get(self, request, ns, app, program_type, program, run_id):
+        """One run of a program."""
         found = self.app(app)
         selectors.program_get_or_error(app=found, program_type=parsers.parse_program_type(program_type), name=program)
         run = selectors.program_run_get_or_error(app=found, program_type=program_type, name=program, run_id=run_id)
@@ -587,6 +625,7 @@ class BatchStatusView(NamespacedView):
 
     @extend_schema(request=parsers.json_request(parsers.PROGRAM_STATUS_BODY))
     def post(self, request, ns):
+        """Statuses of several programs at once."""
         items = parsers.program_status_requests(parsers.json_body(request))
         apps = {
             app.name: app for app in selectors.application_list(namespace=self.namespace).select_related("namespace")
@@ -620,6 +659,7 @@ class PingView(CDAPAPIView):
     """
 
     def get(self, request):
+        """Ping the router (with a token)."""
         return text_response("OK.\n")
 
 

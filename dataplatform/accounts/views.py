@@ -218,6 +218,7 @@ class OpenPAIV1RootView(OpenPAIV1APIView):
 
     @extend_schema(responses={200: OpenApiResponse(OpenApiTypes.STR, description="`<pre>PAI RESTful API</pre>`")})
     def get(self, request):
+        """The REST server's banner."""
         return text_response("<pre>PAI RESTful API</pre>")
 
 
@@ -297,6 +298,7 @@ class OpenPAIV1UserVirtualClustersView(OpenPAIV1APIView):
                    404: OpenPAIV1ErrorSerializer},
     )  # fmt: skip
     def put(self, request, username: str):
+        """Set the virtual clusters a user may use (admin)."""
         body = _v1_validated(request, OPENPAI_V1_VC_SCHEMA)
         try:
             services.user_set_virtual_clusters(
@@ -345,6 +347,7 @@ class LinkisLoginView(LinkisAPIView):
 
     @extend_schema(request=LinkisLoginInputSerializer, responses={200: LinkisEnvelopeSerializer}, auth=[])
     def post(self, request):
+        """Log in with userName and password; sets the ticket cookie."""
         ticket = request.COOKIES.get(settings.LINKIS_TICKET_COOKIE)
         current = services.linkis_ticket_resolve(ticket=ticket) if ticket else None
         if current is not None:
@@ -381,6 +384,7 @@ class LinkisTokenLoginView(LinkisAPIView):
 
     @extend_schema(request=None, responses={200: LinkisEnvelopeSerializer})
     def post(self, request):
+        """Exchange Token-Code and Token-User for a ticket cookie."""
         if not request.user.is_authenticated:
             raise AuthenticationFailed(LINKIS_TOKEN_MISSING)
         response = linkis_response(
@@ -418,6 +422,7 @@ class LinkisUserInfoView(LinkisAPIView):
 
     @extend_schema(responses={200: LinkisEnvelopeSerializer})
     def get(self, request):
+        """Who is logged in."""
         return linkis_response(
             request, {"userName": request.user.username}, message="get user information succeed!", method=None
         )

@@ -360,7 +360,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "dataplatform.api.negotiation.FirstRendererNegotiation",
     "EXCEPTION_HANDLER": "dataplatform.api.handlers.platform_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "dataplatform.api.schema.PlatformAutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -379,6 +379,19 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": None,
     "COMPONENT_SPLIT_REQUEST": True,
     "DISABLE_ERRORS_AND_WARNINGS": True,
+    "TAGS": [
+        {"name": name, "description": text}
+        for name, text in (
+            ("Linkis", "Apache Linkis entrance, job history and filesystem (/api/rest_j/v1)."),
+            ("OpenPAI", "OpenPAI REST server (/api/auth, /api/job, /api/v1, /api/v2; also under /rest-server/)."),
+            (
+                "CDAP",
+                "CDAP artifacts, plugins, applications and programs (/v3/namespaces, /namespaces, /token, /ping).",
+            ),
+            ("OpenMLDB", "OpenMLDB APIServer: databases, tables, rows, SQL, deployments, procedures (/dbs, /refresh)."),
+            ("Platform", "The platform itself: health and the API documents."),
+        )
+    ],
 }
 
 # --- Static files ---------------------------------------------------------------------------------------------

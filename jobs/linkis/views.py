@@ -46,7 +46,7 @@ RESULT_PAGE_MAX = 5000
 HISTORY_PAGE_MAX = 500
 
 ENVELOPE = {200: LinkisEnvelopeSerializer}
-ID_PARAM = OpenApiParameter("id", str, OpenApiParameter.PATH, description="execID (either format) or taskID")
+ID_PARAM = OpenApiParameter("ident", str, OpenApiParameter.PATH, description="execID (either format) or taskID")
 TASK_ID_PARAM = OpenApiParameter("taskID", int, description="taskID, used when the execID is not found")
 
 
@@ -100,6 +100,7 @@ def _job_or_error(request, ident: str, message: str, action: str) -> Job:
 class StatusView(LinkisAPIView):
     @extend_schema(parameters=[ID_PARAM, TASK_ID_PARAM], responses=ENVELOPE)
     def get(self, request, ident: str):
+        """A job's status."""
         job = _job_or_error(
             request,
             ident,
@@ -119,6 +120,7 @@ PROGRESS_MISSING = (
 class ProgressView(LinkisAPIView):
     @extend_schema(parameters=[ID_PARAM], responses=ENVELOPE)
     def get(self, request, ident: str):
+        """A job's progress."""
         job = _job_or_error(request, ident, PROGRESS_MISSING, "progress")
         return linkis_response(request, progress_data(job, ident), method=f"/api/entrance/{ident}/progress")
 
@@ -126,6 +128,7 @@ class ProgressView(LinkisAPIView):
 class ProgressWithResourceView(LinkisAPIView):
     @extend_schema(parameters=[ID_PARAM], responses=ENVELOPE)
     def get(self, request, ident: str):
+        """A job's progress with its per-stage progress and resources."""
         job = _job_or_error(request, ident, PROGRESS_MISSING, "progressWithResource")
         data = progress_data(job, ident, with_resource=True)
         return linkis_response(request, data, method=f"/api/entrance/{ident}/progressWithResource")
@@ -160,6 +163,7 @@ class LogView(LinkisAPIView):
         responses=ENVELOPE,
     )
     def get(self, request, ident: str):
+        """A job's log from a line on (fromLine, size)."""
         job = _job_or_error(
             request,
             ident,
@@ -198,6 +202,7 @@ class KillView(LinkisAPIView):
 
     @extend_schema(parameters=[ID_PARAM, TASK_ID_PARAM], responses=ENVELOPE)
     def get(self, request, ident: str):
+        """Kill a job (GET, as Linkis 0.x clients send it)."""
         envelope = kill_message(request, ident, request.query_params.get("taskID"))
         return linkis_response(
             request, envelope["data"], message=envelope["message"], status=envelope["status"],
@@ -206,12 +211,14 @@ class KillView(LinkisAPIView):
 
     @extend_schema(parameters=[ID_PARAM, TASK_ID_PARAM], request=None, responses=ENVELOPE)
     def post(self, request, ident: str):
+        """Kill a job."""
         return self.get(request, ident)
 
 
 class KillJobsView(LinkisAPIView):
     @extend_schema(request=KillJobsInputSerializer, responses=ENVELOPE)
     def post(self, request, ident: str):
+        """Kill several jobs (taskIDs and execIDs in the body)."""
         body = _body(request)
         ids, task_ids = body.get("idList"), body.get("taskIDList")
         if not isinstance(ids, list) or not isinstance(task_ids, list):
@@ -230,6 +237,7 @@ class PauseView(LinkisAPIView):
 
     @extend_schema(parameters=[ID_PARAM], responses=ENVELOPE)
     def get(self, request, ident: str):
+        """Pause a job (Linkis answers success and the job goes on)."""
         job = job_get_for_user(user=request.user, ident=ident)
         method = f"/api/entrance/{ident}/pause"
         if job is None:
@@ -247,6 +255,7 @@ class PauseView(LinkisAPIView):
 class RunningTaskMetricView(LinkisAPIView):
     @extend_schema(responses=ENVELOPE)
     def get(self, request):
+        """How many jobs are running."""
         running = job_running_count()
         return linkis_response(request, {"runningTaskNumber": running, "isCompleted": running == 0})
 
@@ -257,6 +266,7 @@ class TaskInfoMetricView(LinkisAPIView):
         responses=ENVELOPE,
     )
     def get(self, request):
+        """Jobs by state for a user and creator."""
         user = request.query_params.get("user") or request.user.username
         if user != request.user.username and not request.user.is_admin:
             raise LinkisError(f"Only admins may view the task info of other users (user {user}).")
@@ -299,6 +309,7 @@ class JobHistoryListView(LinkisAPIView):
         responses=ENVELOPE,
     )
     def get(self, request):
+        """Job history: the user's jobs, filtered and paged."""
         page = max(_int_param(request, "pageNow", 1), 1)
         size = min(max(_int_param(request, "pageSize", 20), 1), HISTORY_PAGE_MAX)
         admin_view = request.query_params.get("isAdminView") == "true"
@@ -322,6 +333,7 @@ def _path_or_error(request):
 class DirFileTreesView(LinkisAPIView):
     @extend_schema(parameters=[OpenApiParameter("path", str, required=True)], responses=ENVELOPE)
     def get(self, request):
+        """A directory's tree of files (a job's result sets)."""
         job, directory = _path_or_error(request)
         if not directory.is_dir():
             return linkis_response(request, {"dirFileTrees": None})
@@ -361,6 +373,7 @@ class OpenFileView(LinkisAPIView):
         responses=ENVELOPE,
     )
     def get(self, request):
+        """Open a result set or file, a page at a time."""
         _, path = _path_or_error(request)
         page = max(_int_param(request, "page", 1), 1)
         size = _int_param(request, "pageSize", RESULT_PAGE_MAX)
@@ -378,6 +391,7 @@ class OpenFileView(LinkisAPIView):
 class OpenLogView(LinkisAPIView):
     @extend_schema(parameters=[OpenApiParameter("path", str, required=True)], responses=ENVELOPE)
     def get(self, request):
+        """A finished job's whole log, by level."""
         job, _ = _path_or_error(request)
         lines, _ = log_page(job, 1, None)
         return linkis_response(request, {"log": split_levels(lines)})
