@@ -351,3 +351,27 @@ def test_an_openpai_job_shows_its_task_roles_and_task_logs_and_stops(page, serve
     expect(page.get_by_test_id("openpai-job-state")).to_have_text("STOPPED", timeout=WAIT_MS)
     final = requests.get(f"{server.url}/api/v1/jobs/console-pai", headers=headers, timeout=30).json()
     assert final["jobStatus"]["state"] == "STOPPED"
+
+
+def test_an_ended_session_asks_to_log_in_again_and_keeps_the_code(page, server):
+    log_in(page)
+    code = "print('kept across the login')\n"
+    page.evaluate("code => window.workbenchEditor.setValue(code)", code)
+    wait_until(
+        lambda: page.evaluate("() => JSON.parse(localStorage.getItem('console.workbench.draft') || '{}').code") == code,
+        what="the draft saved in the browser",
+    )
+    from django.conf import settings as django_settings
+
+    page.context.clear_cookies(name=django_settings.SESSION_COOKIE_NAME)  # the session ends (expiry, logout elsewhere)
+    page.get_by_test_id("run-button").click()
+    dialog = page.get_by_test_id("session-ended")
+    dialog.wait_for()
+    assert "Your session has ended" in dialog.inner_text() and "您" not in dialog.inner_text()
+    assert page.get_by_test_id("run-error").inner_text() == ""  # not Linkis's raw message
+    page.get_by_test_id("session-login").click()
+    page.get_by_test_id("login-username").fill(ADMIN[0])
+    page.get_by_test_id("login-password").fill(ADMIN[1])
+    page.get_by_test_id("login-submit").click()
+    page.wait_for_url(re.compile(r"/console/$"))
+    assert page.evaluate("() => window.workbenchEditor.getValue()") == code

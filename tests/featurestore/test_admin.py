@@ -56,7 +56,11 @@ def test_deployment_list_links_to_the_call_form(admin_client, deployed):
 def test_a_database_is_added_in_the_admin_and_then_only_read(admin_client):
     from featurestore.models import Database
 
-    assert admin_client.get("/admin/featurestore/database/add/").status_code == 200
+    form = admin_client.get("/admin/featurestore/database/add/")
+    assert form.status_code == 200 and b'name="name"' in form.content  # the add form names the database
+    empty = admin_client.post("/admin/featurestore/database/add/", {"name": ""})
+    assert empty.status_code == 200 and b"This field is required." in empty.content
+    assert not Database.objects.exists()
     assert admin_client.post("/admin/featurestore/database/add/", {"name": "fresh"}).status_code == 302
     database = Database.objects.get(name="fresh")
     refused = admin_client.post("/admin/featurestore/database/add/", {"name": "../etc"})

@@ -21,7 +21,35 @@
     const text = await response.text();
     let data = null;
     try { data = text ? JSON.parse(text) : null; } catch (e) { data = text; }
+    if (isLoggedOut(response.status, data)) sessionEnded();
     return { status: response.status, ok: response.ok, data };
+  }
+
+  /** Whether an answer says the session has ended: a 401, or Linkis's "not logged in" envelope (status -1). */
+  function isLoggedOut(status, data) {
+    if (status === 401) return true;
+    return Boolean(data && typeof data === "object" && data.status === -1 &&
+                   /not logged in/i.test(String(data.message || "")));
+  }
+
+  /** The session has ended: say so in the page's own words, and offer to log in again and come back here. The
+   * pages keep what matters first (the workbench saves its code as it is typed). */
+  function sessionEnded() {
+    if (document.getElementById("session-ended")) return;
+    document.dispatchEvent(new CustomEvent("console:session-ended"));
+    const next = encodeURIComponent(location.pathname + location.search);
+    const box = document.createElement("div");
+    box.id = "session-ended";
+    box.className = "session-ended";
+    box.setAttribute("role", "alertdialog");
+    box.setAttribute("aria-labelledby", "session-ended-title");
+    box.dataset.testid = "session-ended";
+    box.innerHTML =
+      '<h2 id="session-ended-title">Your session has ended</h2>' +
+      "<p>Log in again to go on. What you typed is kept and comes back after you log in.</p>" +
+      '<p><a class="button" data-testid="session-login" href="/console/login/?next=' + next + '">Log in again</a></p>';
+    document.body.appendChild(box);
+    box.querySelector("a").focus();
   }
 
   function escapeHtml(value) {
@@ -59,6 +87,6 @@
     });
   }
 
-  window.Console = { api, cookie, escapeHtml, appendLogLines, setConnectionMode };
+  window.Console = { api, cookie, escapeHtml, appendLogLines, setConnectionMode, isLoggedOut, sessionEnded };
   document.addEventListener("DOMContentLoaded", setupNav);
 })();

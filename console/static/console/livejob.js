@@ -130,6 +130,11 @@
     _onFrame(raw) {
       let frame;
       try { frame = JSON.parse(raw); } catch (e) { return; }
+      if (Console.isLoggedOut(0, frame)) { // the session ended while the page was open
+        Console.sessionEnded();
+        this.stop();
+        return;
+      }
       const data = frame.data || {};
       if (data.execID && data.execID !== this.execId) return;
       const method = frame.method || "";

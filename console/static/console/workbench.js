@@ -57,6 +57,40 @@
     Console.appendLogLines($("job-log"), lines);
   }
 
+  // --- the draft: the editor's code and engine, kept in the browser across reloads and an ended session ---------
+  const DRAFT_KEY = "console.workbench.draft";
+  let draftTimer = null;
+
+  function currentCode() {
+    return editor ? editor.getValue() : $("code-editor").value;
+  }
+
+  function saveDraft() {
+    clearTimeout(draftTimer);
+    try {
+      localStorage.setItem(DRAFT_KEY, JSON.stringify({ code: currentCode(), engine: $("engine-select").value,
+                                                        runType: $("runtype-select").value }));
+    } catch (e) {
+      // Storage full or disabled: the code stays in the editor.
+    }
+  }
+
+  function saveDraftSoon() {
+    clearTimeout(draftTimer);
+    draftTimer = setTimeout(saveDraft, 300);
+  }
+
+  function restoreDraft() {
+    let draft = null;
+    try { draft = JSON.parse(localStorage.getItem(DRAFT_KEY) || "null"); } catch (e) { draft = null; }
+    if (!draft || typeof draft.code !== "string") return null;
+    const engines = Array.from($("engine-select").options).map((option) => option.value);
+    if (engines.includes(draft.engine)) $("engine-select").value = draft.engine;
+    if (editor) editor.setValue(draft.code);
+    else $("code-editor").value = draft.code;
+    return draft;
+  }
+
   async function run(event) {
     event.preventDefault();
     $("run-error").textContent = "";
@@ -70,6 +104,7 @@
     $("run-button").disabled = true;
     try {
       const answer = await Console.api(E + "submit", { method: "POST", body });
+      if (Console.isLoggedOut(answer.status, answer.data)) return; // the session-ended dialog says it
       if (!answer.ok || answer.data.status !== 0) {
         $("run-error").textContent = (answer.data && answer.data.message) || "The job could not be submitted.";
         return;
@@ -149,8 +184,16 @@
       $("code-editor").removeAttribute("data-testid");
       window.workbenchEditor = editor;
     }
+    const draft = restoreDraft();
+    if (editor) editor.on("change", saveDraftSoon);
+    else $("code-editor").addEventListener("input", saveDraftSoon);
+    document.addEventListener("console:session-ended", saveDraft);
+    window.addEventListener("pagehide", saveDraft);
     fillRunTypes();
-    $("engine-select").addEventListener("change", fillRunTypes);
+    if (draft && Array.from($("runtype-select").options).some((option) => option.value === draft.runType)) {
+      $("runtype-select").value = draft.runType;
+    }
+    $("engine-select").addEventListener("change", () => { fillRunTypes(); saveDraft(); });
     $("runtype-select").addEventListener("change", () => {
       if (editor) editor.setOption("mode", $("runtype-select").value === "python" ? "python" : selectedEngine().mode);
     });
