@@ -11,6 +11,7 @@ from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.models import Group
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from dataplatform.admin import ReadOnlyAdminMixin
@@ -21,7 +22,7 @@ from jobs.logstore import log_read
 from jobs.models import Job, PaiJob, PaiTask, Worker
 from jobs.openpai import selectors as pai_selectors
 from jobs.openpai import services as pai_services
-from jobs.selectors import engines_granted
+from jobs.selectors import engines_granted, job_submit_users
 from jobs.services import engine_grants_set, job_kill
 
 LOG_PREVIEW_LINES = 500
@@ -81,6 +82,35 @@ def _state_colour(status: str) -> str:
     return STATE_COLOURS.get(status, "#555")
 
 
+def _seconds(value) -> str:
+    """A time to the second, in the server's zone (the admin's own format leaves seconds out)."""
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S") if value else "—"
+
+
+class SubmitUserFilter(admin.SimpleListFilter):
+    """Filter by submitting user with a text box that suggests names as they are typed (a list of every user would
+    be thousands of pixels tall)."""
+
+    title = "submit user"
+    parameter_name = "submit_user"
+    template = "admin/jobs/job/user_filter.html"
+
+    def lookups(self, request, model_admin):
+        return ()  # the template's text box and its suggestions stand for the list of links
+
+    def has_output(self) -> bool:
+        return True
+
+    def queryset(self, request, queryset):
+        value = (self.value() or "").strip()
+        return queryset.filter(submit_user=value) if value else queryset
+
+    def choices(self, changelist):
+        # What the template needs: the current value, the other parameters to keep, and the names to suggest.
+        kept = [(key, value) for key, value in changelist.params.items() if key != self.parameter_name]
+        yield {"value": self.value() or "", "kept": kept, "names": list(job_submit_users())}
+
+
 CODE_STYLE = "font-family: monospace; white-space: pre; overflow: auto; max-height: 40em; margin: 0"
 
 
@@ -94,8 +124,8 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     admin_change = "no"  # jobs move by their runner; the kill action calls the service
     admin_delete = True
     list_display = ("id", "submit_user", "engine", "run_type", "status_badge", "progress_percent", "source_api",
-                    "created_at", "finished_at")  # fmt: skip
-    list_filter = ("status", "engine", "source_api", "created_at", "submit_user")
+                    "created", "finished", "duration")  # fmt: skip
+    list_filter = ("status", "engine", "source_api", "created_at", SubmitUserFilter)
     search_fields = ("=id", "submit_user", "execute_user", "code")
     date_hierarchy = "created_at"
     list_select_related = ("owner",)
@@ -137,6 +167,23 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         ("Log", {"fields": ("log_lines", "log_dropped", "log_preview")}),
         ("Results", {"fields": ("result_sets",)}),
     )
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, job: Job) -> str:
+        return _seconds(job.created_at)
+
+    @admin.display(description="finished", ordering="finished_at")
+    def finished(self, job: Job) -> str:
+        return _seconds(job.finished_at)
+
+    @admin.display(description="duration")
+    def duration(self, job: Job) -> str:
+        """From start to end (or to now while it runs)."""
+        if job.started_at is None:
+            return "—"
+        seconds = int(((job.finished_at or timezone.now()) - job.started_at).total_seconds())
+        hours, rest = divmod(max(seconds, 0), 3600)
+        return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, job: Job) -> str:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from dataplatform.api.exceptions import InvalidInputError
 from jobs.engines import engine_names
 from jobs.engines.resultset import TABLE, iter_resultset, list_resultsets
-from jobs.models import ACTIVE, NON_TERMINAL, QUEUED, Job, Worker
+from jobs.models import ACTIVE, NON_TERMINAL, QUEUED, Job, PaiJob, Worker
 
 _TRAILING_TASK_ID = re.compile(r"_(\d+)$")
 
@@ -285,3 +285,14 @@ def job_list_from(*, user, source_api: str) -> QuerySet[Job]:
     if not getattr(user, "is_admin", False):
         query = query.filter(owner_id=user.pk)
     return query
+
+
+def job_submit_users(limit: int = 5000) -> list[str]:
+    """The names jobs were submitted as, sorted (the admin's user filter suggests them)."""
+    names = Job.objects.order_by("submit_user").values_list("submit_user", flat=True).distinct()
+    return list(names[:limit])
+
+
+def owned_job_counts(user) -> tuple[int, int]:
+    """How many jobs and OpenPAI jobs ``user`` owns."""
+    return Job.objects.filter(owner=user).count(), PaiJob.objects.filter(owner=user).count()

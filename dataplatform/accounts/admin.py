@@ -7,11 +7,17 @@ from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils.html import format_html_join
+from django.utils.http import urlencode
 
+from artifacts.models import Application
 from dataplatform.accounts import services
 from dataplatform.accounts.forms import ThrottledAuthenticationMixin
 from dataplatform.accounts.models import ApiToken, User, hash_token_code
+from dataplatform.accounts.selectors import personal_api_tokens as _personal_tokens
 from jobs.admin import EngineRightsFormMixin, save_engine_rights
+from jobs.selectors import owned_job_counts
 
 
 class ThrottledAdminAuthenticationForm(ThrottledAuthenticationMixin, AdminAuthenticationForm):
@@ -35,9 +41,44 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ("username", "email", "first_name", "last_name")
     fieldsets = (
         *DjangoUserAdmin.fieldsets,
+        ("Their work", {"fields": ("related_links",)}),
         ("Jobs", {"fields": ("engines",)}),
         ("OpenPAI", {"fields": ("virtual_clusters",)}),
     )
+    readonly_fields = ("related_links",)
+    actions = ["revoke_credentials"]
+
+    @admin.display(description="jobs, tokens, apps")
+    def related_links(self, user: User) -> str:
+        """Links to what the user owns, each a filtered admin list with its count."""
+        if user.pk is None:
+            return "—"
+        jobs, pai_jobs = owned_job_counts(user)
+        links = [
+            ("jobs:job", {"owner__id__exact": user.pk}, jobs, "jobs"),
+            ("jobs:paijob", {"owner__id__exact": user.pk}, pai_jobs, "OpenPAI jobs"),
+            ("artifacts:application", {"owner__id__exact": user.pk}, Application.objects.filter(owner=user).count(),
+             "applications"),
+            ("accounts:apitoken", {"q": user.username}, _personal_tokens(user).count(), "API tokens naming them"),
+        ]  # fmt: skip
+        items = []
+        for model, query, count, label in links:
+            app_label, model_name = model.split(":")
+            url = reverse(f"admin:{app_label}_{model_name}_changelist") + "?" + urlencode(query)
+            items.append((url, count, label))
+        return format_html_join(" · ", '<a href="{}">{} {}</a>', items)
+
+    @admin.action(description="Revoke tokens and sessions of the selected users")
+    def revoke_credentials(self, request, queryset):
+        """Every JWT issued so far, console and Linkis sessions, and the API tokens made for the user alone."""
+        for user in queryset:
+            deactivated = services.credentials_revoke(user=user, actor=request.user)
+            self.log_change(request, user, f"Revoked tokens and sessions ({deactivated} API token(s) deactivated).")
+            self.message_user(
+                request,
+                f"Revoked the tokens and sessions of {user.username}; {deactivated} API token(s) deactivated.",
+                messages.SUCCESS,
+            )
 
     def save_related(self, request, form, formsets, change) -> None:
         super().save_related(request, form, formsets, change)

@@ -55,9 +55,21 @@ class User(AbstractUser):
         help_text="OpenPAI virtual clusters this user may submit jobs to, comma-separated.",
     )
 
+    credentials_epoch = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text="Raised to revoke every token and session the user holds (the admin's Revoke tokens action).",
+    )
+
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
         db_table = "accounts_user"
+
+    def get_session_auth_hash(self) -> str:
+        """Django's session hash, which ends console and Linkis ticket sessions when the password changes, changed
+        too when the user's credentials are revoked (``credentials_epoch``)."""
+        base = super().get_session_auth_hash()
+        return base if not self.credentials_epoch else f"{base}:{self.credentials_epoch}"
 
     @property
     def is_admin(self) -> bool:

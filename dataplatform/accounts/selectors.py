@@ -20,3 +20,16 @@ def user_exists(*, username: str) -> bool:
 def user_list() -> QuerySet[User]:
     """Return all users, oldest first."""
     return User.objects.order_by("date_joined", "id")
+
+
+def personal_api_tokens(user):
+    """The active API tokens whose ``legal_users`` name only ``user`` (made for them alone)."""
+    from dataplatform.accounts.models import ApiToken
+
+    candidates = ApiToken.objects.filter(is_active=True, legal_users__contains=user.username)
+    ids = [
+        token.pk
+        for token in candidates
+        if {item.strip() for item in token.legal_users.split(",") if item.strip()} == {user.username}
+    ]
+    return ApiToken.objects.filter(pk__in=ids)

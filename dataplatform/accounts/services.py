@@ -14,18 +14,20 @@ from importlib import import_module
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from rest_framework_simplejwt.tokens import AccessToken
 
 from dataplatform.accounts.models import ApiToken, User, hash_token_code
-from dataplatform.accounts.selectors import user_get
+from dataplatform.accounts.selectors import personal_api_tokens, user_get
 from dataplatform.accounts.throttling import (
     LoginClient,
     login_failure_record,
     login_success_record,
     login_throttle_check,
 )
+from dataplatform.api.authentication import EPOCH_CLAIM
 from dataplatform.api.exceptions import AuthenticationError, ConflictError, ForbiddenError, NotFoundError
 
 NON_ADMIN = "Non-admin is not allowed to do this operation."
@@ -155,7 +157,18 @@ def token_issue(*, user: User, expiration: int) -> str:
     # OpenPAI's claims, for clients that read them; authorization always uses the database, not these.
     token["username"] = user.username
     token["admin"] = user.is_admin
+    token[EPOCH_CLAIM] = user.credentials_epoch  # revoked with the user's credentials (credentials_revoke)
     return str(token)
+
+
+@transaction.atomic
+def credentials_revoke(*, user: User, actor=None) -> int:
+    """End everything that lets ``user`` in without the password: JWTs issued so far, console and Linkis ticket
+    sessions, and the API tokens made for this user alone (``legal_users`` naming only them). Shared tokens
+    (``*`` or several users) are left to staff. Returns how many API tokens were deactivated."""
+    User.objects.filter(pk=user.pk).update(credentials_epoch=F("credentials_epoch") + 1)
+    user.refresh_from_db(fields=["credentials_epoch"])
+    return personal_api_tokens(user).update(is_active=False)
 
 
 # --- Linkis tickets -------------------------------------------------------------------------------------------

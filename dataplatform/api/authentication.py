@@ -12,6 +12,7 @@ from django.conf import settings
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import AuthenticationFailed as JWTAuthenticationFailed
 
 from dataplatform.api.crosssite import SAFE_METHODS, request_cross_site_reason
 from dataplatform.api.request import client_ip
@@ -20,8 +21,22 @@ from dataplatform.api.request import client_ip
 _SIMPLE_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
 
 
+#: The JWT claim holding the user's ``credentials_epoch`` when the token was issued.
+EPOCH_CLAIM = "epoch"
+
+
 class BearerJWTAuthentication(JWTAuthentication):
-    """``Authorization: Bearer <jwt>`` as issued by ``POST /api/auth`` and ``POST /api/v1/token``."""
+    """``Authorization: Bearer <jwt>`` as issued by ``POST /api/auth`` and ``POST /api/v1/token``.
+
+    A token is refused once its user's credentials were revoked after it was issued (its ``epoch`` claim is behind
+    the user's ``credentials_epoch``), as after a password change.
+    """
+
+    def get_user(self, validated_token):
+        user = super().get_user(validated_token)
+        if int(validated_token.get(EPOCH_CLAIM, 0)) != getattr(user, "credentials_epoch", 0):
+            raise JWTAuthenticationFailed("The token was revoked.", code="token_revoked")
+        return user
 
 
 def enforce_cookie_csrf(request) -> None:

@@ -34,10 +34,10 @@ def resolve_user(scope):
     ``credential`` is what ``credential_user`` checks again on every frame: ``("token", code, username, host)``,
     ``("ticket", ticket)`` or ``("jwt", raw_token)``.
     """
-    from rest_framework_simplejwt.authentication import JWTAuthentication
     from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 
     from dataplatform.accounts.services import api_token_authenticate, linkis_ticket_resolve
+    from dataplatform.api.authentication import BearerJWTAuthentication
     from dataplatform.api.exceptions import AuthenticationError
 
     headers = _headers(scope)
@@ -59,7 +59,7 @@ def resolve_user(scope):
     authorization = headers.get("authorization", "")
     if authorization.lower().startswith("bearer "):
         raw = authorization[7:].strip()
-        backend = JWTAuthentication()
+        backend = BearerJWTAuthentication()
         try:
             return backend.get_user(backend.get_validated_token(raw)), ("jwt", raw)
         except (InvalidToken, AuthenticationFailed):
