@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -16,6 +18,9 @@ from dataplatform.admin import ReadOnlyAdminMixin
 from featurestore import services, storage
 from featurestore.jsonx import ConversionError, JsonError, coerce, loads, output_value
 from featurestore.models import Database, Deployment, FeatureTable
+from featurestore.selectors import deployment_example_row, table_newest_rows, table_rows_by_key, table_ts_columns
+
+UTC8 = dt.timezone(dt.timedelta(hours=8))
 
 SAMPLE_ROWS = 20
 
@@ -85,10 +90,98 @@ class FeatureTableAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=f"newest {SAMPLE_ROWS} rows")
     def sample_rows(self, table: FeatureTable) -> str:
-        rows = storage.select_all(table, limit=SAMPLE_ROWS, newest_first=True)
-        types = [column["type"] for column in table.columns]
-        shown = [[output_value(value, kind) for value, kind in zip(row[1:], types, strict=True)] for row in rows]
-        return _table(table.column_names, shown)
+        rows = table_newest_rows(table, limit=SAMPLE_ROWS)
+        browse = reverse("admin:featurestore_featuretable_rows", args=[table.pk])
+        return format_html('{}<p><a href="{}">Browse rows by key</a></p>', _rows_table(table, rows), browse)
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/rows/", self.admin_site.admin_view(self.rows_view), name="featurestore_featuretable_rows"),
+            *super().get_urls(),
+        ]
+
+    def rows_view(self, request, pk: int):
+        """The newest rows of one key of one index (the key's values typed as the columns' types)."""
+        table = get_object_or_404(FeatureTable.objects.select_related("database"), pk=pk)
+        if not self.has_view_permission(request, table):
+            raise PermissionDenied
+        indexes = [index for index in table.indexes if index["keys"]]
+        try:
+            chosen = indexes[int(request.GET.get("index", 0))] if indexes else None
+        except (ValueError, IndexError):
+            chosen = indexes[0] if indexes else None
+        values = request.GET.getlist("key")
+        rows = error = None
+        if chosen is not None and values:
+            try:
+                typed = [
+                    None if value == "" else coerce(value if kind == "string" else _typed(value), kind,
+                                                    ts=name in table_ts_columns(table))
+                    for value, (name, kind) in zip(values, _key_columns(table, chosen), strict=False)
+                ]  # fmt: skip
+                if len(typed) != len(chosen["keys"]):
+                    raise ValueError(f"the index's key has {len(chosen['keys'])} columns")
+                rows = table_rows_by_key(table, index=chosen, values=typed, limit=ROWS_BY_KEY)
+            except (ConversionError, JsonError, ValueError) as exc:
+                error = getattr(exc, "msg", None) or str(exc)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Rows of {table} by key",
+            "opts": self.model._meta,
+            "table": table,
+            "indexes": [(position, index, index is chosen) for position, index in enumerate(indexes)],
+            "key_columns": list(zip(_key_columns(table, chosen), values + [""] * 8, strict=False)) if chosen else [],
+            "rows": _rows_table(table, rows) if rows is not None else None,
+            "count": len(rows or []),
+            "limit": ROWS_BY_KEY,
+            "error": error,
+        }
+        return TemplateResponse(request, "admin/featurestore/table_rows.html", context)
+
+
+ROWS_BY_KEY = 100
+
+
+def _key_columns(table: FeatureTable, index: dict | None) -> list[tuple[str, str]]:
+    if index is None:
+        return []
+    kinds = {column["name"]: column["type"] for column in table.columns}
+    return [(name, kinds[name]) for name in index["keys"]]
+
+
+def _typed(text: str):
+    """A key value typed in a form: a number or true/false as JSON, anything else as the text."""
+    try:
+        return loads(text)
+    except JsonError:
+        return text
+
+
+def _when(value) -> str:
+    """A timestamp (epoch ms) as a date in UTC+8, OpenMLDB's time zone for its time functions."""
+    try:
+        moment = dt.datetime.fromtimestamp(value / 1000, tz=UTC8)
+    except (OverflowError, OSError, ValueError, TypeError):
+        return str(value)
+    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d} +08:00"
+
+
+def _rows_table(table: FeatureTable, rows) -> str:
+    """Rows as a table, timestamps as dates (their epoch ms in the tooltip)."""
+    kinds = [column["type"] for column in table.columns]
+    head = format_html_join("", "<th>{}</th>", ((name,) for name in table.column_names))
+
+    def cell(value, kind):
+        if kind == "timestamp" and isinstance(value, int):
+            return format_html('<td><span title="{}">{}</span></td>', value, _when(value))
+        return format_html("<td>{}</td>", value)
+
+    body = format_html_join(
+        "", "<tr>{}</tr>",
+        ((format_html_join("", "{}", ((cell(value, kind),) for value, kind in zip(row, kinds, strict=True))),)
+         for row in rows),
+    )  # fmt: skip
+    return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
 
 
 class CallForm(forms.Form):
@@ -125,7 +218,7 @@ class DeploymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         deployment = get_object_or_404(Deployment.objects.select_related("database"), pk=pk)
         schema = [(column["name"], column["type"]) for column in deployment.input_schema]
         output = error = None
-        form = CallForm(request.POST or None)
+        form = CallForm(request.POST or None, initial={"row": json.dumps(deployment_example_row(deployment))})
         if request.method == "POST" and form.is_valid():
             try:
                 output = self._call(deployment, schema, form.cleaned_data["row"])

@@ -7,9 +7,11 @@ OpenMLDB wire answers upstream's message, the console a 404). The services' cach
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from featurestore import storage
 from featurestore.jsonx import output_value
@@ -106,3 +108,38 @@ def feature_jobs(*, user, db: str | None = None) -> list:
         return list(jobs)
     return [job for job in jobs if (((job.params or {}).get("configuration") or {}).get("runtime") or {}).get(
         "openmldb.db") == db]  # fmt: skip
+
+
+#: A value of each type for a request row when the deployment's main table has no row to copy.
+PLACEHOLDERS: dict[str, Any] = {"bool": False, "int16": 0, "int32": 0, "int64": 0, "float": 0.0, "double": 0.0,
+                                "string": ""}  # fmt: skip
+
+
+def deployment_example_row(deployment: Deployment) -> list[Any]:
+    """A request row the deployment accepts: its main table's newest row, or a placeholder per input column (now
+    for timestamps, today in UTC+8 for dates, as OpenMLDB's time functions count)."""
+    table = deployment_main_table(deployment)
+    if table is not None:
+        newest = table_newest_rows(table, limit=1)
+        if newest:
+            return newest[0]
+    now = timezone.now()
+    today = now.astimezone(dt.timezone(dt.timedelta(hours=8))).date()
+    date = f"{today.year}-{today.month}-{today.day}"  # OpenMLDB's spelling: no zero padding
+    placeholders = {**PLACEHOLDERS, "timestamp": int(now.timestamp() * 1000), "date": date}
+    return [placeholders[column["type"]] for column in deployment.input_schema]
+
+
+def table_rows_by_key(table: FeatureTable, *, index: dict, values: list[Any], limit: int) -> list[list[Any]]:
+    """The newest ``limit`` rows whose index key columns equal ``values`` (engine values), newest first by the
+    index's ts, each value as the APIServer outputs it."""
+    keys = [(table.position(name), value) for name, value in zip(index["keys"], values, strict=True)]
+    ts = table.position(index["ts"]) if index.get("ts") else None
+    rows = storage.scan(table, keys=keys, ts=ts, limit=limit)
+    types = [column["type"] for column in table.columns]
+    return [[output_value(value, kind) for value, kind in zip(row[1:], types, strict=True)] for row in rows]
+
+
+def table_ts_columns(table: FeatureTable) -> frozenset[str]:
+    """The columns some index of the table orders by (their values are epoch milliseconds in a range)."""
+    return frozenset(index["ts"] for index in table.indexes if index.get("ts"))

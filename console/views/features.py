@@ -4,7 +4,6 @@ OpenMLDB routes (``POST /dbs/{db}/deployments/{name}``, ``POST /dbs/{db}``), so 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
@@ -12,16 +11,14 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import render
-from django.utils import timezone
 
-from featurestore.models import Deployment
 from featurestore.offline.jobs import job_row
 from featurestore.selectors import (
     database_get,
     database_list,
+    deployment_example_row,
     deployment_get,
     deployment_list,
-    deployment_main_table,
     feature_jobs,
     offline_first_rows,
     offline_row_count,
@@ -38,15 +35,6 @@ SAMPLE_ROWS = 20
 JOB_ROWS = 50
 
 #: A value per column type for an example request row when the main table has no rows yet.
-PLACEHOLDERS: dict[str, Any] = {
-    "bool": False,
-    "int16": 0,
-    "int32": 0,
-    "int64": 0,
-    "float": 0.0,
-    "double": 0.0,
-    "string": "",
-}
 
 
 def _json(value: Any) -> str:
@@ -120,20 +108,6 @@ def feature_table(request, db: str, table: str):
     return render(request, "console/feature_table.html", context)
 
 
-def example_row(deployment: Deployment) -> list[Any]:
-    """A request row the deployment accepts: the main table's newest row, or a placeholder per input column."""
-    table = deployment_main_table(deployment)
-    if table is not None:
-        newest = table_newest_rows(table, limit=1)
-        if newest:
-            return newest[0]
-    now = timezone.now()
-    today = now.astimezone(dt.timezone(dt.timedelta(hours=8))).date()  # OpenMLDB's time functions use UTC+8
-    date = f"{today.year}-{today.month}-{today.day}"  # OpenMLDB's spelling: no zero padding
-    placeholders = {**PLACEHOLDERS, "timestamp": int(now.timestamp() * 1000), "date": date}
-    return [placeholders[column["type"]] for column in deployment.input_schema]
-
-
 @login_required(login_url="console:login")
 def feature_deployment(request, db: str, name: str):
     deployment = deployment_get(db=db, name=name)
@@ -142,7 +116,7 @@ def feature_deployment(request, db: str, name: str):
     context = {
         "deployment": deployment,
         "database": deployment.database,
-        "example": _json(example_row(deployment)),
+        "example": _json(deployment_example_row(deployment)),
         "tables": [
             {"db": qualified.partition(".")[0], "name": qualified.partition(".")[2]} for qualified in deployment.tables
         ],

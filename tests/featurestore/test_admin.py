@@ -80,3 +80,25 @@ def test_tables_and_deployments_change_only_through_sql(admin_client, deployed):
         assert admin_client.post(f"/admin/featurestore/{model}/{pk}/change/", {}).status_code == 403
         assert admin_client.post(f"/admin/featurestore/{model}/{pk}/delete/", {"post": "yes"}).status_code == 403
     assert table_get(db="fs", name="t1") is not None and deployment_get(db="fs", name="d") is not None
+
+
+def test_timestamps_show_as_dates_and_rows_are_browsed_by_key(admin_client, deployed):
+    table = table_get(db="fs", name="t1")
+    page = admin_client.get(f"/admin/featurestore/featuretable/{table.pk}/change/").content.decode()
+    assert '<span title="3000">1970-01-01 08:00:03.000 +08:00</span>' in page  # UTC+8, the ms in the tooltip
+    rows_url = f"/admin/featurestore/featuretable/{table.pk}/rows/"
+    assert f'href="{rows_url}"' in page
+    form = admin_client.get(rows_url).content.decode()
+    assert 'data-testid="rows-by-key"' in form and "k (string)" in form
+    shown = admin_client.get(rows_url, {"index": 0, "key": "a"}).content.decode()
+    assert "2 newest rows" in shown and '<span title="2000">' in shown and "&lt;b&gt;" not in shown
+    assert shown.index('title="2000"') < shown.index('title="1000"')  # newest first
+    other = admin_client.get(rows_url, {"index": 0, "key": "<b>"}).content.decode()
+    assert "1 newest row" in other and "<td>&lt;b&gt;</td>" in other
+    assert "0 newest rows" in admin_client.get(rows_url, {"index": 0, "key": "zzz"}).content.decode()
+    assert admin_client.get(rows_url, {"index": 9, "key": "a"}).status_code == 200  # a bad index: the first
+
+
+def test_the_call_form_starts_from_the_newest_row(admin_client, deployed):
+    page = admin_client.get(f"/admin/featurestore/deployment/{deployed.pk}/call/").content.decode()
+    assert "[&quot;&lt;b&gt;&quot;, 3, 3000]</textarea>" in page
