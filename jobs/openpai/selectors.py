@@ -16,6 +16,7 @@ from django.db.models import F, Min, Q, QuerySet
 
 from dataplatform.api.exceptions import NotFoundError
 from jobs.models import NON_TERMINAL, PAI_FINAL_STATES, Job, JobStatus, PaiJob, PaiJobState, PaiTask
+from jobs.openpai import protocol
 
 SUB_STATES: dict[str, str] = {
     PaiJobState.WAITING: "FRAMEWORK_WAITING",
@@ -138,12 +139,15 @@ def exit_diagnostics(pai: PaiJob, viewer=None) -> str:
 
 
 def job_config(pai: PaiJob, viewer=None):
-    """The config body as it was submitted; for anyone but the owner and admins, ``jobEnvs`` values are hidden
-    (the keys and the shape stay)."""
+    """The config body as it was submitted (a v2 protocol's YAML read as v0.14 reads it, its secrets masked when
+    stored); for anyone but the owner and admins, ``jobEnvs`` values are hidden (the keys and the shape stay)."""
     try:
         config = json.loads(pai.config_raw)
     except ValueError:
-        config = pai.config_raw
+        try:
+            config = protocol.load(pai.config_raw)
+        except protocol.ProtocolError:
+            config = pai.config_raw
     if sees_private(pai, viewer):
         return config
     if isinstance(config, dict) and isinstance(config.get("jobEnvs"), dict):

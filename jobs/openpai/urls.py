@@ -1,4 +1,5 @@
-"""OpenPAI job routes: the seed's /api/job, v0.7's /api/v1/jobs, v0.8's /api/v1/user/:username/jobs."""
+"""OpenPAI job routes: the seed's /api/job, v0.7's /api/v1/jobs, v0.8's /api/v1/user/:username/jobs, and v0.14's
+job protocol v2 submit (POST /api/v2/jobs; its jobs are read through the v1 routes, as openpaisdk reads them)."""
 
 from django.urls import path
 
@@ -26,4 +27,5 @@ urlpatterns = [
     path("api/job/<str:job_name>", views.SeedJobView.as_view(), name="openpai-job"),
     *_job_routes("api/v1/jobs", ""),
     *_job_routes("api/v1/user/<str:username>/jobs", "-user"),
+    path("api/v2/jobs", views.V2JobListView.as_view(), name="openpai-v2-jobs"),
 ]

@@ -1,6 +1,6 @@
 """OpenPAI job routes: the seed's ``/api/job[/:jobName]`` (v0.1, ``{error, message}``) and v0.7's
-``/api/v1/jobs[...]`` (``{code, message}``), plus v0.8's per-user ``/api/v1/user/:username/jobs[...]`` and the
-platform's task log route.
+``/api/v1/jobs[...]`` (``{code, message}``), plus v0.8's per-user ``/api/v1/user/:username/jobs[...]``, v0.14's
+``POST /api/v2/jobs`` (job protocol v2) and the platform's task log route.
 
 As upstream, the job named in the path is looked up before the token is checked: an unknown job is 404 (v1) or
 ``JobNotFound`` (seed) with or without credentials; reading jobs needs no token, changing them does.
@@ -8,6 +8,7 @@ As upstream, the job named in the path is looked up before the token is checked:
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -28,7 +29,7 @@ from dataplatform.api.request import json_loads
 from dataplatform.api.responses import text_response
 from dataplatform.api.viewsets import OpenPAIAPIView, OpenPAIV1APIView
 from jobs.logstore import log_read
-from jobs.openpai import selectors, services
+from jobs.openpai import protocol, selectors, services
 from jobs.openpai.config import JOB_SCHEMA, ConfigError, parse_body
 
 GUEST = "Guest is not allowed to do this operation."
@@ -255,6 +256,57 @@ class V1ExecutionTypeView(V1View):
         except ApplicationError as error:
             raise _v1_error(error) from None
         return Response({"message": f"execute job {pai.name} successfully"}, status=202)
+
+
+# --- v0.14: POST /api/v2/jobs (job protocol v2) -----------------------------------------------------------------
+PROTOCOL_BODY = {
+    "text/yaml": {
+        "type": "string",
+        "description": "An OpenPAI job protocol v2 document (protocolVersion 2, name, type job, prerequisites, "
+        "taskRoles, parameters, secrets, deployments, defaults, extras), YAML or JSON.",
+    }
+}
+
+
+def _protocol_max_bytes() -> int:
+    """A protocol is mostly its commands, each role's at most JOB_MAX_CODE_BYTES: twice that bounds the body
+    (and the time YAML parsing takes) well below the general limit."""
+    return min(settings.MAX_REQUEST_BODY_BYTES, 2 * settings.JOB_MAX_CODE_BYTES)
+
+
+class V2JobListView(V1View):
+    """``POST /api/v2/jobs`` (v0.14 ``controllers/v2/job.js`` ``update``): a job protocol v2 submitted as the
+    token's user. It runs as the v1 job config it translates to (``jobs.openpai.protocol``), through the v1
+    submit's service, so rights and limits are the same; ``GET /api/v1/user/:user/jobs/:name`` shows it.
+
+    Answers as upstream: 202 ``{status: 202, message: "Update job <name> for user <user> successfully."}``;
+    400 ``InvalidProtocolError`` (ajv's error list as JSON text, or upstream's reference sentences); 409
+    ``ConflictJobError`` "Job <user>~<name> already exists."; 401 without a token; other refusals as v1's submit.
+    """
+
+    max_body_bytes = staticmethod(_protocol_max_bytes)
+
+    @extend_schema(
+        summary="Submit a job protocol v2 (YAML) as the token's user (202)",
+        request=PROTOCOL_BODY,
+        responses={202: OpenApiTypes.OBJECT},
+    )
+    def post(self, request):
+        self.require_user(request)
+        user = request.user
+        try:
+            job = protocol.parse(request.body)
+            pai = services.pai_job_submit(owner=user, data=job.config, raw=job.stored_text)
+        except protocol.ProtocolError as error:
+            raise OpenPAIV1Error(400, "InvalidProtocolError", error.message) from None
+        except ConflictError:
+            raise OpenPAIV1Error(409, "ConflictJobError", f"Job {user.username}~{job.name} already exists.") from None
+        except InvalidInputError as error:  # the translated config breaks a rule of the platform's job config
+            raise OpenPAIV1Error(400, "InvalidProtocolError", error.message) from None
+        except ApplicationError as error:
+            raise _v1_error(error) from None
+        message = f"Update job {pai.name} for user {user.username} successfully."
+        return Response({"status": 202, "message": message}, status=202)
 
 
 class V1TaskLogView(V1View):
