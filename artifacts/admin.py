@@ -1,31 +1,51 @@
 """Artifacts and applications in the admin.
 
-- Artifacts with their versions inline (checksum, size, app class, plugins) and an upload form.
-- Artifact versions: manifest, plugins and properties; deleting one goes through the service (409 while in use).
+- Artifacts with their versions inline (checksum, size, app class, plugins), an upload form for a new artifact, and
+  on each artifact's page a form to upload a new version of it (archive, version, parents, plugins, properties: what
+  CDAP's upload takes, through the same service as ``POST /v3/namespaces/{ns}/artifacts/{name}``).
+- Artifact versions: manifest, plugins and properties, a download link for the archive (an attachment, staff with
+  view permission only); deleting one goes through the service (409 while in use).
 - Plugins, filterable by type.
 - Applications with their current version and change history, and three actions that show what will change
-  (artifact version and a config diff) before they apply: upgrade, roll back (also a changelist action for
-  several apps at once) and edit config, through a form generated from the app class's ``configSchema``.
+  (artifact version and a config diff) before they apply: upgrade (or downgrade), roll back (also a changelist action
+  for several apps at once) and edit config, through a form generated from the ``configSchema`` of the version the
+  app will run. Upgrading shows the *target* version's form, prefilled from the current config (fields both schemas
+  know keep their values, new fields get their defaults, fields the target does not know are listed as dropped), and
+  applies version and config in one service call. A preview records the app's latest change; applying refuses if the
+  app changed since (``based_on``), so a preview is never applied over a change it did not show.
+
+Every change made here is also written to Django's admin log (``LogEntry``), so an object's *History* page lists
+it: application upgrades, rollbacks and config edits (the versions and the config keys), artifact version uploads
+and deletions (on the version and on its artifact), application deletions. A delete the service refuses is not
+logged.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth import get_permission_codename
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Count
-from django.http import HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
 from artifacts import selectors, services
-from artifacts.cdap import parsers
+from artifacts.archives import ArchiveError, json_document, plugins_from_json
 from artifacts.configschema import coerce_form_value, schema_fields
 from artifacts.models import (
     SYSTEM_NAMESPACE,
@@ -37,6 +57,7 @@ from artifacts.models import (
     Plugin,
     ProgramRun,
 )
+from artifacts.versions import VersionError, parse_parents
 from dataplatform.admin import ReadOnlyAdminMixin
 from dataplatform.api.exceptions import ApplicationError
 
@@ -79,15 +100,69 @@ def _version_label(version: ArtifactVersion | None, fallback: str = "") -> str:
     return f"{version.artifact.name} {version.version} ({version.scope.lower()})"
 
 
+_LOG_VERBS = {
+    ApplicationChange.Action.UPGRADE: "Upgraded",
+    ApplicationChange.Action.DOWNGRADE: "Downgraded",
+    ApplicationChange.Action.CONFIG: "Edited the config",
+    ApplicationChange.Action.ROLLBACK: "Rolled back",
+    ApplicationChange.Action.REDEPLOY: "Redeployed",
+}
+
+
+def change_log_message(change: ApplicationChange) -> str:
+    """The admin log's text for an application change: the versions, then the config keys by kind of change."""
+    verb = _LOG_VERBS.get(change.action, str(change.action).capitalize())
+    if change.from_artifact != change.to_artifact:
+        parts = [f"{verb}: {change.from_artifact or '(deleted)'} → {change.to_artifact}"]
+    else:
+        parts = [f"{verb}: version {change.to_artifact} unchanged"]
+    keys: dict[str, list[str]] = {}
+    for path_, kind, _, _ in config_changes(change.from_config or {}, change.to_config or {}):
+        keys.setdefault(kind, []).append(path_.removeprefix("config."))
+    if keys:
+        parts.append("config " + ", ".join(f"{kind} {' '.join(names)}" for kind, names in keys.items()))
+    else:
+        parts.append("config unchanged")
+    if change.summary:
+        parts.append(change.summary.rstrip("."))
+    return "; ".join(parts) + f" (change {change.pk}, via {change.via})."
+
+
+def _log(request, obj, flag: int, message: str) -> None:
+    """One admin log entry for ``obj`` (of any model: an upload logs the version and its artifact)."""
+    LogEntry.objects.log_actions(
+        user_id=request.user.pk, queryset=[obj], action_flag=flag, change_message=message, single_object=True
+    )
+
+
+def _based_on(data, key: str = "based_on") -> int | None:
+    """The id of the latest change a preview showed, posted back with its confirmation (None: not given)."""
+    try:
+        return int(data.get(key, ""))
+    except (TypeError, ValueError):
+        return None
+
+
 class ServiceDeleteMixin:
-    """Deletes go through a service, which may refuse (409); a refusal is the only message the user sees."""
+    """Deletes go through a service, which may refuse (409); a refusal is the only message the user sees.
+
+    The admin log gets a deletion only for what the service deleted: Django logs before it deletes, so the entry is
+    written here, in one transaction with the service's delete (a refusal rolls it back)."""
 
     def service_delete(self, request, obj) -> None:
         raise NotImplementedError
 
+    def deletion_message(self, obj) -> str:
+        return f"Deleted {obj}."
+
+    def log_deletions(self, request, queryset):
+        return []  # logged by delete_model, once the service has deleted the object
+
     def delete_model(self, request, obj):
         try:
-            self.service_delete(request, obj)
+            with transaction.atomic():
+                _log(request, obj, DELETION, self.deletion_message(obj))
+                self.service_delete(request, obj)
         except ApplicationError as error:
             request._service_refusals = [*getattr(request, "_service_refusals", []), error.message]
             self.message_user(request, error.message, messages.ERROR)
@@ -145,7 +220,7 @@ class NamespaceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class VersionInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ArtifactVersion
     fields = ("version_link", "format", "size_text", "checksum", "app_class_name", "plugin_count", "created_at",
-              "created_by")  # fmt: skip
+              "created_by", "download")  # fmt: skip
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -175,20 +250,112 @@ class VersionInline(ReadOnlyAdminMixin, admin.TabularInline):
     def plugin_count(self, version: ArtifactVersion) -> int:
         return version.plugins.count()
 
+    @admin.display(description="archive")
+    def download(self, version: ArtifactVersion) -> str:
+        return _download_link(version, "download")
 
-class UploadForm(forms.Form):
-    namespace = forms.ModelChoiceField(queryset=Namespace.objects.order_by("name"), to_field_name="name")
-    name = forms.CharField(max_length=255, help_text="Artifact name: letters, digits, '.', '_' and '-'.")
+
+# --- uploads -----------------------------------------------------------------------------------------------------
+class VersionUploadForm(forms.Form):
+    """A new artifact version: the archive and what CDAP's upload headers say beyond it, parsed as those are."""
+
     archive = forms.FileField(help_text="A zip or wheel with artifact.json, or a jar with META-INF/MANIFEST.MF.")
     version = forms.CharField(required=False, help_text="Artifact-Version: overrides the archive's version.")
     extends = forms.CharField(
-        required=False, help_text="Artifact-Extends: parents, e.g. system:pipeline[1.0.0,2.0.0), separated by '/'."
+        required=False,
+        help_text="Artifact-Extends: parents, e.g. system:pipeline[1.0.0,2.0.0), separated by '/' (replaces the "
+        "archive's parents).",
     )
     plugins = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
         help_text="Artifact-Plugins: a JSON list of plugins the archive cannot declare (third-party jars).",
     )
+    properties = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
+        help_text='A JSON object of string properties, e.g. {"owner": "team-a"}: replaces the archive\'s, as a '
+        "PUT of the version's properties right after the upload would.",
+    )
+
+    #: Which field a refusal of the upload service belongs to, by its code (else the form's own errors).
+    SERVICE_FIELDS = {"archive": "archive", "version": "version", "exists": "version", "parents": "extends",
+                      "parent": "extends", "properties": "properties", "name": "name"}  # fmt: skip
+
+    def clean_version(self) -> str | None:
+        return self.cleaned_data["version"].strip() or None
+
+    def clean_extends(self):
+        text = self.cleaned_data["extends"].strip()
+        if not text:
+            return None
+        try:
+            return parse_parents(text)
+        except VersionError as error:
+            raise forms.ValidationError(str(error)) from None
+
+    def clean_plugins(self) -> list[dict]:
+        text = self.cleaned_data["plugins"].strip()
+        if not text:
+            return []
+        try:
+            return plugins_from_json(text, where="plugins")
+        except ArchiveError as error:
+            raise forms.ValidationError(str(error)) from None
+
+    def clean_properties(self) -> dict[str, str] | None:
+        text = self.cleaned_data["properties"].strip()
+        if not text:
+            return None
+        try:
+            value = json_document(text, where="properties")
+        except ArchiveError as error:
+            raise forms.ValidationError(str(error)) from None
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise forms.ValidationError("Properties must be a JSON object whose values are strings.")
+        return value
+
+    def upload(self) -> services.ArtifactUpload:
+        data = self.cleaned_data
+        return services.ArtifactUpload(
+            chunks=data["archive"].chunks(),
+            version=data["version"],
+            parents=data["extends"],
+            plugins=data["plugins"],
+            filename=data["archive"].name,
+            properties=data["properties"],
+        )
+
+    def add_service_error(self, error: ApplicationError) -> None:
+        """Put a refusal of the upload next to the input it is about (the archive, when it came from there)."""
+        target = self.SERVICE_FIELDS.get(error.code)
+        if target in ("version", "extends") and not self.cleaned_data.get(target):
+            target = "archive"  # the archive's own version or parents
+        self.add_error(target if target in self.fields else None, error.message)
+
+
+class UploadForm(VersionUploadForm):
+    """A version of any artifact: the namespace and name first (a new name creates the artifact)."""
+
+    namespace = forms.ModelChoiceField(queryset=Namespace.objects.order_by("name"), to_field_name="name")
+    name = forms.CharField(max_length=255, help_text="Artifact name: letters, digits, '.', '_' and '-'.")
+    field_order = ["namespace", "name", "archive", "version", "extends", "plugins", "properties"]
+
+
+def _upload_log_message(result: services.AddResult) -> str:
+    version = result.version
+    parts = [
+        f"{'Uploaded' if result.created else 'Replaced the archive of snapshot'} version {version.version}",
+        f"archive {version.filename or '(unnamed)'}, {_size(version.size)}, sha256 {version.sha256}",
+    ]
+    if version.parents:
+        parts.append("parents " + " / ".join(version.parents))
+    plugins = [f"{p.type}:{p.name}" for p in version.plugins.order_by("type", "name")]
+    if plugins:
+        parts.append("plugins " + ", ".join(plugins))
+    if version.properties:
+        parts.append("properties " + ", ".join(sorted(version.properties)))
+    return "; ".join(parts) + "."
 
 
 @admin.register(Artifact)
@@ -201,7 +368,8 @@ class ArtifactAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = fields
     inlines = [VersionInline]
     change_list_template = "admin/artifacts/artifact/change_list.html"
-    # Artifacts are added by uploading an archive (the upload view); versions are deleted one by one (the service
+    change_form_template = "admin/artifacts/artifact/change_form.html"
+    # Artifacts are added by uploading an archive (the upload views); versions are deleted one by one (the service
     # frees their archives), and the last one takes the name with it.
     admin_add = False
     admin_delete = False
@@ -224,58 +392,79 @@ class ArtifactAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return latest.version if latest else "—"
 
     def get_urls(self):
+        view = self.admin_site.admin_view
         return [
-            path("upload/", self.admin_site.admin_view(self.upload_view), name="artifacts_artifact_upload"),
+            path("upload/", view(self.upload_view), name="artifacts_artifact_upload"),
+            path("<int:pk>/upload/", view(self.version_upload_view), name="artifacts_artifact_upload_version"),
             *super().get_urls(),
         ]
 
+    def _may_upload(self, request) -> bool:
+        return request.user.has_perm("artifacts.add_artifact")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        if self._may_upload(request):
+            extra_context["version_upload_form"] = VersionUploadForm()
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _upload(self, request, form: VersionUploadForm, *, namespace: Namespace, name: str):
+        """Add the form's archive as a version of ``namespace:name`` and log it; None (errors on the form) if
+        refused. The service is the CDAP upload route's, with its refusals and their texts."""
+        existed = Artifact.objects.filter(namespace=namespace, name=name).exists()
+        try:
+            result = services.artifact_add(
+                namespace=namespace, name=name, upload=form.upload(), actor=request.user,
+                allow_system=request.user.is_superuser,
+            )  # fmt: skip
+        except ApplicationError as error:
+            form.add_service_error(error)
+            return None
+        version = result.version
+        message = _upload_log_message(result)
+        _log(request, version, ADDITION if result.created else CHANGE, message)
+        _log(request, version.artifact, CHANGE if existed else ADDITION, message)
+        verb = "Added" if result.created else "Replaced snapshot"
+        self.message_user(
+            request, f"{verb} {version.artifact} version {version.version} (sha256 {version.sha256}).", messages.SUCCESS
+        )
+        return HttpResponseRedirect(reverse("admin:artifacts_artifact_change", args=[version.artifact_id]))
+
+    def _upload_page(self, request, form, *, title: str, artifact: Artifact | None = None):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "form": form,
+            "artifact": artifact,
+            "opts": self.model._meta,
+            "system_namespace": SYSTEM_NAMESPACE,
+        }
+        return TemplateResponse(request, "admin/artifacts/upload.html", context)
+
     def upload_view(self, request):
-        if not request.user.has_perm("artifacts.add_artifact"):
+        if not self._may_upload(request):
             self.message_user(request, "You may not upload artifacts.", messages.ERROR)
             return HttpResponseRedirect(reverse("admin:index"))
         initial = {"namespace": request.GET.get("namespace", "default"), "name": request.GET.get("name", "")}
         form = UploadForm(request.POST or None, request.FILES or None, initial=initial)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
-            allow_system = request.user.is_superuser
-            try:
-                # The form's fields are CDAP's upload headers, read and refused as those are.
-                services.artifact_add_check(
-                    namespace=data["namespace"], name=data["name"], version=data["version"] or None,
-                    allow_system=allow_system,
-                )  # fmt: skip
-                upload = parsers.artifact_upload(
-                    data["archive"].chunks(),
-                    version=data["version"] or None,
-                    extends=data["extends"] or None,
-                    plugins=data["plugins"] or None,
-                    filename=data["archive"].name,
-                )
-                result = services.artifact_add(
-                    namespace=data["namespace"],
-                    name=data["name"],
-                    upload=upload,
-                    actor=request.user,
-                    allow_system=allow_system,
-                )
-            except ApplicationError as error:
-                form.add_error(None, error.message)
-            else:
-                version = result.version
-                verb = "Added" if result.created else "Replaced snapshot"
-                self.message_user(
-                    request, f"{verb} {version.artifact} version {version.version} (sha256 {version.sha256}).",
-                    messages.SUCCESS,
-                )  # fmt: skip
-                return HttpResponseRedirect(reverse("admin:artifacts_artifact_change", args=[version.artifact_id]))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Upload an artifact",
-            "form": form,
-            "opts": self.model._meta,
-            "system_namespace": SYSTEM_NAMESPACE,
-        }
-        return TemplateResponse(request, "admin/artifacts/upload.html", context)
+            done = self._upload(request, form, namespace=data["namespace"], name=data["name"])
+            if done is not None:
+                return done
+        return self._upload_page(request, form, title="Upload an artifact")
+
+    def version_upload_view(self, request, pk: int):
+        artifact = get_object_or_404(Artifact.objects.select_related("namespace"), pk=pk)
+        if not self._may_upload(request):
+            self.message_user(request, "You may not upload artifacts.", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:artifacts_artifact_change", args=[artifact.pk]))
+        form = VersionUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            done = self._upload(request, form, namespace=artifact.namespace, name=artifact.name)
+            if done is not None:
+                return done
+        return self._upload_page(request, form, title=f"Upload a new version of {artifact}", artifact=artifact)
 
 
 class PluginInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -292,19 +481,76 @@ class PluginInline(ReadOnlyAdminMixin, admin.TabularInline):
         return ", ".join(sorted(plugin.properties or {})) or "—"
 
 
+# --- downloads ---------------------------------------------------------------------------------------------------
+_EXTENSIONS = {"zip": ".zip", "wheel": ".whl", "jar": ".jar"}  # by ArtifactVersion.Format
+_CONTENT_TYPES = {".zip": "application/zip", ".whl": "application/zip", ".jar": "application/java-archive"}
+_UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._+-]+")
+
+
+def download_filename(version: ArtifactVersion) -> str:
+    """The name a downloaded archive is saved under: ASCII letters, digits and ``._+-`` only, never a path.
+
+    ``<artifact>-<version>.zip|.jar``; a wheel keeps the name it was uploaded under when that is a ``.whl`` name
+    (pip reads a wheel's tags from its file name).
+    """
+    ext = _EXTENSIONS.get(version.format, ".zip")
+
+    def clean(text: str) -> str:
+        return _UNSAFE_FILENAME.sub("_", text).strip("._-")[:150]
+
+    if ext == ".whl":
+        original = clean(PurePosixPath(version.filename.replace("\\", "/")).name)
+        if original.endswith(".whl") and len(original) > len(".whl"):
+            return original
+    return (clean(f"{version.artifact.name}-{version.version}") or "artifact") + ext
+
+
+def _download_link(version: ArtifactVersion, label: str) -> str:
+    url = reverse("admin:artifacts_artifactversion_download", args=[version.pk])
+    return format_html('<a href="{}" download>{}</a>', url, label)
+
+
 @admin.register(ArtifactVersion)
 class ArtifactVersionAdmin(ReadOnlyAdminMixin, ServiceDeleteMixin, admin.ModelAdmin):
     list_display = ("__str__", "format", "size_text", "sha256", "created_at", "created_by")
     list_filter = ("format", "is_snapshot", "artifact__namespace")
     search_fields = ("artifact__name", "version", "blob__sha256")
     list_select_related = ("artifact__namespace",)
-    fields = ("artifact", "version", "is_snapshot", "format", "filename", "size_text", "sha256", "app_class_json",
-              "parents", "properties", "used_by", "created_at", "updated_at", "created_by")  # fmt: skip
+    fields = ("artifact", "version", "is_snapshot", "format", "filename", "download", "size_text", "sha256",
+              "app_class_json", "parents", "properties", "used_by", "created_at", "updated_at",
+              "created_by")  # fmt: skip
     readonly_fields = fields
     inlines = [PluginInline]
     admin_add = False
     admin_change = "view"
     admin_delete = True  # through the service, which refuses while applications use the version
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/download/", view(self.download_view), name="artifacts_artifactversion_download"),
+            *super().get_urls(),
+        ]
+
+    def download_view(self, request, pk: int):
+        """The version's archive as an attachment (staff with view permission: ``admin_view`` and the check)."""
+        version = get_object_or_404(ArtifactVersion.objects.select_related("artifact__namespace"), pk=pk)
+        if not self.has_view_permission(request, version):
+            raise PermissionDenied
+        try:
+            handle = version.blob_path.open("rb")
+        except FileNotFoundError:
+            raise Http404("The archive of this version is missing from the artifact store.") from None
+        filename = download_filename(version)
+        response = FileResponse(
+            handle, as_attachment=True, filename=filename, content_type=_CONTENT_TYPES[PurePosixPath(filename).suffix]
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    @admin.display(description="archive")
+    def download(self, version: ArtifactVersion) -> str:
+        return _download_link(version, f"Download {download_filename(version)}")
 
     @admin.display(description="size")
     def size_text(self, version: ArtifactVersion) -> str:
@@ -325,8 +571,15 @@ class ArtifactVersionAdmin(ReadOnlyAdminMixin, ServiceDeleteMixin, admin.ModelAd
         )
         return format_html_join(", ", '<a href="{}">{}</a>', links) or "—"
 
+    def deletion_message(self, obj) -> str:
+        return f"Deleted version {obj.version} (sha256 {obj.sha256})."
+
     def service_delete(self, request, obj) -> None:
+        artifact = obj.artifact
+        last = not artifact.versions.exclude(pk=obj.pk).exists()
         services.artifact_version_delete(version=obj)
+        # The artifact's History says so too; the last version takes the artifact with it.
+        _log(request, artifact, DELETION if last else CHANGE, self.deletion_message(obj))
 
     def get_deleted_objects(self, objs, request):
         # A version's plugins go with it; deleting them needs no permission of its own (plugins are read-only).
@@ -432,53 +685,102 @@ class UpgradeForm(forms.Form):
             _version_label(v) + (" — current" if v.pk == current.pk else "")
         )
         self.fields["version"].initial = current.pk
+        self.fields["version"].help_text = "A higher version upgrades the application, a lower one downgrades it."
 
 
 class ConfigForm(forms.Form):
-    """One input per field of the app class's configSchema; values are parsed with the schema's types."""
+    """One input per field of the app class's configSchema; values are parsed with the schema's types.
 
-    def __init__(self, *args, schema: dict, config: dict | None, **kwargs):
+    ``notes`` add a line of help to some fields (what an upgrade does to them). A required enum or boolean with no
+    value yet offers an empty choice, so that the form never picks one for the user.
+    """
+
+    def __init__(self, *args, schema: dict, config: dict | None, notes: dict[str, str] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.schema_fields = schema_fields(schema)
         config = config or {}
-        for field in self.schema_fields:
-            name, required = field["name"], field["required"]
-            label = f"{name} ({field['type']})"
+        notes = notes or {}
+        for field_ in self.schema_fields:
+            name, required = field_["name"], field_["required"]
+            label = f"{name} ({field_['type']})"
             current = config.get(name)
-            if field.get("symbols"):
-                choices = ([("", "— unset —")] if not required else []) + [(s, s) for s in field["symbols"]]
+            blank = [("", "— unset —")] if not required else ([("", "— choose —")] if current is None else [])
+            help_text = ""
+            if field_.get("symbols"):
+                choices = blank + [(s, s) for s in field_["symbols"]]
                 form_field: forms.Field = forms.ChoiceField(choices=choices, required=required, label=label)
                 initial = current or ""
-            elif field["type"] == "boolean":
-                choices = ([("", "— unset —")] if not required else []) + [("true", "true"), ("false", "false")]
+            elif field_["type"] == "boolean":
+                choices = blank + [("true", "true"), ("false", "false")]
                 form_field = forms.ChoiceField(choices=choices, required=required, label=label)
                 initial = "" if current is None else json.dumps(current)
-            elif field["type"] in ("string", "int", "long", "float", "double", "bytes"):
+            elif field_["type"] in ("string", "int", "long", "float", "double", "bytes"):
                 form_field = forms.CharField(required=required, label=label, strip=False)
                 initial = "" if current is None else (current if isinstance(current, str) else json.dumps(current))
             else:  # records, arrays, maps and unions: JSON
                 form_field = forms.CharField(
-                    required=required, label=label, widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
-                    help_text="JSON",
-                )  # fmt: skip
+                    required=required, label=label, widget=forms.Textarea(attrs={"rows": 3, "cols": 80})
+                )
                 initial = "" if current is None else json.dumps(current, indent=2)
+                help_text = "JSON"
+            form_field.help_text = " ".join(part for part in (notes.get(name, ""), help_text) if part)
             form_field.initial = initial
             self.fields[f"cfg_{name}"] = form_field
 
     def config(self) -> dict:
         out = {}
-        for field in self.schema_fields:
-            text = self.cleaned_data.get(f"cfg_{field['name']}", "")
-            if text in ("", None) and not field["required"]:
+        for field_ in self.schema_fields:
+            text = self.cleaned_data.get(f"cfg_{field_['name']}", "")
+            if text in ("", None) and not field_["required"]:
                 continue
             try:
-                value = coerce_form_value(field["schema"], text or "")
+                value = coerce_form_value(field_["schema"], text or "")
             except ValueError as error:
-                self.add_error(f"cfg_{field['name']}", str(error))
+                self.add_error(f"cfg_{field_['name']}", str(error))
                 continue
             if value is not None:
-                out[field["name"]] = value
+                out[field_["name"]] = value
         return out
+
+    def add_problems(self, problems: list[str]) -> None:
+        """Put each problem of the config (``config.x.y: why``) on the input of its top-level field."""
+        for problem in problems:
+            name, message = problem_field(problem)
+            if name is None or f"cfg_{name}" not in self.fields:
+                self.add_error(None, problem)
+            else:
+                self.add_error(f"cfg_{name}", message)
+
+
+#: ``config.name...`` or ``config["a name"]...`` at the start of a problem of ``validate_config``.
+_PROBLEM_PATH = re.compile(r'config(?:\.([A-Za-z_][A-Za-z0-9_]*)|\[("(?:[^"\\]|\\.)*")\])(.*)', re.S)
+
+
+def problem_field(problem: str) -> tuple[str | None, str]:
+    """The top-level config field a problem is about (None: the config as a whole), and the problem as said there:
+    ``config.table: why`` -> (``table``, ``why``); ``config.target.host: why`` -> (``target``, ``target.host: why``)."""
+    match = _PROBLEM_PATH.fullmatch(problem)
+    if not match:
+        return None, problem
+    name = match[1] if match[1] is not None else json.loads(match[2])
+    rest = match[3]
+    return name, rest[2:] if rest.startswith(": ") else f"{name}{rest}"
+
+
+@dataclass
+class ConfigStep:
+    """The config part of an upgrade: the target's form prefilled from the current config, and where it stands."""
+
+    target: ArtifactVersion
+    carry: services.ConfigCarryOver
+    form: ConfigForm | None  # None: the target declares no configSchema, and the config is carried whole
+    config: Any = None  # the config to apply (when ``valid``, or when previewing the carried config)
+    valid: bool = False
+    problems: list[str] = field(default_factory=list)  # the carried config's, while the form is not filled in yet
+
+    @property
+    def dropped(self) -> list[tuple[str, str]]:
+        return [(key, json.dumps(value)) for key, value in self.carry.dropped.items()]
 
 
 @admin.register(Application)
@@ -498,6 +800,9 @@ class ApplicationAdmin(ReadOnlyAdminMixin, ServiceDeleteMixin, admin.ModelAdmin)
 
     def service_delete(self, request, obj) -> None:
         services.app_delete(app=obj, actor=request.user, via="admin")
+
+    def deletion_message(self, obj) -> str:
+        return f"Deleted application {obj} (it used {_version_label(obj.artifact_version)})."
 
     @admin.display(description="artifact")
     def artifact_label(self, app: Application) -> str:
@@ -532,16 +837,22 @@ class ApplicationAdmin(ReadOnlyAdminMixin, ServiceDeleteMixin, admin.ModelAdmin)
         )
         return app
 
-    def _page(self, request, app, *, title, form=None, preview=None, error=None, confirm_fields=None):
+    def _page(self, request, app, *, title, form=None, step=None, preview=None, error=None, can_apply=False,
+              confirm_fields=None, alternative=None):  # fmt: skip
+        latest = selectors.application_last_change(app=app)
         context = {
             **self.admin_site.each_context(request),
             "title": title,
             "app": app,
             "opts": self.model._meta,
             "form": form,
+            "step": step,
+            "target_label": _version_label(step.target) if step else "",
             "preview": preview,
             "error": error,
-            "confirm_fields": confirm_fields or {},
+            "can_apply": can_apply,
+            "confirm_fields": {**(confirm_fields or {}), "based_on": latest.pk if latest else ""},
+            "alternative": alternative,  # (url, text): another way to make the change
             "running": sorted({run.program_name for run in selectors.active_runs(app=app)}),
         }
         return TemplateResponse(request, "admin/artifacts/application/change_step.html", context)
@@ -563,45 +874,123 @@ class ApplicationAdmin(ReadOnlyAdminMixin, ServiceDeleteMixin, admin.ModelAdmin)
         opts = self.model._meta
         return request.user.has_perm(f"{opts.app_label}.{get_permission_codename('change', opts)}")
 
+    def _apply_and_log(self, request, apply: Callable[[], Application]) -> Application:
+        """Run one service call and write its change to the admin log, in one transaction."""
+        with transaction.atomic():
+            app = apply()
+            change = selectors.application_last_change(app=app)
+            if change is not None:
+                self.log_change(request, app, change_log_message(change))
+        return app
+
+    def _config_step(self, request, app: Application, target: ArtifactVersion) -> ConfigStep:
+        """The target's config form: bound to what was posted for this target, else prefilled from the app."""
+        carry = services.config_carry_over(version=target, config=app.config)
+        schema = (target.app_class or {}).get("configSchema")
+        if not schema:
+            return ConfigStep(target, carry, None, carry.config, valid=True)
+        label = _version_label(target)
+        notes = {name: f"New in {label}; set to its default." for name in carry.defaulted}
+        for name in carry.added:
+            notes.setdefault(name, f"New in {label}.")
+        bound = request.method == "POST" and request.POST.get("config_for") == str(target.pk)
+        if not bound:
+            # Not filled in yet: what the prefilled config lacks is said next to each field, and above the form.
+            problems = services.config_problems(target, carry.config)
+            for problem in problems:
+                name, message = problem_field(problem)
+                if name is not None:
+                    notes[name] = " ".join(part for part in (notes.get(name), f"To fix: {message}.") if part)
+            form = ConfigForm(schema=schema, config=carry.config, notes=notes)
+            return ConfigStep(target, carry, form, carry.config, valid=not problems, problems=problems)
+        form = ConfigForm(request.POST, schema=schema, config=carry.config, notes=notes)
+        if not form.is_valid():
+            return ConfigStep(target, carry, form)
+        config = form.config()
+        if form.is_valid():
+            form.add_problems(services.config_problems(target, config))
+        return ConfigStep(target, carry, form, config, valid=form.is_valid())
+
     def upgrade_view(self, request, pk: int):
         app = self._app(request, pk)
         if not self._can_change(request, app):
             return HttpResponseRedirect(reverse("admin:index"))
-        form = UpgradeForm(request.POST or None, app=app)
-        title = f"Upgrade {app.namespace.name}.{app.name}"
-        if request.method == "POST" and form.is_valid():
-            target: ArtifactVersion = form.cleaned_data["version"]
-            if "confirm" in request.POST:
-                ref = services.ArtifactRef(target.artifact.name, target.version, target.scope)
-                try:
-                    services.app_update(
-                        app=app, ref=ref, config=None, config_given=False, actor=request.user, via="admin upgrade"
-                    )
-                except ApplicationError as error:
-                    return self._page(request, app, title=title, form=form, error=_error_text(error))
+        title = f"Upgrade or downgrade {app.namespace.name}.{app.name}"
+        # A version may come in the query string (a link from the rollback page): the first step is then shown.
+        data = request.POST if request.method == "POST" else (request.GET if "version" in request.GET else None)
+        form = UpgradeForm(data, app=app)
+        if data is None or not form.is_valid():
+            return self._page(request, app, title=title, form=form)
+        target: ArtifactVersion = form.cleaned_data["version"]
+        step = self._config_step(request, app, target)
+        error = None
+        if request.method == "POST" and "confirm" in request.POST and step.valid:
+            ref = services.ArtifactRef(target.artifact.name, target.version, target.scope)
+            try:
+                self._apply_and_log(
+                    request,
+                    lambda: services.app_update(
+                        app=app, ref=ref, config=step.config, config_given=step.config != app.config,
+                        actor=request.user, via="admin upgrade", based_on=_based_on(request.POST),
+                    ),
+                )  # fmt: skip
+            except ApplicationError as exc:
+                problems = exc.extra.get("problems")
+                app = self._app(request, pk)  # as it is now (the refusal may be that it changed)
+                if problems and step.form is not None and step.form.is_bound:
+                    step.form.add_problems(problems)
+                    step.valid = False
+                else:
+                    error = _error_text(exc)
+                    if step.form is None or not step.form.is_bound:
+                        step = self._config_step(request, app, target)  # prefilled from the config as it is now
+            else:
                 return self._done(request, app, f"Application {app.name} now uses {_version_label(target)}.")
-            preview = self._preview(app, target, app.config)
-            preview["config_problems"] = services.config_problems(target, app.config)
-            return self._page(request, app, title=title, form=form, preview=preview)
-        return self._page(request, app, title=title, form=form)
+        preview = self._preview(app, target, step.config) if step.valid or step.problems else None
+        return self._page(
+            request, app, title=title, form=form, step=step, preview=preview, error=error,
+            can_apply=step.valid, confirm_fields={"config_for": target.pk},
+        )  # fmt: skip
 
     def rollback_view(self, request, pk: int):
         app = self._app(request, pk)
         if not self._can_change(request, app):
             return HttpResponseRedirect(reverse("admin:index"))
         title = f"Roll back {app.namespace.name}.{app.name}"
-        target = services.rollback_target(app)
-        if target is None or target.action == ApplicationChange.Action.CREATE:
-            return self._page(request, app, title=title, error="There is no earlier version or config to go back to.")
-        if request.method == "POST" and "confirm" in request.POST:
+        plan = services.rollback_plan(app)
+        error = None
+        # Programs running is the one refusal left to the service at confirmation: the page says so already.
+        if request.method == "POST" and "confirm" in request.POST and (plan.possible or plan.code == "running"):
             try:
-                services.app_rollback(app=app, actor=request.user, via="admin rollback")
-            except ApplicationError as error:
-                return self._page(request, app, title=title, error=_error_text(error))
-            return self._done(request, app, f"Application {app.name} rolled back to {target.from_artifact}.")
+                self._apply_and_log(
+                    request,
+                    lambda: services.app_rollback(
+                        app=app, actor=request.user, via="admin rollback", based_on=_based_on(request.POST)
+                    ),
+                )
+            except ApplicationError as exc:
+                error = _error_text(exc)
+                app = self._app(request, pk)  # as it is now (the refusal may be that it changed)
+                plan = services.rollback_plan(app)
+            else:
+                target = plan.target.from_artifact if plan.target else ""
+                return self._done(request, app, f"Application {app.name} rolled back to {target}.")
+        target = plan.target
+        if target is None or plan.code == "no_history":
+            return self._page(request, app, title=title, error="There is no earlier version or config to go back to.")
         preview = self._preview(app, target.from_version, target.from_config, target.from_artifact)
         preview["undoes"] = target
-        return self._page(request, app, title=title, preview=preview, confirm_fields={"rollback": "1"})
+        if plan.code in ("deleted", "config"):
+            # Nothing to roll back to as it was: the version is gone, or (a replaced snapshot) takes another config.
+            alternative = None
+            if target.from_version is not None:
+                url = reverse("admin:artifacts_application_upgrade", args=[app.pk])
+                url += "?" + urlencode({"version": target.from_version.pk})
+                alternative = (url, f"Change to {_version_label(target.from_version)} with a config that fits it")
+            return self._page(request, app, title=title, preview=preview, error=plan.refusal, alternative=alternative)
+        return self._page(
+            request, app, title=title, preview=preview, error=error, can_apply=True, confirm_fields={"rollback": "1"}
+        )
 
     def config_view(self, request, pk: int):
         app = self._app(request, pk)
@@ -612,53 +1001,80 @@ class ApplicationAdmin(ReadOnlyAdminMixin, ServiceDeleteMixin, admin.ModelAdmin)
         if not schema:
             return self._page(request, app, title=title, error="This application's class declares no configSchema.")
         form = ConfigForm(request.POST or None, schema=schema, config=app.config)
-        if request.method == "POST" and form.is_valid():
-            config = form.config()
-            if form.is_valid():
-                if "confirm" in request.POST:
-                    try:
-                        services.app_update(
-                            app=app, ref=None, config=config, config_given=True, actor=request.user,
-                            via="admin config",
-                        )  # fmt: skip
-                    except ApplicationError as error:
-                        return self._page(request, app, title=title, form=form, error=_error_text(error))
-                    return self._done(request, app, f"Application {app.name}'s config was saved.")
-                preview = self._preview(app, app.artifact_version, config)
-                return self._page(request, app, title=title, form=form, preview=preview)
-        return self._page(request, app, title=title, form=form)
+        if request.method != "POST" or not form.is_valid():
+            return self._page(request, app, title=title, form=form)
+        config = form.config()
+        if form.is_valid():
+            form.add_problems(services.config_problems(app.artifact_version, config))
+        if not form.is_valid():
+            return self._page(request, app, title=title, form=form)
+        error = None
+        if "confirm" in request.POST:
+            try:
+                self._apply_and_log(
+                    request,
+                    lambda: services.app_update(
+                        app=app, ref=None, config=config, config_given=True, actor=request.user, via="admin config",
+                        based_on=_based_on(request.POST),
+                    ),
+                )  # fmt: skip
+            except ApplicationError as exc:
+                problems = exc.extra.get("problems")
+                if problems:
+                    form.add_problems(problems)
+                    return self._page(request, app, title=title, form=form)
+                error = _error_text(exc)
+                app = self._app(request, pk)
+            else:
+                return self._done(request, app, f"Application {app.name}'s config was saved.")
+        preview = self._preview(app, app.artifact_version, config)
+        return self._page(request, app, title=title, form=form, preview=preview, error=error, can_apply=True)
 
     # --- the changelist action -------------------------------------------------------------------------------
+    def _rollback_plan(self, request, app: Application) -> services.RollbackPlan:
+        if not self._can_change(request, app):
+            return services.RollbackPlan(app, None, refusal="You may not change this application.", code="permission")
+        return services.rollback_plan(app)
+
     @admin.action(description="Roll back selected applications to their previous version")
     def rollback_selected(self, request, queryset):
         apps = list(queryset.select_related("namespace", "artifact_version__artifact__namespace"))
+        plans = [self._rollback_plan(request, app) for app in apps]
         if request.POST.get("confirm"):
-            for app in apps:
-                if not self._can_change(request, app):
-                    self.message_user(request, f"{app.name}: you may not change this application.", messages.ERROR)
+            for plan in plans:
+                app = plan.app
+                if not plan.possible:
+                    self.message_user(request, f"{app.name}: not rolled back: {plan.refusal}", messages.WARNING)
                     continue
                 try:
-                    services.app_rollback(app=app, actor=request.user, via="admin rollback action")
+                    self._apply_and_log(
+                        request,
+                        lambda app=app: services.app_rollback(
+                            app=app, actor=request.user, via="admin rollback action",
+                            based_on=_based_on(request.POST, f"based_on_{app.pk}"),
+                        ),
+                    )  # fmt: skip
                 except ApplicationError as error:
                     self.message_user(request, f"{app.name}: {error.message}", messages.ERROR)
                 else:
-                    self.message_user(request, f"{app.name}: rolled back.", messages.SUCCESS)
+                    target = plan.target.from_artifact if plan.target else ""
+                    self.message_user(request, f"{app.name}: rolled back to {target}.", messages.SUCCESS)
             return None
-        plans = []
-        for app in apps:
-            target = services.rollback_target(app)
-            if target is None or target.action == ApplicationChange.Action.CREATE:
-                plans.append({"app": app, "error": "no earlier version or config"})
-                continue
-            plans.append(
-                {"app": app, **self._preview(app, target.from_version, target.from_config, target.from_artifact)}
-            )
+        rows = []
+        for plan in plans:
+            row: dict[str, Any] = {"app": plan.app, "possible": plan.possible, "refusal": plan.refusal}
+            if plan.target is not None and plan.code not in ("no_history", "permission"):
+                target = plan.target
+                row.update(self._preview(plan.app, target.from_version, target.from_config, target.from_artifact))
+            latest = selectors.application_last_change(app=plan.app)
+            row["based_on"] = latest.pk if latest else ""
+            rows.append(row)
         context = {
             **self.admin_site.each_context(request),
             "title": "Roll back applications",
             "opts": self.model._meta,
-            "plans": plans,
-            "queryset": queryset,
+            "plans": rows,
+            "possible": [row for row in rows if row["possible"]],
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/artifacts/application/rollback_selected.html", context)

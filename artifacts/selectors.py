@@ -368,6 +368,11 @@ def application_changes(*, namespace: str, app_name: str) -> QuerySet[Applicatio
     return ApplicationChange.objects.filter(namespace=namespace, app_name=app_name).order_by("-id")
 
 
+def application_last_change(*, app: Application) -> ApplicationChange | None:
+    """The application's latest recorded change (what a page that previews a change was based on)."""
+    return ApplicationChange.objects.filter(application=app).order_by("-id").first()
+
+
 def program_get(*, app: Application, program_type: str, name: str) -> dict | None:
     """The program's entry in the application's manifest."""
     if program_type not in PROGRAM_TYPES:

@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -23,6 +23,7 @@ from artifacts.selectors import (
     USER,
     active_runs,
     application_entity,
+    application_last_change,
     artifact_entity,
     artifact_highest_in_range,
     not_found,
@@ -33,7 +34,7 @@ from artifacts.services.artifacts import ArtifactUpload, artifact_add, artifact_
 from artifacts.services.common import MAX_NAME_LENGTH, actor_name
 from artifacts.versions import ArtifactVersion as Version
 from artifacts.versions import VersionError, is_valid_id, is_valid_name
-from dataplatform.api.exceptions import ConflictError, InvalidInputError
+from dataplatform.api.exceptions import ApplicationError, ConflictError, InvalidInputError
 
 
 @dataclass
@@ -230,11 +231,14 @@ def app_update(
     actor,
     via: str,
     version_only: bool = False,
+    based_on: int | None = None,
 ) -> Application:
-    """Point an application at another artifact version and/or config (absent parts are kept).
+    """Point an application at another artifact version and/or config (absent parts are kept), in one transaction.
 
     Everything is decided under the application's row lock, from its state at that moment, so a change
-    committed meanwhile (another upgrade, a config edit in the admin) is never silently reverted.
+    committed meanwhile (another upgrade, a config edit in the admin) is never silently reverted. A caller that
+    showed a preview passes ``based_on``, the id of the latest change it saw (``application_last_change``): if the
+    application changed since, the update is refused (409, code ``stale``) rather than applied over that change.
     """
     with transaction.atomic():
         locked = (
@@ -242,6 +246,7 @@ def app_update(
             .select_related("namespace", "artifact_version__artifact__namespace")
             .get(pk=app.pk)
         )
+        _refuse_if_changed(locked, based_on)
         current = locked.artifact_version
         if ref is None:
             version = current
@@ -276,6 +281,64 @@ def app_update(
     return locked
 
 
+def _refuse_if_changed(app: Application, based_on: int | None) -> None:
+    if based_on is None:
+        return
+    latest = application_last_change(app=app)
+    if latest is not None and latest.pk != based_on:
+        raise ConflictError(
+            f"Application '{app.name}' changed after this change was prepared ({latest.action} by "
+            f"{latest.actor or 'someone'} at {latest.at:%Y-%m-%d %H:%M:%S}): review the change again.",
+            code="stale",
+            extra={"latest_change": latest.pk},
+        )
+
+
+@dataclass
+class ConfigCarryOver:
+    """A config moved to another version's ``configSchema`` (``config_carry_over``): top-level field names."""
+
+    config: Any  # what the version would get: the fields it knows kept, new fields at their schema defaults
+    kept: list[str]
+    added: list[str]  # fields the version declares that the config does not set (set to a default, or unset)
+    defaulted: list[str]  # of ``added``, those set from the schema's ``default``
+    dropped: dict[str, Any]  # fields of the config the version does not know, with their values
+
+
+def config_carry_over(*, version: ArtifactVersion, config: Any) -> ConfigCarryOver:
+    """The config an application would take to ``version``: fields in both schemas keep their values, fields new
+    in ``version`` get their ``default`` (when the schema gives one), fields it does not know are dropped.
+
+    Values are carried as they are, not converted: a kept value whose type changed is for the caller's validation
+    (``config_problems``) to report. Without a ``configSchema`` the config is carried whole.
+    """
+    schema = (version.app_class or {}).get("configSchema")
+    fields = schema.get("fields") if isinstance(schema, dict) else None
+    if not isinstance(fields, list) or not (config is None or isinstance(config, dict)):
+        kept = sorted(config) if isinstance(config, dict) else []
+        return ConfigCarryOver(config=config, kept=kept, added=[], defaulted=[], dropped={})
+    old = config or {}
+    known = [f for f in fields if isinstance(f, dict) and isinstance(f.get("name"), str)]
+    names = {f["name"] for f in known}
+    new: dict[str, Any] = {}
+    kept, added, defaulted = [], [], []
+    for f in known:
+        name = f["name"]
+        if name in old:
+            new[name] = old[name]
+            kept.append(name)
+            continue
+        added.append(name)
+        if f.get("default") is not None:  # an Avro default of null means "unset"
+            new[name] = f["default"]
+            defaulted.append(name)
+    dropped = {key: value for key, value in old.items() if key not in names}
+    return ConfigCarryOver(
+        config=None if config is None and not new else new, kept=kept, added=added, defaulted=defaulted,
+        dropped=dropped,
+    )  # fmt: skip
+
+
 def config_problems(version: ArtifactVersion, config: Any) -> list[str]:
     """What is wrong with using ``config`` with ``version``'s app class (empty when nothing is)."""
     try:
@@ -296,27 +359,67 @@ def rollback_target(app: Application) -> ApplicationChange | None:
     )
 
 
-def app_rollback(*, app: Application, actor, via: str) -> Application:
-    """Put the application back to the version and config it had before its latest change."""
+@dataclass
+class RollbackPlan:
+    """What rolling an application back would do (``target``: the change it undoes), or why it cannot."""
+
+    app: Application
+    target: ApplicationChange | None
+    refusal: str = ""  # empty when the application can be rolled back
+    code: str = ""  # the refusal's code: no_history, deleted, config or running
+
+    @property
+    def possible(self) -> bool:
+        return not self.refusal
+
+
+def _rollback_refusal(app: Application, target: ApplicationChange | None) -> ApplicationError | None:
+    """Why ``app_rollback`` would refuse to undo ``target`` now (None: it would not)."""
+    if target is None or target.action == ApplicationChange.Action.CREATE:
+        return ConflictError(
+            f"Application '{app.name}' has no earlier version or config to roll back to.", code="no_history"
+        )
+    if target.from_version is None:
+        return ConflictError(
+            f"Application '{app.name}' cannot be rolled back: the artifact version it used before "
+            f"({target.from_artifact}) was deleted.",
+            code="deleted",
+        )
+    try:
+        # A -SNAPSHOT version may have been replaced by one whose configSchema the earlier config does not fit.
+        _check_config(target.from_version, target.from_config)
+        _refuse_while_running(app, "updated")
+    except ApplicationError as error:
+        return error
+    return None
+
+
+def rollback_plan(app: Application) -> RollbackPlan:
+    """Whether ``app_rollback`` could roll the application back now, to what, and if not, why not."""
+    target = rollback_target(app)
+    error = _rollback_refusal(app, target)
+    if error is None:
+        return RollbackPlan(app, target)
+    return RollbackPlan(app, target, refusal=error.message, code=error.code)
+
+
+def app_rollback(*, app: Application, actor, via: str, based_on: int | None = None) -> Application:
+    """Put the application back to the version and config it had before its latest change (``based_on``: as in
+    ``app_update``, the latest change the caller's preview showed)."""
     with transaction.atomic():
         locked = Application.objects.select_for_update().select_related("namespace").get(pk=app.pk)
+        _refuse_if_changed(locked, based_on)
         target = rollback_target(locked)
-        if target is None or target.action == ApplicationChange.Action.CREATE:
-            raise ConflictError(
-                f"Application '{locked.name}' has no earlier version or config to roll back to.", code="no_history"
-            )
-        if target.from_version is None:
-            raise ConflictError(
-                f"Application '{locked.name}' cannot be rolled back: the artifact version it used before "
-                f"({target.from_artifact}) was deleted.",
-                code="deleted",
-            )
-        _check_config(target.from_version, target.from_config)
+        error = _rollback_refusal(locked, target)
+        if error is not None:
+            raise error
+        target = cast(ApplicationChange, target)  # _rollback_refusal refuses a missing target or version
+        from_version = cast(ArtifactVersion, target.from_version)
         change = _apply(
             locked,
-            target.from_version,
+            from_version,
             target.from_config,
-            target.from_version.version,
+            from_version.version,
             actor=actor,
             via=via,
             action=ApplicationChange.Action.ROLLBACK,

@@ -32,6 +32,7 @@ from artifacts.selectors import artifact_entity, parse_version, range_filter, ve
 from artifacts.services.blobs import blob_claim, blob_release
 from artifacts.services.common import MAX_NAME_LENGTH, actor_name
 from artifacts.services.plugins import save_plugins
+from artifacts.services.properties import PROPERTIES_ERROR
 from artifacts.versions import ArtifactRange, RangeSpec, VersionError, check_parents, is_valid_name, parse_range_spec
 from artifacts.versions import ArtifactVersion as Version
 from dataplatform.api.exceptions import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
@@ -55,6 +56,9 @@ class ArtifactUpload:
     parents: list[RangeSpec] | None = None  # replace the manifest's parents (None: the manifest's)
     plugins: list[dict] = field(default_factory=list)  # validated plugins (archives.plugins_from_json) to add
     filename: str = ""
+    #: Replace the manifest's properties (None: the manifest's), as a ``PUT .../properties`` right after the upload
+    #: would, but in the same transaction (the admin's upload form takes them; CDAP's upload headers do not).
+    properties: dict[str, str] | None = None
 
 
 @dataclass
@@ -84,6 +88,8 @@ def artifact_add(
 ) -> AddResult:
     """Store an uploaded archive as a new artifact version (or replace a snapshot); see the module docstring."""
     artifact_add_check(namespace=namespace, name=name, version=upload.version, allow_system=allow_system)
+    if upload.properties is not None and not _is_string_map(upload.properties):
+        raise InvalidInputError(PROPERTIES_ERROR, code="properties")
     incoming = Path(settings.ARTIFACTS_DIR) / "incoming" / uuid.uuid4().hex
     try:
         try:
@@ -128,12 +134,16 @@ def artifact_add(
             app=manifest.app,
             plugins=plugins,
             parents=parents,
-            properties=manifest.properties,
+            properties=manifest.properties if upload.properties is None else upload.properties,
             actor=actor,
             filename=upload.filename,
         )
     finally:
         shutil.rmtree(incoming, ignore_errors=True)
+
+
+def _is_string_map(value) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
 
 
 def _format_of(kind: str, path: Path, filename: str) -> str:

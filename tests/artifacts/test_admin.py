@@ -452,13 +452,16 @@ def test_upgrade_to_a_system_version(admin_client, upgradable):
     assert app.changes.order_by("-id").first().to_artifact == "system:myapp:5.0.0"
 
 
-def test_upgrade_to_a_version_that_rejects_the_config_shows_the_error(admin_client, upgradable):
+def test_upgrade_to_a_version_that_rejects_the_config_shows_the_form_to_fix_it(admin_client, upgradable):
+    """Confirming without filling in the target's form applies nothing: the page says what the config still lacks."""
     app = upgradable
     v3 = add(version="3.0.0", schema=STRICT_SCHEMA)
     response = admin_client.post(f"{APP}{app.pk}/upgrade/", {"version": v3.pk, "confirm": "Apply"})
     assert response.status_code == 200
-    error = error_text(text(response))
-    assert error.startswith("Invalid application config:") and "dataset" in error
+    page = html.unescape(text(response))
+    assert "config.dataset: required field is missing" in page and 'id="config-problems"' in page
+    assert 'name="cfg_dataset"' in page and 'name="confirm"' not in page
+    assert '<code>table</code> = <code>"t1"</code>' in page  # the field 3.0.0 does not know: dropped
     app.refresh_from_db()
     assert app.artifact_version.version == "1.0.0" and app.changes.count() == 1
 
@@ -659,11 +662,11 @@ def test_rollback_selected_action(admin_client, upgradable):
     assert response.status_code == 200
     page = text(response)
     plans = rows(table(page, "rollback-plans"))
-    assert plans[0] == "application|artifact|config"
-    assert "default.app1|myapp 2.0.0 (user) → myapp 1.0.0 (user)|unchanged" in plans
-    assert 'default.app2|myapp 2.0.0 (user) → myapp 2.0.0 (user)|config.table: "y" → "x"' in plans
-    assert "default.app3|no earlier version or config" in plans
-    assert 'name="confirm" value="yes"' in page
+    assert plans[0] == "application|roll back?|artifact|config"
+    assert "default.app1|yes|myapp 2.0.0 (user) → myapp 1.0.0 (user)|unchanged" in plans
+    assert 'default.app2|yes|myapp 2.0.0 (user) → myapp 2.0.0 (user)|config.table: "y" → "x"' in plans
+    assert "default.app3|no: Application 'app3' has no earlier version or config to roll back to.|—" in plans
+    assert 'name="confirm" value="yes"' in page and "Roll back 2 applications" in page
     assert sum(a.changes.count() for a in (app1, app2, fresh)) == 5  # nothing applied yet
 
     response = admin_client.post(
@@ -675,7 +678,7 @@ def test_rollback_selected_action(admin_client, upgradable):
     assert app1.artifact_version.version == "1.0.0" and app2.config == {"table": "x"}
     assert app1.changes.order_by("-id").first().via == "admin rollback action"
     shown = messages_of(response)
-    assert "app1: rolled back." in shown and "app2: rolled back." in shown
+    assert "app1: rolled back to user:myapp:1.0.0." in shown and "app2: rolled back to user:myapp:2.0.0." in shown
     assert any(m.startswith("app3:") and "no earlier version or config" in m for m in shown)
 
 
