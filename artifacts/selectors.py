@@ -502,3 +502,8 @@ def running_programs(applications: Iterable[Application]) -> dict[int, set[str]]
     for app_id, name in active.values_list("application_id", "program_name"):
         running.setdefault(app_id, set()).add(name)
     return running
+
+
+def application_count_for_owner(user) -> int:
+    """How many applications ``user`` owns (the user admin links to them)."""
+    return Application.objects.filter(owner=user).count()

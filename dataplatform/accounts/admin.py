@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.html import format_html_join
 from django.utils.http import urlencode
 
-from artifacts.models import Application
+from artifacts.selectors import application_count_for_owner
 from dataplatform.accounts import services
 from dataplatform.accounts.forms import ThrottledAuthenticationMixin
 from dataplatform.accounts.models import ApiToken, User, hash_token_code
@@ -57,8 +57,7 @@ class UserAdmin(DjangoUserAdmin):
         links = [
             ("jobs:job", {"owner__id__exact": user.pk}, jobs, "jobs"),
             ("jobs:paijob", {"owner__id__exact": user.pk}, pai_jobs, "OpenPAI jobs"),
-            ("artifacts:application", {"owner__id__exact": user.pk}, Application.objects.filter(owner=user).count(),
-             "applications"),
+            ("artifacts:application", {"owner__id__exact": user.pk}, application_count_for_owner(user), "applications"),
             ("accounts:apitoken", {"q": user.username}, _personal_tokens(user).count(), "API tokens naming them"),
         ]  # fmt: skip
         items = []

@@ -26,6 +26,10 @@ def test_a_users_page_links_to_their_jobs_and_tokens(staff, user):
     assert f'href="/admin/artifacts/application/?owner__id__exact={user.pk}">0 applications</a>' in page
     listed = staff.get(f"/admin/jobs/job/?owner__id__exact={user.pk}")
     assert listed.status_code == 200 and b"1 job" in listed.content  # the link's filter is allowed
+    apps = staff.get(f"/admin/artifacts/application/?owner__id__exact={user.pk}")
+    assert apps.status_code == 200 and b"0 applications" in apps.content
+    paijobs = staff.get(f"/admin/jobs/paijob/?owner__id__exact={user.pk}")
+    assert paijobs.status_code == 200 and b"0 OpenPAI jobs" in paijobs.content
 
 
 def test_revoking_ends_tokens_sessions_and_personal_api_tokens(staff, user):
