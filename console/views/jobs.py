@@ -4,7 +4,7 @@ The pages are rendered from the job selectors; what changes while a page is open
 is followed in the browser: the job list refreshes its unfinished rows through ``jobs_status`` (one request for
 the whole page), the job page follows the job with LiveJob over Linkis's WebSocket and HTTP routes, and the
 OpenPAI pages read task logs and stop jobs through OpenPAI's routes. Result sets download as CSV here, streamed
-row by row from the result set file.
+row by row from the result set file, and a job's log as text, read from the log store a page at a time.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET
 
 from dataplatform.api.exceptions import NotFoundError
 from jobs.engines import engine_names
+from jobs.logstore import log_read
 from jobs.models import PAI_FINAL_STATES, TERMINAL, Job, JobStatus, PaiJobState
 from jobs.openpai import selectors as pai_selectors
 from jobs.selectors import (
@@ -35,7 +36,9 @@ from jobs.selectors import (
 )
 
 JOBS_PER_PAGE = 50
+LOG_DOWNLOAD_PAGE = 5000
 PAI_JOBS_PER_PAGE = 50
+LOG_DOWNLOAD_PAGE = 5000
 STATUS_IDS_MAX = 200
 
 
@@ -158,6 +161,23 @@ def jobs_status(request):
     return JsonResponse({"jobs": answer})
 
 
+def _rerun(job: Job) -> dict | None:
+    """What the job page's "Run again" submits (Linkis's ``submit`` body parts) and "Open in workbench" loads; None
+    for a job a platform service started with an environment or paths the Linkis API cannot give (an OpenPAI
+    task, an application's job): run again through that API, it would not be the same job."""
+    if job.env or job.grants:
+        return None
+    labels = {**(job.labels or {}), "engineType": job.engine_type}
+    labels.setdefault("userCreator", f"{job.execute_user}-{job.creator}")
+    return {
+        "code": job.code,
+        "runType": job.run_type,
+        "labels": labels,
+        "params": job.params or {},
+        "engine": job.engine_type.split("-")[0],
+    }
+
+
 def _job_or_404(request, task_id: int) -> Job:
     job = job_get_for_user(user=request.user, ident=str(task_id))
     if job is None:
@@ -178,6 +198,7 @@ def job(request, task_id: int):
         "duration": _duration(job.started_at, job.finished_at),
         "error_text": _error_text(job),
         "pai_task": pai_task,
+        "rerun": _rerun(job),
     }
     return render(request, "console/job.html", context)
 
@@ -210,6 +231,27 @@ def job_result_csv(request, task_id: int, index: int):
     names, rows = found
     response = StreamingHttpResponse(_csv_lines(names, rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="job-{job.pk}-result-{index}.csv"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _log_text(job_id: int):
+    start = 1
+    while True:
+        page = log_read(job_id=job_id, from_line=start, size=LOG_DOWNLOAD_PAGE)
+        if not page:
+            return
+        yield "".join(f"{text}\n" for _, _, text in page)
+        start = page[-1][0] + 1
+
+
+@login_required(login_url="console:login")
+@require_GET
+def job_log(request, task_id: int):
+    """A job's whole log as plain text (what is written so far, for a job still running), one line per line."""
+    job = _job_or_404(request, task_id)
+    response = StreamingHttpResponse(_log_text(job.pk), content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="job-{job.pk}.log"'
     response["X-Content-Type-Options"] = "nosniff"
     return response
 

@@ -56,19 +56,133 @@
     return String(value).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   }
 
-  /** Append log lines to a <pre>, ERROR and WARN lines marked, keeping it scrolled to the end if it was. */
+  // A stamped log line's level, as the server classifies it (jobs.logstore.classify); anything else is INFO.
+  const STAMPED = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3} (?:SYSTEM-)?(ERROR|WARN|INFO) /;
+
+  function logLevel(line) {
+    const match = STAMPED.exec(line);
+    return match ? match[1] : "INFO";
+  }
+
+  /** Append log lines to a <pre>, each a span marked with its level (ERROR and WARN coloured), keeping it
+   * scrolled to the end if it was; a log with search tools (logTools) shows only the lines its filter matches. */
   function appendLogLines(log, lines) {
     const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 8;
     const fragment = document.createDocumentFragment();
     for (const line of lines) {
       const span = document.createElement("span");
-      const level = / (ERROR|WARN) /.exec(line);
-      if (level) span.className = level[1];
+      span.className = span.dataset.level = logLevel(line);
+      span.logLine = line;
       span.textContent = line + "\n";
+      if (log.logFilter) log.logFilter.apply(span);
       fragment.appendChild(span);
     }
     log.appendChild(fragment);
+    if (log.logFilter) log.logFilter.count();
     if (atBottom) log.scrollTop = log.scrollHeight;
+  }
+
+  function escapeRegExp(text) {
+    return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  }
+
+  /**
+   * Search and level filter of a log <pre> filled by appendLogLines: lines that do not match are hidden and the
+   * matches marked; ``count`` says how many lines are shown. Lines appended later are filtered as they come.
+   * @param {HTMLElement} log  the <pre>
+   * @param {{search: HTMLInputElement, level: HTMLSelectElement, count: HTMLElement}} tools
+   */
+  function logTools(log, tools) {
+    const filter = {
+      text: "",
+      level: "",
+      pattern: null,
+      matches(span) {
+        if (this.level && span.dataset.level !== this.level) return false;
+        return !this.pattern || this.pattern.test(span.logLine);
+      },
+      apply(span) {
+        if (typeof span.logLine !== "string") return; // "(no log lines)" and the like
+        const shown = this.matches(span);
+        span.hidden = !shown;
+        const mark = Boolean(shown && this.pattern);
+        if (!mark && !span.marked) return;
+        span.marked = mark;
+        span.textContent = mark ? "" : span.logLine + "\n";
+        if (!mark) return;
+        const parts = span.logLine.split(new RegExp("(" + escapeRegExp(this.text) + ")", "i"));
+        parts.forEach((part, i) => {
+          if (i % 2) {
+            const mark = document.createElement("mark");
+            mark.textContent = part;
+            span.appendChild(mark);
+          } else if (part) {
+            span.appendChild(document.createTextNode(part));
+          }
+        });
+        span.appendChild(document.createTextNode("\n"));
+      },
+      count() {
+        if (!this.text && !this.level) {
+          tools.count.textContent = "";
+          return;
+        }
+        let all = 0;
+        let shown = 0;
+        for (const span of log.children) {
+          if (typeof span.logLine !== "string") continue;
+          all += 1;
+          if (!span.hidden) shown += 1;
+        }
+        tools.count.textContent = "Showing " + shown + " of " + all + " line" + (all === 1 ? "" : "s") + ".";
+      },
+      refresh() {
+        this.text = tools.search.value;
+        this.level = tools.level.value;
+        // A literal, case-insensitive search (no "g" flag: test() keeps no state between lines).
+        this.pattern = this.text ? new RegExp(escapeRegExp(this.text), "i") : null;
+        for (const span of log.children) this.apply(span);
+        this.count();
+      },
+    };
+    log.logFilter = filter;
+    let timer = null;
+    tools.search.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => filter.refresh(), 150);
+    });
+    tools.search.addEventListener("search", () => filter.refresh()); // the clear button, Enter
+    tools.level.addEventListener("change", () => filter.refresh());
+    filter.refresh();
+    return filter;
+  }
+
+  /**
+   * Show a job's per-stage progress (Linkis's progressInfo: [{id, succeedTasks, failedTasks, runningTasks,
+   * totalTasks}]) as a list of small bars; hidden when there is none. ``info`` undefined: nothing new, left as is.
+   */
+  function renderStages(list, info) {
+    if (!list || !Array.isArray(info)) return;
+    const number = (value) => Math.max(0, Math.floor(Number(value) || 0));
+    const stages = info.filter((stage) => stage && number(stage.totalTasks) > 0);
+    list.hidden = !stages.length;
+    list.innerHTML = stages.map((stage) => {
+      const total = number(stage.totalTasks);
+      const done = Math.min(number(stage.succeedTasks), total);
+      const running = Math.min(number(stage.runningTasks), total - done);
+      const failed = Math.min(number(stage.failedTasks), total - done - running);
+      const share = (count) => (100 * count / total).toFixed(2) + "%";
+      const id = escapeHtml(stage.id === undefined ? "" : stage.id);
+      return '<li data-testid="job-stage" data-stage-id="' + id + '" data-succeed="' + done + '" data-running="' +
+        running + '" data-failed="' + failed + '" data-total="' + total + '">' +
+        '<span class="stage-name">' + id + "</span>" +
+        '<span class="stage-bar" aria-hidden="true">' +
+        '<span class="stage-done" style="width:' + share(done) + '"></span>' +
+        '<span class="stage-running" style="width:' + share(running) + '"></span>' +
+        '<span class="stage-failed" style="width:' + share(failed) + '"></span></span>' +
+        '<span class="stage-count">' + done + " of " + total + " tasks done" +
+        (running ? ", " + running + " running" : "") + (failed ? ", " + failed + " failed" : "") + "</span></li>";
+    }).join("");
   }
 
   /** Show how a page follows its job: "websocket" or "polling". */
@@ -87,6 +201,8 @@
     });
   }
 
-  window.Console = { api, cookie, escapeHtml, appendLogLines, setConnectionMode, isLoggedOut, sessionEnded };
+  window.Console = {
+    api, cookie, escapeHtml, appendLogLines, logLevel, logTools, renderStages, setConnectionMode, isLoggedOut, sessionEnded,
+  };
   document.addEventListener("DOMContentLoaded", setupNav);
 })();

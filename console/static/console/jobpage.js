@@ -1,6 +1,7 @@
 /*
- * The job page: follow the job with LiveJob (status, progress, log; WebSocket or polling), kill it, and show its
- * result sets with ResultSets once it has finished (at once for a job that had finished when the page loaded).
+ * The job page: follow the job with LiveJob (status, progress with its stages, log; WebSocket or polling), kill
+ * it, run it again or open it in the workbench, search and filter its log, and show its result sets with
+ * ResultSets once it has finished (at once for a job that had finished when the page loaded).
  */
 (function () {
   "use strict";
@@ -29,7 +30,8 @@
     }
   }
 
-  function setProgress(value) {
+  function setProgress(value, stages) {
+    Console.renderStages($("job-stages"), stages);
     if (typeof value !== "number" || isNaN(value)) return;
     if (isFinal(root.dataset.status) && root.dataset.status !== "Succeed" && value === 1) return;
     const bar = $("job-progress");
@@ -93,9 +95,37 @@
     }
   }
 
+  /** Submit the job's code, engine labels, run type and params again (Linkis's submit) and go to the new job. */
+  async function runAgain() {
+    const rerun = JSON.parse($("job-rerun").textContent);
+    const button = $("rerun-button");
+    button.disabled = true;
+    $("job-page-error").textContent = "";
+    const body = {
+      executionContent: { code: rerun.code, runType: rerun.runType },
+      labels: rerun.labels,
+      params: rerun.params,
+    };
+    try {
+      const answer = await Console.api(E + "submit", { method: "POST", body });
+      if (Console.isLoggedOut(answer.status, answer.data)) return; // the session-ended dialog says it
+      if (!answer.ok || !answer.data || answer.data.status !== 0) {
+        $("job-page-error").textContent = (answer.data && answer.data.message) || "The job could not be submitted.";
+        button.disabled = false;
+        return;
+      }
+      location.assign("/console/jobs/" + encodeURIComponent(answer.data.data.taskID) + "/");
+    } catch (e) {
+      $("job-page-error").textContent = "The platform could not be reached.";
+      button.disabled = false;
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     root = $("job-page");
     if (!root) return;
+    Console.logTools($("job-log"), { search: $("log-search"), level: $("log-level"), count: $("log-count") });
+    if ($("rerun-button")) $("rerun-button").addEventListener("click", runAgain);
     const loadedFinal = root.dataset.final === "true";
     if (loadedFinal && parseInt(root.dataset.resultFiles || "0", 10) > 0) showResults();
     else if (loadedFinal) resultsShown = true; // "No result set." is already on the page

@@ -8,6 +8,9 @@
  * `GET .../log?fromLine=cursor` and gets the same. Only one transport delivers lines at a time (a switch bumps a
  * generation number, and answers of the other transport that arrive later are dropped), so no line is lost or
  * shown twice.
+ *
+ * Progress comes with Linkis's per-stage ``progressInfo`` (progressWithResource: [{id, succeedTasks, failedTasks,
+ * runningTasks, totalTasks}]); onProgress gets both.
  */
 (function () {
   "use strict";
@@ -23,8 +26,9 @@
 
   class LiveJob {
     /**
-     * @param {object} options  execId, taskId, and callbacks onStatus(status), onProgress(fraction),
-     *   onLines(lines), onMode("websocket"|"polling"), onEnd(status); pollMs (default 1000); reconnectMs.
+     * @param {object} options  execId, taskId, and callbacks onStatus(status), onProgress(fraction, progressInfo)
+     *   (progressInfo: the per-stage list, undefined when the answer had none), onLines(lines),
+     *   onMode("websocket"|"polling"), onEnd(status); pollMs (default 1000); reconnectMs.
      */
     constructor(options) {
       this.execId = options.execId;
@@ -85,6 +89,11 @@
       if (lines.length && this.cb.onLines) this.cb.onLines(lines);
     }
 
+    _progress(data) {
+      if (!this.cb.onProgress || !data || typeof data.progress !== "number") return;
+      this.cb.onProgress(data.progress, Array.isArray(data.progressInfo) ? data.progressInfo : undefined);
+    }
+
     _finish() {
       if (this.cb.onProgress) this.cb.onProgress(1);
       const status = this.status;
@@ -115,8 +124,9 @@
         const send = (action, data) =>
           socket.send(JSON.stringify({ method: PREFIX + this.execId + "/" + action, websocketTag: this.tag, data: data || {} }));
         send("log", { fromLine: this.cursor });
-        send("status");
+        // Progress before status: the answers come in order, and a final status ends the following.
         send("progress");
+        send("status");
       };
       socket.onmessage = (event) => this._onFrame(event.data);
       socket.onerror = () => {};
@@ -146,8 +156,8 @@
           // The server sends every remaining line before a final status; nothing more will come.
           this._finish();
         }
-      } else if (method.endsWith("/progress")) {
-        if (this.cb.onProgress && typeof data.progress === "number") this.cb.onProgress(data.progress);
+      } else if (method.endsWith("/progress") || method.endsWith("/progressWithResource")) {
+        this._progress(data);
       }
     }
 
@@ -166,14 +176,12 @@
       try {
         const [status, progress, log] = await Promise.all([
           Console.api(PREFIX + this.execId + "/status"),
-          Console.api(PREFIX + this.execId + "/progress"),
+          Console.api(PREFIX + this.execId + "/progressWithResource"),
           Console.api(PREFIX + this.execId + "/log?size=-1&fromLine=" + this.cursor),
         ]);
         if (generation !== this.generation) return; // the socket took over meanwhile
         if (log.ok && log.data && log.data.data) this._addLines(linesOf(log.data.data.log), log.data.data.fromLine);
-        if (progress.ok && progress.data && progress.data.data && this.cb.onProgress) {
-          this.cb.onProgress(progress.data.data.progress);
-        }
+        if (progress.ok && progress.data) this._progress(progress.data.data);
         if (status.ok && status.data && status.data.data) this._setStatus(status.data.data.status);
         if (this.finished) {
           // One more read: lines written between the log read and the final status.

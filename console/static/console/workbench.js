@@ -1,4 +1,8 @@
-/* The workbench: pick an engine and run type, write code, run it, follow it live, kill it, read its result. */
+/*
+ * The workbench: pick an engine and run type, write code, run it, follow it live (status, progress by stage, a
+ * searchable log), kill it, read and chart its result. /console/?from=<taskID> loads a job's code, engine and
+ * run type into the editor (the job page's "Open in workbench").
+ */
 (function () {
   "use strict";
 
@@ -28,7 +32,9 @@
     $("job-progress").dataset.status = status || "";
   }
 
-  function setProgress(value) {
+  function setProgress(value, stages) {
+    Console.renderStages($("job-stages"), stages);
+    if (typeof value !== "number" || isNaN(value)) return;
     const status = $("job-progress").dataset.status;
     // Linkis's own progress says 1.0 for any ended job: a failed or cancelled one shows where it stopped.
     if (LiveJob.FINAL.includes(status) && status !== "Succeed" && value === 1) return;
@@ -121,8 +127,12 @@
     if (live) live.stop();
     current = { execId, taskId };
     $("job-log").textContent = "";
+    $("job-log").logFilter.count();
     $("results").innerHTML = '<p class="muted">The result set of a finished run appears here.</p>';
     $("job-progress").value = 0;
+    Console.renderStages($("job-stages"), []);
+    $("log-download").href = "/console/jobs/" + encodeURIComponent(taskId) + "/log.txt";
+    $("log-download").hidden = false;
     $("job-ident").innerHTML = 'Task <a href="/console/jobs/' + taskId + '/">' + taskId + "</a> · " + Console.escapeHtml(execId);
     setStatus("Inited");
     live = new LiveJob({
@@ -142,6 +152,37 @@
     });
     live.start();
     loadRecent();
+  }
+
+  /** Load a job's code, engine and run type (the job history API) into the editor, as the draft. */
+  async function loadFromJob(taskId) {
+    history.replaceState(null, "", location.pathname); // a reload keeps the draft, not the job's code again
+    let task = null;
+    try {
+      const answer = await Console.api("/api/rest_j/v1/jobhistory/" + encodeURIComponent(taskId) + "/get");
+      task = answer.ok && answer.data && answer.data.data && answer.data.data.task;
+    } catch (e) {
+      task = null;
+    }
+    if (!task) {
+      $("run-error").textContent = "Job #" + taskId + " could not be loaded.";
+      return;
+    }
+    const engines = Array.from($("engine-select").options).map((option) => option.value);
+    const engine = task.engineType || task.executeApplicationName;
+    const offered = engines.includes(engine);
+    if (offered) $("engine-select").value = engine;
+    if (editor) editor.setValue(task.executionCode || "");
+    else $("code-editor").value = task.executionCode || "";
+    fillRunTypes();
+    if (Array.from($("runtype-select").options).some((option) => option.value === task.runType)) {
+      $("runtype-select").value = task.runType;
+      if (editor) editor.setOption("mode", task.runType === "python" ? "python" : selectedEngine().mode);
+    }
+    saveDraft();
+    const link = '<a href="/console/jobs/' + encodeURIComponent(task.taskID) + '/">job #' + Console.escapeHtml(task.taskID) + "</a>";
+    $("job-ident").innerHTML = "Loaded the code of " + link + "." +
+      (offered ? "" : " It ran on " + Console.escapeHtml(engine) + ", which the workbench does not offer you: pick an engine.");
   }
 
   async function kill() {
@@ -199,6 +240,9 @@
     });
     $("run-form").addEventListener("submit", run);
     $("kill-button").addEventListener("click", kill);
+    Console.logTools($("job-log"), { search: $("log-search"), level: $("log-level"), count: $("log-count") });
+    const from = new URLSearchParams(location.search).get("from");
+    if (from && /^\d+$/.test(from)) loadFromJob(from);
     loadRecent();
   });
 })();
