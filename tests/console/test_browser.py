@@ -375,3 +375,23 @@ def test_an_ended_session_asks_to_log_in_again_and_keeps_the_code(page, server):
     page.get_by_test_id("login-submit").click()
     page.wait_for_url(re.compile(r"/console/$"))
     assert page.evaluate("() => window.workbenchEditor.getValue()") == code
+
+
+def test_variables_are_asked_for_and_the_selection_runs_alone(page, server):
+    log_in(page)
+    code = "print('first')\nprint('hello ${who} on ${run_date}')\n"
+    page.evaluate("code => window.workbenchEditor.setValue(code)", code)
+    variables = page.get_by_test_id("variables")
+    variables.wait_for()
+    inputs = page.get_by_test_id("variable-input")
+    assert inputs.count() == 1 and inputs.first.get_attribute("name") == "who"  # run_date is the platform's
+    inputs.first.fill("world")
+    # Select the second line only: the button says so, and only that line runs.
+    page.evaluate("() => window.workbenchEditor.setSelection({line: 1, ch: 0}, {line: 1, ch: 100})")
+    assert page.get_by_test_id("run-button").inner_text() == "Run selection"
+    page.get_by_test_id("run-button").click()
+    page.locator("#job-ident a").wait_for()
+    expect_status(page, "Succeed")
+    log = page.get_by_test_id("job-log").inner_text()
+    assert "hello world on 20" in log  # ${who} from the form, ${run_date} a date
+    assert "first" not in log.split("SCRIPT CODE")[-1]  # the first line did not run

@@ -97,15 +97,55 @@
     return draft;
   }
 
+  // --- ${variables} and the selection ----------------------------------------------------------------------------
+  // Linkis substitutes ${name} from params.variable (and its built-in run_date...); the form asks for the others.
+  const VARIABLE = /\$\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}/g;
+  const BUILTIN = ["run_date", "run_date_std", "run_today", "run_today_std"];
+  const variableValues = {};
+
+  function selectedCode() {
+    return editor && editor.somethingSelected() ? editor.getSelection() : "";
+  }
+
+  function codeToRun() {
+    return selectedCode() || currentCode();
+  }
+
+  function refreshVariables() {
+    const names = [];
+    for (const match of codeToRun().matchAll(VARIABLE)) {
+      if (!BUILTIN.includes(match[1]) && !names.includes(match[1])) names.push(match[1]);
+    }
+    const box = $("variables");
+    const list = $("variables-list");
+    box.hidden = !names.length;
+    const shown = Array.from(list.querySelectorAll("input")).map((input) => input.name);
+    if (shown.join(",") !== names.join(",")) {
+      list.innerHTML = names.map((name, i) =>
+        '<label for="var-' + i + '">${' + Console.escapeHtml(name) + "}</label>" +
+        '<input id="var-' + i + '" name="' + Console.escapeHtml(name) + '" data-testid="variable-input" value="' +
+        Console.escapeHtml(variableValues[name] || "") + '">').join("");
+      list.querySelectorAll("input").forEach((input) =>
+        input.addEventListener("input", () => { variableValues[input.name] = input.value; }));
+    }
+    $("run-button").textContent = selectedCode() ? "Run selection" : "Run";
+  }
+
+  function variables() {
+    const values = {};
+    $("variables-list").querySelectorAll("input").forEach((input) => { values[input.name] = input.value; });
+    return values;
+  }
+
   async function run(event) {
     event.preventDefault();
     $("run-error").textContent = "";
-    const code = editor ? editor.getValue() : $("code-editor").value;
+    const code = codeToRun(); // the selection when there is one, as Scriptis runs it
     const engine = selectedEngine();
     const body = {
       executionContent: { code, runType: $("runtype-select").value },
       labels: { engineType: engine.engineType, userCreator: "console-IDE" },
-      params: { variable: {}, configuration: {} },
+      params: { variable: variables(), configuration: {} },
     };
     $("run-button").disabled = true;
     try {
@@ -226,8 +266,15 @@
       window.workbenchEditor = editor;
     }
     const draft = restoreDraft();
-    if (editor) editor.on("change", saveDraftSoon);
-    else $("code-editor").addEventListener("input", saveDraftSoon);
+    if (editor) {
+      editor.on("change", saveDraftSoon);
+      editor.on("change", refreshVariables);
+      editor.on("cursorActivity", refreshVariables);
+    } else {
+      $("code-editor").addEventListener("input", saveDraftSoon);
+      $("code-editor").addEventListener("input", refreshVariables);
+    }
+    refreshVariables();
     document.addEventListener("console:session-ended", saveDraft);
     window.addEventListener("pagehide", saveDraft);
     fillRunTypes();
