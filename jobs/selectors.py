@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import stat
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
 import django_filters
@@ -203,6 +206,30 @@ def job_for_path(*, user, path: str) -> tuple[Job, Path] | None:
     if job is None or not job_visible(user=user, job=job):
         return None
     return job, resolved
+
+
+def job_file_open(*, user, path: str) -> tuple[BinaryIO, str, int] | None:
+    """Open a regular file inside a job's directory the user may see (a log, a result set) to download it.
+
+    ``(file, name, size)``, or None when the path names no such file. The check is made again on the open
+    descriptor, since job code may have swapped a path component for a link since ``job_for_path`` resolved it.
+    """
+    found = job_for_path(user=user, path=path)
+    if found is None:
+        return None
+    job, resolved = found
+    try:
+        fd = os.open(resolved, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    held = f"/proc/self/fd/{fd}"
+    real = os.readlink(held) if os.path.exists(held) else str(resolved)
+    job_dir = Path(settings.JOBS_DIR).resolve() / str(job.pk)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or not (real + "/").startswith(str(job_dir) + "/"):
+        os.close(fd)
+        return None
+    return os.fdopen(fd, "rb"), resolved.name, info.st_size
 
 
 # --- the console's job monitor ----------------------------------------------------------------------------------

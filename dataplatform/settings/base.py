@@ -294,6 +294,13 @@ JOB_LOG_MAX_LINES = env_int("JOB_LOG_MAX_LINES", 100000, minimum=10)
 JOB_LOG_MAX_LINE_CHARS = env_int("JOB_LOG_MAX_LINE_CHARS", 10000, minimum=80)
 JOB_RESULT_MAX_ROWS = env_int("JOB_RESULT_MAX_ROWS", 100000, minimum=1)
 
+# --- Linkis workspace (saved scripts: /api/rest_j/v1/filesystem/...) ----------------------------------------------
+# Each user's scripts and files live in LINKIS_WORKSPACE_ROOT/<username> (created on first use); no path of the
+# filesystem API leaves it. saveScript bodies and upload bodies are refused above these sizes (HTTP 413).
+LINKIS_WORKSPACE_ROOT = env_path("LINKIS_WORKSPACE_ROOT", DATA_DIR / "workspace")
+LINKIS_WORKSPACE_SCRIPT_MAX_BYTES = env_int("LINKIS_WORKSPACE_SCRIPT_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
+LINKIS_WORKSPACE_UPLOAD_MAX_BYTES = env_int("LINKIS_WORKSPACE_UPLOAD_MAX_BYTES", 100 * 1024 * 1024, minimum=1024)
+
 # --- OpenPAI jobs ----------------------------------------------------------------------------------------------
 # $PAI_DEFAULT_FS_URI of job configs: a directory on this host (outputDir defaults to <it>/Output/<user>/<job>).
 OPENPAI_DEFAULT_FS = env_path("OPENPAI_DEFAULT_FS", DATA_DIR / "pai")

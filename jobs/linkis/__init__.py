@@ -5,5 +5,7 @@ answer bodies and Linkis's error codes, over the job core's services and selecto
 - ``responses``: the ``data`` of status, progress and log answers, shared by REST and the WebSocket;
 - ``errors``: Linkis's error codes for the job core's refusals;
 - ``serializers``: the shapes of Linkis bodies (and the OpenAPI document);
-- ``views``, ``consumers``, ``urls``: the routes.
+- ``scripts``: Linkis's saved-script format (params as ``@set`` header lines), read and written;
+- ``views``, ``consumers``, ``urls``: the routes; ``filesystem``: the filesystem routes over users' workspaces
+  (``jobs.workspace``), saved scripts for Scriptis.
 """

@@ -172,3 +172,28 @@ class QueryTaskVOSerializer(serializers.ModelSerializer):
 
     def get_isReuse(self, job) -> bool:  # noqa: N802
         return False
+
+
+class PathInputSerializer(serializers.Serializer):
+    """``createNewDir``, ``createNewFile`` and ``deleteDirOrFile`` bodies."""
+
+    path = serializers.CharField(help_text="file:///<workspace>/<user>/...")
+
+
+class RenameInputSerializer(serializers.Serializer):
+    oldDest = serializers.CharField()  # noqa: N815 - wire names
+    newDest = serializers.CharField()  # noqa: N815
+
+
+class SaveScriptInputSerializer(serializers.Serializer):
+    """``saveScript``: the file must exist (``createNewFile``); ``params`` become the script's ``@set`` header."""
+
+    path = serializers.CharField()
+    scriptContent = serializers.CharField(allow_blank=True, required=False)  # noqa: N815
+    params = serializers.DictField(required=False, help_text="{variable: {k: v}, configuration: {startup: {...}}}")
+    charset = serializers.CharField(required=False, help_text="default utf-8")
+
+
+class DownloadInputSerializer(serializers.Serializer):
+    path = serializers.CharField()
+    charset = serializers.CharField(required=False)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from jobs.linkis import views
+from jobs.linkis import filesystem, views
 
 P = "api/rest_j/v1/"
 
@@ -27,4 +27,14 @@ urlpatterns = [
     path(P + "filesystem/getDirFileTrees", views.DirFileTreesView.as_view(), name="linkis-dir-trees"),
     path(P + "filesystem/openFile", views.OpenFileView.as_view(), name="linkis-open-file"),
     path(P + "filesystem/openLog", views.OpenLogView.as_view(), name="linkis-open-log"),
+    path(P + "filesystem/getUserRootPath", filesystem.UserRootPathView.as_view(), name="linkis-user-root-path"),
+    path(P + "filesystem/createNewDir", filesystem.CreateNewDirView.as_view(), name="linkis-create-dir"),
+    path(P + "filesystem/createNewFile", filesystem.CreateNewFileView.as_view(), name="linkis-create-file"),
+    path(P + "filesystem/saveScript", filesystem.SaveScriptView.as_view(), name="linkis-save-script"),
+    path(P + "filesystem/rename", filesystem.RenameView.as_view(), name="linkis-rename"),
+    path(P + "filesystem/deleteDirOrFile", filesystem.DeleteDirOrFileView.as_view(), name="linkis-delete"),
+    path(P + "filesystem/upload", filesystem.UploadView.as_view(), name="linkis-upload"),
+    path(P + "filesystem/download", filesystem.DownloadView.as_view(), name="linkis-download"),
+    path(P + "filesystem/isExist", filesystem.IsExistView.as_view(), name="linkis-is-exist"),
+    path(P + "filesystem/fileInfo", filesystem.FileInfoView.as_view(), name="linkis-file-info"),
 ]

@@ -20,6 +20,7 @@ from dataplatform.api.viewsets import LinkisAPIView
 from jobs import services
 from jobs.engines.resultset import list_resultsets, read_resultset
 from jobs.linkis.errors import ERR_PAGE_SIZE, ERR_PATH_PERMISSION, refusal_code
+from jobs.linkis.filesystem import workspace_open, workspace_tree
 from jobs.linkis.parsers import spec_from_execute, spec_from_submit
 from jobs.linkis.responses import log_page, progress_data, status_data
 from jobs.linkis.serializers import (
@@ -39,6 +40,7 @@ from jobs.selectors import (
     job_running_count,
     job_task_counts,
 )
+from jobs.workspace import is_workspace_path
 
 LOG_SIZE_DEFAULT = 100
 LOG_SIZE_ALL = 10000
@@ -333,7 +335,9 @@ def _path_or_error(request):
 class DirFileTreesView(LinkisAPIView):
     @extend_schema(parameters=[OpenApiParameter("path", str, required=True)], responses=ENVELOPE)
     def get(self, request):
-        """A directory's tree of files (a job's result sets)."""
+        """A directory's tree of files: a workspace directory, or a job's result sets."""
+        if is_workspace_path(request.query_params.get("path")):
+            return workspace_tree(request, request.query_params["path"])
         job, directory = _path_or_error(request)
         if not directory.is_dir():
             return linkis_response(request, {"dirFileTrees": None})
@@ -373,7 +377,9 @@ class OpenFileView(LinkisAPIView):
         responses=ENVELOPE,
     )
     def get(self, request):
-        """Open a result set or file, a page at a time."""
+        """Open a result set, a page at a time, or a script or text file of the workspace."""
+        if is_workspace_path(request.query_params.get("path")):
+            return workspace_open(request, request.query_params["path"], max(_int_param(request, "page", 1), 1))
         _, path = _path_or_error(request)
         page = max(_int_param(request, "page", 1), 1)
         size = _int_param(request, "pageSize", RESULT_PAGE_MAX)
