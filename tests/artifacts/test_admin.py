@@ -850,3 +850,12 @@ def test_config_edit_from_a_stale_read_keeps_a_concurrent_upgrade(upgradable):
     services.app_update(app=stale, ref=None, config={"table": "t2"}, config_given=True, actor="root", via="admin")
     upgradable.refresh_from_db()
     assert (upgradable.artifact_version.version, upgradable.config) == ("2.0.0", {"table": "t2"})
+
+
+def test_read_only_pages_offer_no_save_buttons(admin_client):
+    version = add()
+    deploy()
+    for url in (f"{VERSION}{version.pk}/change/", f"{APP}{Application.objects.get().pk}/change/"):
+        page = admin_client.get(url)
+        assert page.status_code == 200
+        assert b'name="_save"' not in page.content and b'name="_continue"' not in page.content, url

@@ -529,3 +529,9 @@ def test_failed_and_cancelled_jobs_show_where_they_stopped(console, user, admin_
     # Linkis's own wire keeps upstream's shape: an ended job's progress is 1.0.
     linkis = console.get(f"/api/rest_j/v1/entrance/{stopped[JobStatus.FAILED].exec_id}/progress").json()
     assert linkis["data"]["progress"] == 1.0
+
+
+def test_the_workbench_names_python_3(console):
+    page = text(console.get("/console/"))
+    assert 'data-engine-type="python-python3"' in page and "python (python-python3)" in page
+    assert "python2" not in page

@@ -1393,6 +1393,9 @@ def test_admin_lists_and_shows_jobs(api_client, admin_client, user):
     for task in current_tasks(pai):
         assert f'href="/admin/jobs/job/{task.job_id}/change/"' in text
     assert "WAITING" in text and "echo hello" in text
+    # A read-only page: no Save buttons that would answer a bare 403 (Delete stays: staff may delete).
+    assert 'name="_save"' not in text and 'name="_continue"' not in text and 'name="_addanother"' not in text
+    assert "deletelink" in text
 
 
 def test_admin_stop_action(api_client, admin_client, user):
