@@ -129,8 +129,13 @@ class ApiToken(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.key_prefix}…)"
 
+    @property
+    def legal_user_names(self) -> set[str]:
+        """``legal_users`` as a set of names (``*`` included as it is)."""
+        return {item.strip() for item in self.legal_users.split(",") if item.strip()}
+
     def allows_user(self, username: str) -> bool:
-        users = {item.strip() for item in self.legal_users.split(",") if item.strip()}
+        users = self.legal_user_names
         return "*" in users or username in users
 
     def allows_host(self, host: str) -> bool:

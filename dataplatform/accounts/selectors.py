@@ -27,9 +27,5 @@ def personal_api_tokens(user):
     from dataplatform.accounts.models import ApiToken
 
     candidates = ApiToken.objects.filter(is_active=True, legal_users__contains=user.username)
-    ids = [
-        token.pk
-        for token in candidates
-        if {item.strip() for item in token.legal_users.split(",") if item.strip()} == {user.username}
-    ]
+    ids = [token.pk for token in candidates if token.legal_user_names == {user.username}]
     return ApiToken.objects.filter(pk__in=ids)

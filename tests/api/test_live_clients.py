@@ -12,85 +12,22 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import logging
-import sys
-import types
-from dataclasses import dataclass
 
 import pytest
 import requests
 
+from tests.airflow_standin import CONNECTIONS, Connection, provider_imported
 from tests.live import ADMIN, LiveServer
 
 pytestmark = pytest.mark.live
 
 
-class AirflowException(Exception):
-    """``airflow.exceptions.AirflowException``."""
-
-
-@dataclass
-class Connection:
-    """The fields of ``airflow.models.Connection`` that the hook reads."""
-
-    conn_id: str
-    host: str | None = None
-    schema: str | None = None
-    login: str | None = None
-    password: str | None = None
-    port: int | None = None
-    extra: str | None = None
-
-    @property
-    def extra_dejson(self) -> dict:
-        return json.loads(self.extra) if self.extra else {}
-
-
-CONNECTIONS: dict[str, Connection] = {}
-
-
-class BaseHook:
-    """``airflow.hooks.base.BaseHook``: connections by id, and a logger."""
-
-    def __init__(self, logger_name: str | None = None) -> None:
-        self._logger_name = logger_name
-
-    @property
-    def log(self) -> logging.Logger:
-        return logging.getLogger(self._logger_name or f"airflow.task.hooks.{type(self).__qualname__}")
-
-    @classmethod
-    def get_connection(cls, conn_id: str) -> Connection:
-        if conn_id not in CONNECTIONS:
-            raise AirflowException(f"The conn_id `{conn_id}` isn't defined")
-        return CONNECTIONS[conn_id]
-
-
 @pytest.fixture(scope="module")
 def hook_class():
     """``OpenMLDBHook``, imported over the stand-in ``airflow`` package (both removed afterwards)."""
-    airflow = types.ModuleType("airflow")
-    airflow.__path__ = []
-    exceptions = types.ModuleType("airflow.exceptions")
-    exceptions.AirflowException = AirflowException
-    hooks = types.ModuleType("airflow.hooks")
-    hooks.__path__ = []
-    base = types.ModuleType("airflow.hooks.base")
-    base.BaseHook = BaseHook
-    stand_in = {
-        "airflow": airflow, "airflow.exceptions": exceptions, "airflow.hooks": hooks, "airflow.hooks.base": base
-    }  # fmt: skip
-    with pytest.MonkeyPatch.context() as patch:
-        for name, module in stand_in.items():
-            patch.setitem(sys.modules, name, module)
-        try:
-            yield importlib.import_module("openmldb_provider.hooks.openmldb_hook").OpenMLDBHook
-        finally:
-            for name in [name for name in sys.modules if name.split(".")[0] == "openmldb_provider"]:
-                del sys.modules[name]
-            CONNECTIONS.clear()
+    with provider_imported() as provider:
+        yield provider.hooks.OpenMLDBHook
 
 
 @pytest.fixture(scope="module")

@@ -9,33 +9,21 @@ README, as tests/console/test_browser.py does), to the test's temporary folder o
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 import requests
 
 from tests.artifacts.factories import manifest, zip_bytes
-from tests.conftest import need_service
+from tests.console import test_browser as browser
+from tests.console.test_browser import WAIT_MS
 from tests.live import ADMIN, LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-#: How long a test waits for something the page should show (ms): patience on a loaded machine, not a speed claim.
-WAIT_MS = 60_000
+# tests/console/test_browser's browser and screenshot folder; a server of this module's own.
+chromium = browser.chromium
+shots = browser.shots
 NS = "/v3/namespaces/default"
 
 V1_SCHEMA = {
@@ -55,29 +43,6 @@ V2_SCHEMA = {
 def server(tmp_path_factory):
     with LiveServer(tmp_path_factory.mktemp("admin-live")) as live:
         yield live
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        need_service("Playwright is not installed (pip install -r requirements-dev.txt)")
-    if not (shutil.which(CHROMIUM) or Path(CHROMIUM).is_file()):
-        need_service(f"chromium is not installed at {CHROMIUM} (make browser installs Debian's chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    folder = Path(os.environ.get("CONSOLE_SCREENSHOT_DIR") or tmp_path_factory.mktemp("screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture

@@ -10,19 +10,15 @@ goes over HTTP to ``POST /dbs/{db}`` of a live server whose feature-store files 
 from __future__ import annotations
 
 import csv
-import importlib
-import inspect
 import itertools
 import json
-import logging
-import sys
 import types
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
 
+from tests.airflow_standin import CONNECTIONS, AirflowException, Connection, provider_imported
 from tests.live import LiveServer
 from tests.waiting import eventually
 
@@ -40,112 +36,12 @@ FEATURE_ROWS = [["a", 1, 1], ["a", 2, 3], ["a", 3, 6], ["a", 4, 9], ["b", 5, 5]]
 CONTEXT = {"ds": "2024-01-01", "run_id": "manual__2024-01-01"}  # what Airflow hands execute(); unused here
 
 
-# --- the stand-in for Apache Airflow -----------------------------------------------------------------------------
-class AirflowException(Exception):
-    """``airflow.exceptions.AirflowException``."""
-
-
-@dataclass
-class Connection:
-    """The fields of ``airflow.models.Connection`` that HTTP hooks read."""
-
-    conn_id: str
-    conn_type: str = "http"
-    host: str | None = None
-    schema: str | None = None
-    login: str | None = None
-    password: str | None = None
-    port: int | None = None
-    extra: str | None = None
-
-    @property
-    def extra_dejson(self) -> dict:
-        return json.loads(self.extra) if self.extra else {}
-
-
-CONNECTIONS: dict[str, Connection] = {}  # what Airflow's connection backends would hold
-
-
-class BaseHook:
-    """``airflow.hooks.base.BaseHook``: connections by id, and a logger."""
-
-    def __init__(self, logger_name: str | None = None) -> None:
-        self._logger_name = logger_name
-
-    @property
-    def log(self) -> logging.Logger:
-        return logging.getLogger(self._logger_name or f"airflow.task.hooks.{type(self).__qualname__}")
-
-    @classmethod
-    def get_connection(cls, conn_id: str) -> Connection:
-        if conn_id not in CONNECTIONS:
-            raise AirflowException(f"The conn_id `{conn_id}` isn't defined")
-        return CONNECTIONS[conn_id]
-
-
-class BaseOperator:
-    """``airflow.models.BaseOperator``: a task id, and Airflow's refusal of arguments no class took."""
-
-    def __init__(self, *, task_id: str, **kwargs) -> None:
-        if kwargs:
-            raise AirflowException(f"Invalid arguments were passed to {type(self).__name__} (task_id: {task_id})")
-        self.task_id = task_id
-
-    @property
-    def log(self) -> logging.Logger:
-        return logging.getLogger(f"airflow.task.operators.{type(self).__qualname__}")
-
-
-def determine_kwargs(python_callable, op_args, kwargs) -> dict:
-    """``airflow.utils.operator_helpers.determine_kwargs``: the context entries the callable takes by name."""
-    signature = inspect.signature(python_callable)
-    for name in itertools.islice(signature.parameters, len(op_args)):
-        if name in kwargs:
-            raise ValueError(f"The key {name} in the op_args is part of kwargs and therefore reserved.")
-    if any(parameter.kind == parameter.VAR_KEYWORD for parameter in signature.parameters.values()):
-        return dict(kwargs)
-    return {name: kwargs[name] for name in signature.parameters if name in kwargs}
-
-
-def _stub_modules() -> dict[str, types.ModuleType]:
-    modules = {}
-    for name, attributes in {
-        "airflow": {"AirflowException": AirflowException},
-        "airflow.exceptions": {"AirflowException": AirflowException},
-        "airflow.hooks": {},
-        "airflow.hooks.base": {"BaseHook": BaseHook},
-        "airflow.models": {"BaseOperator": BaseOperator, "Connection": Connection},
-        "airflow.utils": {},
-        "airflow.utils.operator_helpers": {"determine_kwargs": determine_kwargs},
-    }.items():
-        module = types.ModuleType(name)
-        module.__dict__.update(attributes)
-        if name in ("airflow", "airflow.hooks", "airflow.utils"):
-            module.__path__ = []  # a package: its submodules are the entries above
-        modules[name] = module
-    for name, module in modules.items():
-        parent, _, child = name.rpartition(".")
-        if parent:
-            setattr(modules[parent], child, module)
-    return modules
-
-
+# --- the provider over the stand-in for Apache Airflow ------------------------------------------------------------
 @pytest.fixture(scope="module")
 def airflow():
-    """The provider's hook and operators module, imported over the stand-in ``airflow`` package (then removed)."""
-    provider = [name for name in sys.modules if name.split(".")[0] == "openmldb_provider"]
-    assert not provider, f"the provider was imported before its Airflow stand-in: {provider}"
-    with pytest.MonkeyPatch.context() as patch:
-        for name, module in _stub_modules().items():
-            patch.setitem(sys.modules, name, module)
-        try:
-            hooks = importlib.import_module("openmldb_provider.hooks.openmldb_hook")
-            operators = importlib.import_module("openmldb_provider.operators.openmldb_operator")
-            yield types.SimpleNamespace(hooks=hooks, operators=operators)
-        finally:
-            for name in [name for name in sys.modules if name.split(".")[0] == "openmldb_provider"]:
-                del sys.modules[name]
-            CONNECTIONS.clear()
+    """The provider's hook and operators modules, imported over the stand-in ``airflow`` package (then removed)."""
+    with provider_imported() as provider:
+        yield provider
 
 
 # --- the server and the connections ------------------------------------------------------------------------------
