@@ -25,6 +25,30 @@ def check_job_settings(app_configs=None, **kwargs) -> list[checks.Error]:
                 id="jobs.E002",
             )
         )
+    if settings.OPENPAI_RUNNER not in ("local", "ray"):
+        errors.append(
+            checks.Error(
+                f"OPENPAI_RUNNER is {settings.OPENPAI_RUNNER!r}.",
+                hint="Use 'local' (tasks run on the job core's runner) or 'ray' (gang-scheduled on a Ray cluster).",
+                id="jobs.E003",
+            )
+        )
+    from jobs.openpai.capacity import ShareError, parse_shares
+
+    try:
+        shares = parse_shares(settings.OPENPAI_VC_SHARES)
+    except ShareError as error:
+        errors.append(checks.Error(f"OPENPAI_VC_SHARES cannot be read: {error}", id="jobs.E004"))
+    else:
+        unknown = sorted(set(shares) - set(settings.OPENPAI_VIRTUAL_CLUSTERS))
+        if unknown:
+            errors.append(
+                checks.Error(
+                    f"OPENPAI_VC_SHARES names virtual clusters that do not exist: {', '.join(unknown)}.",
+                    hint="Name only virtual clusters of OPENPAI_VIRTUAL_CLUSTERS.",
+                    id="jobs.E005",
+                )
+            )
     return errors
 
 
@@ -42,6 +66,13 @@ class JobsConfig(AppConfig):
         from jobs.runners import start_runner
 
         server_start_hook("job-runner", start_runner, enabled=lambda: settings.JOB_RUNNER_AUTOSTART)
+        from jobs.runners.ray_service import start_dispatcher_process
+
+        server_start_hook(
+            "openpai-ray",
+            start_dispatcher_process,
+            enabled=lambda: settings.OPENPAI_RUNNER == "ray" and settings.OPENPAI_RAY_DISPATCHER_AUTOSTART,
+        )
         # After every app's ready(): engines registered by other apps (the feature store's sql) get theirs too.
         post_migrate.connect(engine_permissions_ensure, dispatch_uid="jobs.engine_permissions")
 

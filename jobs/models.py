@@ -108,6 +108,9 @@ class Job(models.Model):
     result_count = models.PositiveIntegerField(default=0)
 
     runner = models.CharField(max_length=128, blank=True, help_text="host:pid of the runner that claimed the job.")
+    #: Who takes the job from the queue: "" the job core's runner (local or Celery); "ray" the OpenPAI gang
+    #: dispatcher (``jobs.runners.ray_gang``), which starts a job's tasks together in a Ray placement group.
+    queue = models.CharField(max_length=16, blank=True, default="")
     pid = models.IntegerField(null=True, blank=True, help_text="Engine process (and process group) id.")
     kill_requested_at = models.DateTimeField(null=True, blank=True)
     kill_requested_by = models.CharField(max_length=150, blank=True)
@@ -248,6 +251,8 @@ class PaiJob(models.Model):
     exit_code = models.IntegerField(null=True, blank=True)
     exit_diagnostics = models.TextField(blank=True)
     exit_type = models.CharField(max_length=32, blank=True)
+    #: While the job waits for its gang to be placed (the ``ray`` runner): what it waits for (which resource is short).
+    waiting_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
 
@@ -279,6 +284,11 @@ class PaiTask(models.Model):
     job = models.ForeignKey(Job, null=True, on_delete=models.SET_NULL, related_name="pai_tasks")
     #: {label: [ports]} given to this task (PAI_CONTAINER_HOST_<label>_PORT_LIST).
     ports = models.JSONField(default=dict, blank=True)
+    #: Where the task ran (the ``ray`` runner): the node's address and the GPU ids Ray gave it.
+    host = models.CharField(max_length=255, blank=True)
+    gpus = models.JSONField(default=list, blank=True)
+    #: What the task used, once it ended: {"cpuSeconds", "maxMemoryMB", "memoryLimited"}.
+    usage = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["pai_job", "attempt", "role", "index"]
@@ -288,3 +298,26 @@ class PaiTask(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pai_job} attempt {self.attempt} {self.role}[{self.index}]"
+
+
+class RayNode(models.Model):
+    """A node of the Ray cluster OpenPAI jobs run on (``OPENPAI_RUNNER=ray``), as the gang dispatcher last saw it.
+
+    The dispatcher refreshes these rows every few seconds; submit checks a job's roles against them (a role that no
+    node could ever hold is refused), and the admin and console show the capacity and its use per virtual cluster.
+    """
+
+    node_id = models.CharField(max_length=64, unique=True)
+    host = models.CharField(max_length=255)
+    alive = models.BooleanField(default=True)
+    #: {"CPU": n, "GPU": n, "memoryMB": n} the node offers, and what is free on it now.
+    total = models.JSONField(default=dict)
+    available = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["host", "node_id"]
+        verbose_name = "Ray node"
+
+    def __str__(self) -> str:
+        return f"{self.host} ({self.node_id[:8]})"

@@ -58,6 +58,7 @@ from typing import Any
 from django.conf import settings
 
 from jobs.engines import PROJECT_ROOT
+from jobs.procs import exit_status, signal_inside  # noqa: F401 - re-exported: the sandbox ends processes this way
 
 # The system a job may read: bound read-only where they are directories, recreated where they are symlinks
 # (a merged /usr). Nothing else of the host's file system is visible.
@@ -415,45 +416,3 @@ def workdir_reclaim(workdir: Path, tmpdir: Path | None = None) -> None:
 def tmpdir_for(workdir: Path) -> Path:
     """The job's private /tmp on disk: beside the job directories, never inside one a client can list."""
     return workdir.parent / ".tmp" / workdir.name
-
-
-# --- ending a sandbox -----------------------------------------------------------------------------------------
-def _stat_fields(pid: int) -> tuple[int, int] | None:
-    """(ppid, pgrp) of a process, or None when it is gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2 :].split()
-    return int(fields[1]), int(fields[2])
-
-
-def signal_inside(bwrap_pid: int, signum: int) -> int:
-    """Send ``signum`` to the processes inside the sandbox started as ``bwrap_pid``; return how many got it.
-
-    bubblewrap itself and its reaper (pid 1 inside) are left alone: either ending would end the whole sandbox at
-    once, without the job's chance to clean up. A process that left the job's process group is ended later
-    with the sandbox.
-    """
-    sent = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        pid = int(entry.name)
-        fields = _stat_fields(pid)
-        if fields is None or pid == bwrap_pid:
-            continue
-        ppid, pgrp = fields
-        if pgrp != bwrap_pid or ppid == bwrap_pid:
-            continue
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signum)
-            sent += 1
-    return sent
-
-
-def exit_status(returncode: int) -> int:
-    """bubblewrap reports a program killed by signal N as 128 + N; give it back as -N, as subprocess does."""
-    if 128 < returncode < 128 + 65:
-        return -(returncode - 128)
-    return returncode

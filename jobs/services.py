@@ -223,6 +223,7 @@ class JobSpec:
     queue_timeout_seconds: int | None = None
     env: dict[str, str] = field(default_factory=dict)
     grants: dict[str, list[str]] = field(default_factory=dict)  # see Job.grants
+    queue: str = ""  # see Job.queue
 
 
 #: The longest timeout a label may ask for (about 68 years): a bound that keeps absurd values out of the database.
@@ -328,6 +329,7 @@ def job_submit(*, owner, spec: JobSpec, may_act_as_others: bool = False) -> Job:
             grants=spec.grants,
             timeout_seconds=timeout,
             queue_timeout_seconds=queue_timeout,
+            queue=spec.queue,
         )
         job.full_clean(exclude=["owner"])
         job.save()
@@ -347,14 +349,19 @@ def job_submit(*, owner, spec: JobSpec, may_act_as_others: bool = False) -> Job:
                 ),
             ],
         )
-        transaction.on_commit(lambda: _after_submit(job_id))
+        transaction.on_commit(lambda: _after_submit(job_id, spec.queue))
     job.refresh_from_db()
     return job
 
 
-def _after_submit(job_id: int) -> None:
+def _after_submit(job_id: int, queue: str = "") -> None:
     publish_job_event(job_id, "status", {"status": JobStatus.INITED})
-    notify_runner(job_id)
+    if queue == "ray":
+        from jobs.runners.ray_gang import wake_dispatcher
+
+        wake_dispatcher()
+    else:
+        notify_runner(job_id)
 
 
 # --- Finish listeners -----------------------------------------------------------------------------------------

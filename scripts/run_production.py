@@ -4,6 +4,7 @@
     web        127.0.0.1:PORT+1 gunicorn, WEB_PROCESSES sync workers (default: one per core), WSGI
     ws         127.0.0.1:PORT+2 uvicorn, ASGI, for WebSocket
     worker                      one Celery worker (manage.py worker); `make worker` adds more, anywhere
+    openpai-ray                 with OPENPAI_RUNNER=ray: the gang dispatcher of OpenPAI jobs (manage.py openpai_ray)
 
 honcho supervises them: their output is prefixed with their name, and when one exits the others are stopped.
 HTTP goes to sync WSGI workers because a sync view under an ASGI server pays a thread hop per request (see
@@ -60,7 +61,10 @@ def main() -> None:
         f"ws: {VENV_BIN / 'uvicorn'} dataplatform.asgi:application --host 127.0.0.1 --port {ws_port} --lifespan off"
         " --http httptools --ws websockets --proxy-headers --no-access-log\n"
         f"worker: {python} manage.py worker\n"
+        + (f"openpai-ray: {python} manage.py openpai_ray\n" if os.environ.get("OPENPAI_RUNNER") == "ray" else "")
     )
+    # The production profile runs the OpenPAI dispatcher as a process of its own, not inside a web process.
+    os.environ["OPENPAI_RAY_DISPATCHER_AUTOSTART"] = "0"
     # Behind nginx the client address is the last X-Forwarded-For hop (login throttling, logs).
     os.environ.setdefault("NUM_PROXIES", "1")
     os.environ["JOB_RUNNER_AUTOSTART"] = "1"

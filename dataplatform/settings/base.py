@@ -308,6 +308,17 @@ OPENPAI_DEFAULT_FS = env_path("OPENPAI_DEFAULT_FS", DATA_DIR / "pai")
 OPENPAI_MAX_TASKS_PER_JOB = env_int("OPENPAI_MAX_TASKS_PER_JOB", 1000, minimum=1)
 # retryCount -1 means "retry until stopped" upstream; this bounds it.
 OPENPAI_MAX_RETRIES = env_int("OPENPAI_MAX_RETRIES", 100, minimum=0)
+# Where OpenPAI tasks run: "local" as job-core jobs of this platform's runner (no resource accounting), or "ray":
+# each job a Ray placement group with one bundle per task (gang-scheduled, CPU/GPU/memory accounted), started by the
+# gang dispatcher (manage.py openpai_ray; the server starts it when OPENPAI_RAY_DISPATCHER_AUTOSTART is on).
+OPENPAI_RUNNER = env_str("OPENPAI_RUNNER", "local")
+# The Ray cluster's address (host:port of its head); "local": the dispatcher starts a Ray head on this machine.
+RAY_ADDRESS = env_str("RAY_ADDRESS", "local")
+# Logical GPUs a local head (RAY_ADDRESS=local) declares: Ray hands their ids to tasks as CUDA_VISIBLE_DEVICES.
+RAY_LOCAL_NUM_GPUS = env_int("RAY_LOCAL_NUM_GPUS", 0, minimum=0)
+OPENPAI_RAY_DISPATCHER_AUTOSTART = env_bool("OPENPAI_RAY_DISPATCHER_AUTOSTART", True)
+# Virtual clusters' shares of the Ray cluster: "research=0.25;prod=CPU:8,GPU:2,memoryMB:16384" (unnamed: all).
+OPENPAI_VC_SHARES = env_str("OPENPAI_VC_SHARES", "")
 
 # --- Feature store -----------------------------------------------------------------------------------------------
 # OpenMLDB's APIServer has no authentication and its clients send none; the production profile turns this off.

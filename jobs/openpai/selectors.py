@@ -182,6 +182,7 @@ def job_status(pai: PaiJob, tasks: list[PaiTask] | None = None, viewer=None) -> 
         "appExitDiagnostics": exit_diagnostics(pai, viewer),
         "appExitType": pai.exit_type or None,
         "virtualCluster": pai.virtual_cluster,
+        **({"waitingReason": pai.waiting_reason} if state == PaiJobState.WAITING and pai.waiting_reason else {}),
     }
 
 
@@ -196,6 +197,15 @@ def task_state(task: PaiTask) -> str:
     if job.status == JobStatus.CANCELLED:
         return PaiJobState.STOPPED
     return PaiJobState.FAILED
+
+
+def gpu_bitmap(gpus: list) -> int:
+    """``containerGpus`` as upstream: a bitmap of the task's GPU ids (GPUs 0 and 2: 5)."""
+    bitmap = 0
+    for gpu in gpus or []:
+        if str(gpu).isdigit():
+            bitmap |= 1 << int(gpu)
+    return bitmap
 
 
 def task_log_url(pai: PaiJob, task: PaiTask) -> str:
@@ -216,13 +226,14 @@ def job_detail(pai: PaiJob, viewer=None) -> dict:
                 "taskIndex": task.index,
                 "taskState": task_state(task),
                 "containerId": f"container_{job.pk}" if job else None,
-                "containerIp": "127.0.0.1",
+                "containerIp": task.host or "127.0.0.1",
                 "containerPorts": {label: ",".join(map(str, ports)) for label, ports in task.ports.items()},
-                "containerGpus": 0,
+                "containerGpus": gpu_bitmap(task.gpus),
                 "containerLog": task_log_url(pai, task),
                 "containerExitCode": job.exit_code if job else None,
                 "attempt": task.attempt,
                 "jobId": job.pk if job else None,
+                **({"containerUsage": task.usage} if task.usage else {}),
             }
         )
     return {"name": pai.name, "jobStatus": job_status(pai, tasks, viewer), "taskRoles": roles}

@@ -34,10 +34,23 @@ from dataplatform.api.exceptions import (
     InvalidInputError,
     NotFoundError,
 )
-from jobs.models import NON_TERMINAL, PAI_FINAL_STATES, Job, JobLogLine, JobStatus, PaiJob, PaiJobState, PaiTask
+from jobs.models import (
+    NON_TERMINAL,
+    PAI_FINAL_STATES,
+    QUEUED,
+    Job,
+    JobErrorCode,
+    JobLogLine,
+    JobStatus,
+    PaiJob,
+    PaiJobState,
+    PaiTask,
+    RayNode,
+)
+from jobs.openpai import capacity
 from jobs.openpai.config import ConfigError, resolve_dirs, validate_config
 from jobs.sandbox import Grants
-from jobs.services import JobQueueFullError, JobSpec, engine_require, job_kill, job_submit
+from jobs.services import JobQueueFullError, JobSpec, engine_require, job_kill, job_submit, job_transition
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +95,8 @@ def pai_job_submit(*, owner, data, raw: str, name: str | None = None, replace_fi
         raise NotFoundError(f"Virtual cluster {vc} is not found.", code="NoVirtualClusterError")
     if not _is_admin(owner) and vc not in user_virtual_clusters(owner):
         raise ForbiddenError(f"User {owner.username} is not allowed to do operation in {vc}", code="ForbiddenUserError")
+    if settings.OPENPAI_RUNNER == "ray":
+        _check_capacity(config, vc)
     default_fs = str(settings.OPENPAI_DEFAULT_FS)
     resolved = resolve_dirs(config, username=owner.username, default_fs=default_fs)
     job_name = config["jobName"]
@@ -113,6 +128,33 @@ def pai_job_submit(*, owner, data, raw: str, name: str | None = None, replace_fi
         except JobQueueFullError as error:
             raise QueueFullError(f"{error.message} The job was not submitted; retry later.") from None
     return pai
+
+
+def _check_capacity(config: dict, vc: str) -> None:
+    """Refuse a job that could never start on the Ray cluster as the dispatcher last saw it: a role no node could
+    hold one task of, or needs beyond its virtual cluster's share (``InvalidParametersError``, naming them)."""
+    nodes = [node.total for node in RayNode.objects.filter(alive=True)]
+    if not nodes:
+        return  # no cluster seen yet: the dispatcher checks when it places the job
+    reason = capacity.job_never_fits(config["taskRoles"], nodes)
+    if reason is not None:
+        raise InvalidInputError(f"The job cannot be placed: {reason}.", code="InvalidParametersError")
+    try:
+        share = capacity.parse_shares(settings.OPENPAI_VC_SHARES).get(vc)
+    except capacity.ShareError:
+        share = None  # a system check reports the setting
+    if share is None:
+        return
+    total = dict.fromkeys(capacity.RESOURCES, 0.0)
+    for node in nodes:
+        total = capacity.add(total, node)
+    missing = capacity.short(capacity.job_resources(config["taskRoles"]), capacity.vc_capacity(share, total))
+    if missing:
+        raise InvalidInputError(
+            f"The job needs more than virtual cluster {vc}'s share of the cluster: {'; '.join(missing)} "
+            "(free in the whole share).",
+            code="InvalidParametersError",
+        )
 
 
 def user_area(username: str) -> Path:
@@ -168,7 +210,7 @@ def _random_port_count(role: dict) -> int:
     return sum(port["portNumber"] for port in port_list if not port["beginAt"]) * role["taskNumber"]
 
 
-def _task_ports(role: dict, pool) -> list[dict[str, list[int]]]:
+def _task_ports(role: dict, pool, first_index: int = 0) -> list[dict[str, list[int]]]:
     """Ports of each task of the role: {label: [ports]}; a role without portList gets one ``default`` port.
 
     Every task runs on this host, so a fixed ``beginAt`` is given out task by task (task i starts at
@@ -176,7 +218,7 @@ def _task_ports(role: dict, pool) -> list[dict[str, list[int]]]:
     """
     port_list = role["portList"] or [{"label": "default", "beginAt": 0, "portNumber": 1}]
     out = []
-    for index in range(role["taskNumber"]):
+    for index in range(first_index, first_index + role["taskNumber"]):
         ports: dict[str, list[int]] = {}
         for port in port_list:
             if port["beginAt"]:
@@ -188,12 +230,18 @@ def _task_ports(role: dict, pool) -> list[dict[str, list[int]]]:
     return out
 
 
-def _submit_attempt(pai: PaiJob) -> None:
-    """Inside a transaction: submit every task instance of the job's current attempt to the job core."""
+TaskKey = tuple[str, int]  # (role, index)
+
+
+def _task_environments(
+    pai: PaiJob,
+    hosts: dict[TaskKey, str],
+    ports: dict[str, list[dict[str, list[int]]]],
+    gpus: dict[TaskKey, list[str]] | None = None,
+) -> dict[TaskKey, dict[str, str]]:
+    """OpenPAI's environment of every task instance (role, index): the job's, its peers' hosts and ports, its own."""
     config = pai.config
     roles = pai.roles()
-    pool = iter(_free_ports(sum(_random_port_count(role) for role in roles)))
-    ports = {role["name"]: _task_ports(role, pool) for role in roles}
     common = {
         "PAI_JOB_NAME": pai.name,
         "PAI_USER_NAME": pai.owner.username,
@@ -210,13 +258,14 @@ def _submit_attempt(pai: PaiJob) -> None:
     for role in roles:
         common[f"PAI_TASK_ROLE_TASK_COUNT_{role['name']}"] = str(role["taskNumber"])
         common[f"PAI_TASK_ROLE_{role['name']}_HOST_LIST"] = ",".join(
-            f"{HOST}:{next(iter(task_ports.values()))[0]}" for task_ports in ports[role["name"]]
+            f"{hosts[role['name'], index]}:{next(iter(task_ports.values()))[0]}"
+            for index, task_ports in enumerate(ports[role["name"]])
         )
-    tasks = []
-    grants = task_grants(config, username=pai.owner.username).to_json()
+    out = {}
     for role in roles:
         for index, task_ports in enumerate(ports[role["name"]]):
             first_port = next(iter(task_ports.values()))[0]
+            host = hosts[role["name"], index]
             env = {
                 **config.get("jobEnvs", {}),
                 **common,
@@ -226,9 +275,9 @@ def _submit_attempt(pai: PaiJob) -> None:
                 "PAI_CURRENT_TASK_ROLE_MEM_MB": str(role["memoryMB"]),
                 "PAI_CURRENT_TASK_ROLE_SHM_MB": str(role["shmMB"]),
                 "PAI_CURRENT_TASK_ROLE_GPU_COUNT": str(role["gpuNumber"]),
-                "PAI_CURRENT_CONTAINER_IP": HOST,
+                "PAI_CURRENT_CONTAINER_IP": host,
                 "PAI_CURRENT_CONTAINER_PORT": str(first_port),
-                "PAI_CONTAINER_HOST_IP": HOST,
+                "PAI_CONTAINER_HOST_IP": host,
                 "PAI_CONTAINER_HOST_PORT": str(first_port),
                 "PAI_CONTAINER_HOST_PORT_LIST": ";".join(
                     f"{label}:{','.join(map(str, values))}" for label, values in task_ports.items()
@@ -236,6 +285,36 @@ def _submit_attempt(pai: PaiJob) -> None:
             }
             for label, values in task_ports.items():
                 env[f"PAI_CONTAINER_HOST_{label}_PORT_LIST"] = ",".join(map(str, values))
+            if gpus is not None:
+                # Only its own GPUs: the ids Ray gave the task's bundle (none at all for a role without GPUs).
+                env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus.get((role["name"], index), []))
+                env["PAI_CURRENT_TASK_ROLE_GPU_LIST"] = env["CUDA_VISIBLE_DEVICES"]
+            out[role["name"], index] = env
+    return out
+
+
+def _submit_attempt(pai: PaiJob) -> None:
+    """Inside a transaction: submit every task instance of the job's current attempt to the job core.
+
+    With the ``ray`` runner the tasks queue for the gang dispatcher, which gives them their hosts, ports and GPUs
+    once the job's placement group is placed (``pai_gang_placed``); otherwise they run on this host.
+    """
+    config = pai.config
+    roles = pai.roles()
+    on_ray = settings.OPENPAI_RUNNER == "ray"
+    ports: dict[str, list[dict[str, list[int]]]]
+    if on_ray:
+        ports = {role["name"]: [{} for _ in range(role["taskNumber"])] for role in roles}
+        environments: dict[tuple[str, int], dict[str, str]] = {}
+    else:
+        pool = iter(_free_ports(sum(_random_port_count(role) for role in roles)))
+        ports = {role["name"]: _task_ports(role, pool) for role in roles}
+        hosts = {(role["name"], index): HOST for role in roles for index in range(role["taskNumber"])}
+        environments = _task_environments(pai, hosts, ports)
+    tasks = []
+    grants = task_grants(config, username=pai.owner.username).to_json()
+    for role in roles:
+        for index, task_ports in enumerate(ports[role["name"]]):
             spec = JobSpec(
                 code=role["command"],
                 engine_type="shell-1",
@@ -253,13 +332,75 @@ def _submit_attempt(pai: PaiJob) -> None:
                 labels={"openpai.job": f"{pai.owner.username}~{pai.name}"},
                 source_api=Job.SourceApi.OPENPAI,
                 timeout_seconds=settings.JOB_MAX_TIMEOUT,
-                env=env,
+                env=environments.get((role["name"], index), {}),
                 grants=grants,
+                queue="ray" if on_ray else "",
             )
             job = job_submit(owner=pai.owner, spec=spec)
             tasks.append(PaiTask(pai_job=pai, attempt=pai.attempt, role=role["name"], index=index, job=job,
                                  ports=task_ports))  # fmt: skip
     PaiTask.objects.bulk_create(tasks)
+
+
+# --- the ray runner: placement ------------------------------------------------------------------------------------
+def pai_gang_placed(*, pai_job_id: int, attempt: int, nodes: dict[tuple[str, int], dict]) -> bool:
+    """The job's placement group is placed: give each task its node, ports and GPUs, and its environment.
+
+    ``nodes``: for each task (role, index) ``{"ip", "gpus", "free_ports"}`` (free ports on its node, enough for
+    its role's random ports). Return False when the attempt is no longer current (stopped, retried, deleted).
+    """
+    with transaction.atomic():
+        pai = PaiJob.objects.select_for_update().select_related("owner").filter(pk=pai_job_id).first()
+        if pai is None or pai.is_final or pai.attempt != attempt or pai.execution_type == "STOP":
+            return False
+        roles = pai.roles()
+        ports: dict[str, list[dict[str, list[int]]]] = {}
+        for role in roles:
+            ports[role["name"]] = []
+            for index in range(role["taskNumber"]):
+                pool = iter(nodes[role["name"], index]["free_ports"])
+                ports[role["name"]] += _task_ports({**role, "taskNumber": 1}, pool, first_index=index)
+        hosts = {key: node["ip"] for key, node in nodes.items()}
+        gpus = {key: list(node["gpus"]) for key, node in nodes.items()}
+        environments = _task_environments(pai, hosts, ports, gpus)
+        for task in pai.tasks.filter(attempt=attempt).select_related("job"):
+            key = (task.role, task.index)
+            task.host, task.gpus = hosts[key], gpus[key]
+            task.ports = ports[task.role][task.index]
+            task.save(update_fields=["host", "gpus", "ports"])
+            if task.job is not None:
+                Job.objects.filter(pk=task.job.pk).update(env=environments[key])
+        if pai.waiting_reason:
+            pai.waiting_reason = ""
+            pai.save(update_fields=["waiting_reason"])
+    return True
+
+
+def pai_gang_waiting(*, pai_job_id: int, reason: str) -> None:
+    """Say why the job's gang waits (which resource is short); "" once it no longer waits."""
+    PaiJob.objects.filter(pk=pai_job_id).exclude(waiting_reason=reason).update(waiting_reason=reason)
+
+
+def pai_gang_refused(*, pai_job_id: int, attempt: int, reason: str) -> bool:
+    """The job's gang can never be placed (the cluster has no node that could hold a task): end it FAILED, with
+    the reason, without retries (another attempt would not fit either)."""
+    with transaction.atomic():
+        pai = PaiJob.objects.select_for_update().select_related("owner").filter(pk=pai_job_id).first()
+        if pai is None or pai.is_final or pai.attempt != attempt:
+            return False
+        pai.waiting_reason = ""
+        pai.save(update_fields=["waiting_reason"])
+        for job_id in pai.tasks.filter(attempt=attempt, job__status__in=NON_TERMINAL).values_list("job_id", flat=True):
+            job_transition(
+                job_id=job_id,
+                to=JobStatus.FAILED,
+                only_from=QUEUED,
+                log=reason,
+                level="ERROR",
+                error_code=JobErrorCode.ENGINE_UNAVAILABLE,
+                error_desc=reason,
+            )
+        return _finish(pai, PaiJobState.FAILED, 1, reason, "NON_TRANSIENT")
 
 
 # --- stop, start, delete ---------------------------------------------------------------------------------------

@@ -206,7 +206,7 @@ def redispatch_stale(now: dt.datetime | None = None) -> list[int]:
     now = now or timezone.now()
     cutoff = now - dt.timedelta(seconds=settings.JOB_REDISPATCH_SECONDS)
     stale = Job.objects.filter(
-        Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=cutoff), status__in=QUEUED, created_at__lt=cutoff
+        Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=cutoff), status__in=QUEUED, queue="", created_at__lt=cutoff
     )
     job_ids = list(stale.order_by("id").values_list("id", flat=True)[:500])
     send_run(job_ids)
@@ -223,7 +223,7 @@ def lock_user(user: str) -> None:
 
 def undispatched_jobs():
     """Queued jobs with no message to the workers in flight, oldest first."""
-    return Job.objects.filter(status__in=QUEUED, dispatched_at__isnull=True).order_by("id")
+    return Job.objects.filter(status__in=QUEUED, queue="", dispatched_at__isnull=True).order_by("id")
 
 
 class CeleryRunner:
@@ -345,7 +345,7 @@ class WorkerRunner:
     def claim(self, job_id: int) -> tuple[bool, str]:
         """Claim a queued job for this worker under the per-user limit: ``(claimed, submit_user)``."""
         with transaction.atomic():
-            row = Job.objects.filter(pk=job_id).values_list("status", "submit_user").first()
+            row = Job.objects.filter(pk=job_id, queue="").values_list("status", "submit_user").first()
             if row is None or row[0] not in QUEUED:
                 return False, ""
             user = row[1]

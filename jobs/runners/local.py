@@ -120,7 +120,7 @@ class LocalRunner:
         if now - self._last_queue_check < 1.0:
             return
         self._last_queue_check = now
-        candidates = Job.objects.filter(status__in=QUEUED, queue_timeout_seconds__isnull=False).values_list(
+        candidates = Job.objects.filter(queue="", status__in=QUEUED, queue_timeout_seconds__isnull=False).values_list(
             "id", "created_at", "queue_timeout_seconds"
         )
         current = timezone.now()
@@ -141,9 +141,8 @@ class LocalRunner:
             free = self.max_running - self.running_count()
             if free <= 0:
                 return
-            candidates = list(
-                Job.objects.filter(status__in=QUEUED).order_by("id").values_list("id", "submit_user")[: free * 8 + 16]
-            )
+            queued = Job.objects.filter(status__in=QUEUED, queue="").order_by("id")
+            candidates = list(queued.values_list("id", "submit_user")[: free * 8 + 16])
             if not candidates:
                 return
             active = Counter(Job.objects.filter(status__in=ACTIVE).values_list("submit_user", flat=True))

@@ -140,12 +140,15 @@ class JobExecution:
         if process is None or self._terminating:
             return
         self._terminating = True
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            if not (self.sandboxed and signal_inside(process.pid, signal.SIGTERM)):
-                os.killpg(process.pid, signal.SIGTERM)
+        self._signal_term(process)
         timer = threading.Timer(settings.JOB_KILL_GRACE_SECONDS, self._force_kill)
         timer.daemon = True
         timer.start()
+
+    def _signal_term(self, process) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if not (self.sandboxed and signal_inside(process.pid, signal.SIGTERM)):
+                os.killpg(process.pid, signal.SIGTERM)
 
     def _force_kill(self) -> None:
         process = self.process
@@ -182,6 +185,10 @@ class JobExecution:
                 os.close(self._result_fd)
             self.pool.finished(self.job_id)
             connection.close()
+
+    def memory_limit_mb(self) -> int:
+        """The address-space limit of the engine's processes (RLIMIT_AS, 0: none)."""
+        return settings.JOB_MEMORY_LIMIT_MB
 
     @property
     def exit_code(self) -> int | None:
@@ -228,7 +235,7 @@ class JobExecution:
             code=job.code,
             workdir=job.workdir,
             job_id=job.pk,
-            memory_mb=settings.JOB_MEMORY_LIMIT_MB,
+            memory_mb=self.memory_limit_mb(),
             cpu_seconds=settings.JOB_CPU_LIMIT_SECONDS,
             max_processes=settings.JOB_MAX_PROCESSES if self.sandboxed else 0,
             spark_driver_memory=settings.JOB_SPARK_DRIVER_MEMORY,
@@ -303,9 +310,13 @@ class JobExecution:
                 # descriptor taken now, so that a link the job puts in its place leads nowhere.
                 self._result_fd = os.open(job.result_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
                 argv = sandbox_argv(sandbox, argv, workdir=job.workdir, tmpdir=tmpdir, grants=grants)
+        return self._launch(argv, cwd=job.workdir, env=env, control_fd=control_fd)
+
+    def _launch(self, argv: list[str], *, cwd: Path, env: dict[str, str], control_fd: int):
+        """Start the engine's command line here, as a child in a session of its own (a Popen)."""
         return subprocess.Popen(  # noqa: S603 - the argv comes from the engine registry, not from the request
             argv,
-            cwd=job.workdir,
+            cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -534,9 +545,12 @@ class ExecutionPool:
         self._kills: set[int] = set()
         self._on_finished = on_finished
 
-    def add(self, job_id: int) -> JobExecution:
-        """Register a new execution of ``job_id``; the caller runs it (``execution.run()`` or its thread)."""
-        execution = JobExecution(self, job_id)
+    def add(self, job_id: int, factory: Callable[..., JobExecution] | None = None) -> JobExecution:
+        """Register a new execution of ``job_id``; the caller runs it (``execution.run()`` or its thread).
+
+        ``factory(pool, job_id)`` makes it (a ``JobExecution`` whose process runs elsewhere, say).
+        """
+        execution = (factory or JobExecution)(self, job_id)
         with self._lock:
             self._running[job_id] = execution
         return execution

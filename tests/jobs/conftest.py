@@ -3,8 +3,25 @@
 import os
 from pathlib import Path
 
+import pytest
+
 from jobs.models import TERMINAL, Job
 from tests.conftest import eventually
+
+
+@pytest.fixture
+def pai_fs(settings, tmp_path):
+    """OpenPAI's default file system (``$PAI_DEFAULT_FS_URI``) in the test's own directory."""
+    settings.OPENPAI_DEFAULT_FS = tmp_path / "pai-fs"
+    return settings.OPENPAI_DEFAULT_FS
+
+
+@pytest.fixture
+def marks(pai_fs):
+    """Where OpenPAI tasks and the test talk through files: in alice's own output area."""
+    path = pai_fs / "Output" / "alice" / "marks"
+    path.mkdir(parents=True)
+    return path
 
 
 def wait_for(job_id: int, statuses=TERMINAL, timeout: float = 60.0) -> Job:

@@ -177,19 +177,6 @@ def assert_all_gone(pids: list[int], timeout: float = 30.0) -> None:
         assert not group_members(pid), pid  # the group still exists only as zombies nobody reaps
 
 
-@pytest.fixture
-def pai_fs(settings, tmp_path):
-    settings.OPENPAI_DEFAULT_FS = tmp_path / "pai-fs"
-    return settings.OPENPAI_DEFAULT_FS
-
-
-@pytest.fixture
-def marks(pai_fs):
-    path = pai_fs / "Output" / "alice" / "marks"
-    path.mkdir(parents=True)
-    return path
-
-
 def task_child(task_pid: int, marks: Path) -> int:
     """The host pid of the child a SPAWNS_CHILD task wrote to ``marks/child`` (a pid inside its sandbox)."""
     return host_pid(task_pid, int(wait_file(marks / "child")))
