@@ -6,7 +6,9 @@ Measures, and prints as JSON:
    job, compared on arrival; same machine clock);
 3. sustained submissions per second over HTTP for ``--duration`` seconds, then waits until every job is final
    and checks that none was lost;
-4. ``--drain`` jobs queued at once, drained: time until all are ``Succeed``, none lost.
+4. ``--drain`` jobs queued at once, drained: time until all are ``Succeed``, none lost;
+5. an OpenPAI job of ``--pai-tasks`` instances: submit -> ``RUNNING``; with ``--ray`` on Ray (``OPENPAI_RUNNER=ray``,
+   a local head the server starts), then ``--pai-drain`` one-task OpenPAI jobs queued at once, drained.
 
 Usage: ``.venv/bin/python bench/jobs.py [--duration 60] [--clients 200] [--drain 1000] [--production]``. Every
 loop is bounded in count and time; the server runs in a temporary DATA_DIR and is stopped at the end.
@@ -183,6 +185,59 @@ def pai_submit_to_running(server: LiveServer, token: str, runs: int, tasks: int)
     return result
 
 
+def pai_wait_ready(server: LiveServer, token: str, timeout: float = 180.0) -> float:
+    """Submit a one-task OpenPAI job until one succeeds (the Ray head and the dispatcher are up); return seconds."""
+    headers = {"Authorization": f"Bearer {token}"}
+    session = requests.Session()
+    started = time.perf_counter()
+    config = {"jobName": "warm-up", "image": "bench", "taskRoles": [{"name": "w", "taskNumber": 1, "command": "true"}]}
+    session.post(f"{server.url}/api/v1/jobs", json=config, headers=headers, timeout=10).raise_for_status()
+    while time.perf_counter() - started < timeout:
+        state = session.get(f"{server.url}/api/v1/jobs/warm-up", headers=headers, timeout=10).json()["jobStatus"]
+        if state["state"] == "SUCCEEDED":
+            return time.perf_counter() - started
+        if state["state"] in ("FAILED", "STOPPED"):
+            raise RuntimeError(f"the warm-up job ended {state}")
+        time.sleep(0.1)
+    raise RuntimeError(f"no OpenPAI job ran within {timeout} s")
+
+
+def pai_drain(server: LiveServer, token: str, count: int, threads: int = 8, timeout: float = 600.0) -> dict:
+    """``count`` one-task OpenPAI jobs (``true``) submitted at once: time until every one is final, none lost."""
+    headers = {"Authorization": f"Bearer {token}"}
+    names = [f"drain{i}" for i in range(count)]
+    started = time.perf_counter()
+
+    def worker(part: list[str]) -> None:
+        session = requests.Session()
+        for name in part:
+            role = {"name": "w", "taskNumber": 1, "command": "true"}
+            config = {"jobName": name, "image": "bench", "taskRoles": [role]}
+            session.post(f"{server.url}/api/v1/jobs", json=config, headers=headers, timeout=30).raise_for_status()
+
+    pool = [threading.Thread(target=worker, args=(names[i::threads],)) for i in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    submitted = time.perf_counter() - started
+    session = requests.Session()
+    states: dict[str, str] = {}
+    while time.perf_counter() - started < timeout:
+        jobs = session.get(f"{server.url}/api/v1/jobs", headers=headers, timeout=30).json()
+        states = {job["name"]: job["state"] for job in jobs if job["name"] in set(names)}
+        if len(states) == count and all(state in ("SUCCEEDED", "FAILED", "STOPPED") for state in states.values()):
+            break
+        time.sleep(0.25)
+    elapsed = time.perf_counter() - started
+    counts: dict[str, int] = {}
+    for name in names:
+        state = states.get(name, "missing")
+        counts[state] = counts.get(state, 0) + 1
+    return {"jobs": count, "submitted_s": round(submitted, 2), "drained_s": round(elapsed, 2),
+            "jobs_per_s": round(count / elapsed, 1), "states": counts}  # fmt: skip
+
+
 def wait_all_final(server: LiveServer, token: str, task_ids: list[int], timeout: float) -> dict[str, int]:
     """Wait until the user has no unfinished job (one cheap request per poll), then count final statuses."""
     headers = {"Authorization": f"Bearer {token}"}
@@ -333,12 +388,18 @@ def main() -> None:
     parser.add_argument("--line-interval", type=float, default=0.25, help="seconds between the job's lines")
     parser.add_argument(
         "--only",
-        choices=["latency", "fanout", "sustained", "drain", "pai"],
+        choices=["latency", "fanout", "sustained", "drain", "pai", "pai-drain"],
         action="append",
         help="run only these parts",
     )
     parser.add_argument("--pai-runs", type=int, default=20, help="OpenPAI jobs submitted one after another")
     parser.add_argument("--pai-tasks", type=int, default=10, help="task instances per OpenPAI job")
+    parser.add_argument("--pai-drain", type=int, default=100, help="one-task OpenPAI jobs queued at once")
+    parser.add_argument(
+        "--ray",
+        action="store_true",
+        help="OpenPAI jobs on Ray (OPENPAI_RUNNER=ray; the server starts a local head): the pai and pai-drain parts",
+    )
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--drain", type=int, default=1000)
@@ -353,22 +414,31 @@ def main() -> None:
         if args.production:
             context = ProductionServer(Path(data_dir), args.workers, JOB_SANDBOX=args.sandbox)
         else:
+            # A 10-task job of one CPU each needs 10 logical CPUs: the local head declares 16 on this 2-core machine.
+            ray_env = {"OPENPAI_RUNNER": "ray", "RAY_ADDRESS": "local", "RAY_LOCAL_NUM_CPUS": "16"} if args.ray else {}
             context = LiveServer(
-                Path(data_dir), JOB_QUEUE_CAPACITY="100000", LOG_LEVEL="WARNING", JOB_SANDBOX=args.sandbox
+                Path(data_dir), JOB_QUEUE_CAPACITY="100000", LOG_LEVEL="WARNING", JOB_SANDBOX=args.sandbox, **ray_env
             )
         with context as server:
             token = server.token()
-            parts = set(args.only or ["latency", "fanout", "sustained", "drain", "pai"])
+            default_parts = ["pai", "pai-drain"] if args.ray else ["latency", "fanout", "sustained", "drain", "pai"]
+            parts = set(args.only or default_parts)
             profile = f"production, {args.workers} workers" if args.production else "embedded"
             results: dict = {
                 "server": {"profile": profile, "JOB_MAX_RUNNING": "default (twice the cores)", "sandbox": args.sandbox}
             }
+            if args.ray:
+                results["server"]["openpai_runner"] = "ray (a local head: one node, 16 logical CPUs)"
+                results["ray_ready_s"] = round(pai_wait_ready(server, token), 2)
             if "latency" in parts:
                 results["submit_to_running"] = asyncio.run(submit_to_running(server, token, args.latency_runs))
                 print(json.dumps({"submit_to_running": results["submit_to_running"]}), flush=True)
             if "pai" in parts:
                 results["pai_submit_to_running"] = pai_submit_to_running(server, token, args.pai_runs, args.pai_tasks)
                 print(json.dumps({"pai_submit_to_running": results["pai_submit_to_running"]}), flush=True)
+            if "pai-drain" in parts:
+                results["pai_drain"] = pai_drain(server, token, args.pai_drain)
+                print(json.dumps({"pai_drain": results["pai_drain"]}), flush=True)
             if "fanout" in parts:
                 results["log_line_to_client"] = asyncio.run(
                     log_fanout(server, token, args.clients, args.lines, args.line_interval)

@@ -314,7 +314,9 @@ OPENPAI_MAX_RETRIES = env_int("OPENPAI_MAX_RETRIES", 100, minimum=0)
 OPENPAI_RUNNER = env_str("OPENPAI_RUNNER", "local")
 # The Ray cluster's address (host:port of its head); "local": the dispatcher starts a Ray head on this machine.
 RAY_ADDRESS = env_str("RAY_ADDRESS", "local")
-# Logical GPUs a local head (RAY_ADDRESS=local) declares: Ray hands their ids to tasks as CUDA_VISIBLE_DEVICES.
+# What a local head (RAY_ADDRESS=local) declares: CPUs (default: the machine's cores) and logical GPUs, whose ids Ray
+# hands to tasks as CUDA_VISIBLE_DEVICES.
+RAY_LOCAL_NUM_CPUS = env_int("RAY_LOCAL_NUM_CPUS", os.cpu_count() or 1, minimum=1)
 RAY_LOCAL_NUM_GPUS = env_int("RAY_LOCAL_NUM_GPUS", 0, minimum=0)
 OPENPAI_RAY_DISPATCHER_AUTOSTART = env_bool("OPENPAI_RAY_DISPATCHER_AUTOSTART", True)
 # Virtual clusters' shares of the Ray cluster: "research=0.25;prod=CPU:8,GPU:2,memoryMB:16384" (unnamed: all).

@@ -75,11 +75,12 @@ def wake_dispatcher() -> None:
 
 # --- one task's process on its node, seen from here -----------------------------------------------------------------
 class RemoteProcess:
-    """A ``subprocess.Popen`` look-alike over a ``TaskProcess`` actor: its output arrives through local pipes, so the
-    job core's supervision (``JobExecution._pump``) reads it as it reads a local child's."""
+    """A ``subprocess.Popen`` look-alike over a task's process on a node (its ``NodeAgent``): the output arrives through
+    local pipes, so the job core's supervision (``JobExecution._pump``) reads it as it reads a local child's."""
 
-    def __init__(self, actor, pid: int, control_fd: int) -> None:
-        self.actor = actor
+    def __init__(self, agent, job_id: int, pid: int, control_fd: int) -> None:
+        self.agent = agent
+        self.job_id = job_id
         self.pid = pid
         self.returncode: int | None = None
         self.usage: dict = {}
@@ -98,7 +99,7 @@ class RemoteProcess:
         targets = {"out": self._out, "err": self._err, "ctl": self._ctl}
         try:
             while True:
-                answer = ray.get(self.actor.read.remote(READ_WAIT_SECONDS))
+                answer = ray.get(self.agent.read.remote(self.job_id, READ_WAIT_SECONDS))
                 for kind, data in answer["chunks"]:
                     _write_all(targets[kind], data)
                 if answer["returncode"] is not None and not self._exited.is_set():
@@ -139,9 +140,9 @@ def _write_all(fd: int, data: bytes) -> None:
 class RayTaskExecution(JobExecution):
     """One task's job, supervised here as the job core supervises any job, its process running on a Ray node."""
 
-    def __init__(self, pool: ExecutionPool, job_id: int, *, actor, memory_limited: bool) -> None:
+    def __init__(self, pool: ExecutionPool, job_id: int, *, agent, memory_limited: bool) -> None:
         super().__init__(pool, job_id)
-        self.actor = actor
+        self.agent = agent
         self.memory_limited = memory_limited
 
     def memory_limit_mb(self) -> int:
@@ -151,15 +152,15 @@ class RayTaskExecution(JobExecution):
     def _launch(self, argv: list[str], *, cwd: Path, env: dict[str, str], control_fd: int):
         import ray
 
-        answer = ray.get(self.actor.start.remote(argv, env, str(cwd)), timeout=START_TIMEOUT_SECONDS)
-        return RemoteProcess(self.actor, answer["pid"], control_fd)
+        answer = ray.get(self.agent.start.remote(self.job_id, argv, env, str(cwd)), timeout=START_TIMEOUT_SECONDS)
+        return RemoteProcess(self.agent, self.job_id, answer["pid"], control_fd)
 
     def _signal_term(self, process) -> None:
-        self.actor.signal.remote(int(signal.SIGTERM), self.sandboxed)
+        self.agent.signal.remote(self.job_id, int(signal.SIGTERM), self.sandboxed)
 
     def _force_kill(self) -> None:
         if self.process is not None:
-            self.actor.signal.remote(int(signal.SIGKILL), self.sandboxed)
+            self.agent.signal.remote(self.job_id, int(signal.SIGKILL), self.sandboxed)
 
     def _write_end(self, job: Job, status: str, **fields) -> None:
         usage = getattr(self.process, "usage", None)
@@ -185,11 +186,9 @@ class Gang:
     need: dict[str, float]
     tasks: list[Task]
     pg: Any = None
-    ready: Any = None
-    state: str = "placing"  # placing, starting, running
-    actors: dict[int, Any] = field(default_factory=dict)
+    state: str = "placing"  # placing, running
+    agents: dict[int, Any] = field(default_factory=dict)  # job id -> the NodeAgent running it
     live: set[int] = field(default_factory=set)
-    checked_at: float = 0.0
 
     @property
     def key(self) -> tuple[int, int]:
@@ -233,7 +232,10 @@ class RayDispatcher:
         self._nodes: list[dict[str, float]] = []
         self._nodes_at = 0.0
         self._shares = capacity.parse_shares(settings.OPENPAI_VC_SHARES)
-        self._actor_class: Any = None
+        self._agent_class: Any = None
+        self._gpu_probe: Any = None
+        self._agents: dict[str, Any] = {}  # node id -> its NodeAgent
+        self._node_ips: dict[str, str] = {}
         self._sock: socket.socket | None = None
 
     # --- lifecycle --------------------------------------------------------------------------------------------------
@@ -251,7 +253,8 @@ class RayDispatcher:
         ray.cloudpickle.register_pickle_by_value(procs)
         if not ray.is_initialized():
             ray.init(address=self.address, namespace=NAMESPACE, log_to_driver=False, logging_level=logging.WARNING)
-        self._actor_class = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=4)(ray_node.TaskProcess)
+        self._agent_class = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=1000)(ray_node.NodeAgent)
+        self._gpu_probe = ray.remote(max_retries=0)(ray_node.bundle_gpus)
 
     def run(self) -> None:
         """Connect, settle what a dead dispatcher left, then dispatch until ``stop()``."""
@@ -307,7 +310,6 @@ class RayDispatcher:
             self.refresh_nodes()
             self._nodes_at = now
         self._admit()
-        self._watch_placing()
 
     # --- what a dead dispatcher left --------------------------------------------------------------------------------
     def reconcile(self) -> None:
@@ -354,6 +356,7 @@ class RayDispatcher:
             total = _from_ray(node.get("Resources") or {})
             nodes.append(total)
             seen.append(node_id)
+            self._node_ips[node_id] = node.get("NodeManagerAddress", "")
             RayNode.objects.update_or_create(
                 node_id=node_id,
                 defaults={
@@ -366,6 +369,11 @@ class RayDispatcher:
             )
         RayNode.objects.exclude(node_id__in=seen).filter(alive=True).update(alive=False, updated_at=now)
         self._nodes = nodes
+        with self._lock:
+            for node_id in set(self._agents) - set(seen):
+                del self._agents[node_id]  # its node is gone, and the agent with it
+        for node_id in seen:
+            self._agent(node_id)  # ready before the first job lands there
 
     def vc_used(self, vc: str) -> dict[str, float]:
         used = dict.fromkeys(capacity.RESOURCES, 0.0)
@@ -456,28 +464,38 @@ class RayDispatcher:
         from ray.util.placement_group import placement_group
 
         gang.pg = placement_group([bundle(task.resources) for task in gang.tasks], strategy="PACK")
-        gang.ready = gang.pg.ready()
         with self._lock:
             self.gangs[gang.key] = gang
+        threading.Thread(target=self._await_placement, args=(gang,), name=f"gang-{gang.pai_id}", daemon=True).start()
 
-    # --- placing ------------------------------------------------------------------------------------------------------
-    def _watch_placing(self) -> None:
-        import ray
+    def _agent(self, node_id: str):
+        """The node's agent, created on first use (a worker process on that node, pinned to it)."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         with self._lock:
-            placing = [gang for gang in self.gangs.values() if gang.state == "placing"]
-        if not placing:
-            return
-        ready, _ = ray.wait([gang.ready for gang in placing], num_returns=len(placing), timeout=0)
-        ready_ids = {ref.hex() for ref in ready}
-        now = time.monotonic()
-        for gang in placing:
-            if gang.ready.hex() in ready_ids:
-                gang.state = "starting"
-                threading.Thread(target=self._start_gang, args=(gang,), name=f"gang-{gang.pai_id}", daemon=True).start()
-            elif now - gang.checked_at >= REASON_REFRESH_SECONDS:
-                gang.checked_at = now
-                self._check_pending(gang)
+            agent = self._agents.get(node_id)
+            if agent is None:
+                agent = self._agent_class.options(
+                    scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=node_id, soft=False)
+                ).remote()
+                self._agents[node_id] = agent
+        return agent
+
+    # --- placing ------------------------------------------------------------------------------------------------------
+    def _await_placement(self, gang: Gang) -> None:
+        """Wait for the group (saying why it waits, once a second) and start the gang the moment it is placed."""
+        try:
+            while not self._stopping.is_set():
+                if gang.pg.wait(timeout_seconds=REASON_REFRESH_SECONDS):  # asks the head; no worker involved
+                    self._start_gang(gang)
+                    return
+                if not self._check_pending(gang):
+                    return
+        except Exception:
+            logger.exception("placing OpenPAI job %s attempt %s failed", gang.pai_id, gang.attempt)
+            self._drop(gang)
+        finally:
+            connection.close()
 
     def _still_wanted(self, gang: Gang) -> bool:
         queued = Job.objects.filter(pk__in=[task.job_id for task in gang.tasks], status__in=QUEUED).count()
@@ -490,19 +508,20 @@ class RayDispatcher:
             and queued == len(gang.tasks)
         )
 
-    def _check_pending(self, gang: Gang) -> None:
-        """A group still waiting: drop it if the job went away, refuse it if it can never fit, else say why it waits."""
+    def _check_pending(self, gang: Gang) -> bool:
+        """A group still waiting: drop it if the job went away, refuse it if it can never fit, else say why it waits.
+        Return whether it still waits."""
         import ray
         from ray.util.placement_group import placement_group_table
 
         if not self._still_wanted(gang):
             self._drop(gang)
-            return
+            return False
         stats = (placement_group_table(gang.pg) or {}).get("stats") or {}
         if stats.get("scheduling_state") == "INFEASIBLE":
             self._drop(gang)
             self._refuse(gang, "The job cannot be placed: no node of the Ray cluster can hold one of its tasks.")
-            return
+            return False
         free = _from_ray(ray.available_resources())
         missing = capacity.short(gang.need, free)
         if missing:
@@ -512,10 +531,19 @@ class RayDispatcher:
         from jobs.openpai.services import pai_gang_waiting
 
         pai_gang_waiting(pai_job_id=gang.pai_id, reason=reason)
+        return True
 
     # --- starting -----------------------------------------------------------------------------------------------------
+    def _bundle_nodes(self, gang: Gang) -> list[str]:
+        from ray.util.placement_group import placement_group_table
+
+        table = placement_group_table(gang.pg) or {}
+        by_index = table.get("bundles_to_node_id") or {}
+        return [by_index[index] for index in range(len(gang.tasks))]
+
     def _start_gang(self, gang: Gang) -> None:
-        """The group is placed: one actor per bundle, their nodes and GPUs, the environment, then every task at once."""
+        """The group is placed: each task's node, GPUs (a short probe in its bundle) and ports; the environment; then
+        every task at once, each through its node's agent."""
         import ray
         from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
@@ -523,31 +551,36 @@ class RayDispatcher:
 
         claimed: list[int] = []
         try:
-            actors = []
-            for index, task in enumerate(gang.tasks):
-                actor = self._actor_class.options(
+            node_ids = self._bundle_nodes(gang)
+            probes = {
+                index: self._gpu_probe.options(
                     num_cpus=task.resources["CPU"],
                     num_gpus=task.resources["GPU"],
-                    memory=int(task.resources["memoryMB"] * MB) or None,
                     scheduling_strategy=PlacementGroupSchedulingStrategy(gang.pg, placement_group_bundle_index=index),
                 ).remote()
-                actors.append(actor)
-                gang.actors[task.job_id] = actor
-            infos = ray.get(
+                for index, task in enumerate(gang.tasks)
+                if task.resources["GPU"]
+            }
+            agents = [self._agent(node_id) for node_id in node_ids]
+            ips = [self._node_ips.get(node_id) or "127.0.0.1" for node_id in node_ids]
+            prepared = ray.get(
                 [
-                    actor.node.remote(f"job-{task.job_id}", int(task.resources["memoryMB"] * MB))
-                    for actor, task in zip(actors, gang.tasks, strict=True)
+                    agent.prepare.remote(
+                        task.job_id,
+                        int(task.resources["memoryMB"] * MB),
+                        ip,
+                        _random_port_count({**task.role, "taskNumber": 1}),
+                    )
+                    for agent, task, ip in zip(agents, gang.tasks, ips, strict=True)
                 ],
                 timeout=START_TIMEOUT_SECONDS,
             )
-            counts = [_random_port_count({**task.role, "taskNumber": 1}) for task in gang.tasks]
-            ports = ray.get(
-                [actor.free_ports.remote(info["ip"], n) for actor, info, n in zip(actors, infos, counts, strict=True)],
-                timeout=START_TIMEOUT_SECONDS,
-            )
+            for agent, task in zip(agents, gang.tasks, strict=True):
+                gang.agents[task.job_id] = agent
+            gpus = dict(zip(probes, ray.get(list(probes.values()), timeout=START_TIMEOUT_SECONDS), strict=True))
             nodes = {
-                (task.role["name"], task.index): {"ip": info["ip"], "gpus": info["gpus"], "free_ports": free}
-                for task, info, free in zip(gang.tasks, infos, ports, strict=True)
+                (task.role["name"], task.index): {"ip": ip, "gpus": gpus.get(index, []), "free_ports": ready["ports"]}
+                for index, (task, ip, ready) in enumerate(zip(gang.tasks, ips, prepared, strict=True))
             }
             if not pai_gang_placed(pai_job_id=gang.pai_id, attempt=gang.attempt, nodes=nodes):
                 self._drop(gang)
@@ -575,11 +608,11 @@ class RayDispatcher:
                 return
             gang.live = set(claimed)
             gang.state = "running"
-            for task, actor, info in zip(gang.tasks, actors, infos, strict=True):
+            for task, agent, ready in zip(gang.tasks, agents, prepared, strict=True):
                 execution = self.pool.add(
                     task.job_id,
-                    factory=lambda pool, job_id, actor=actor, limited=info["memoryLimited"]: RayTaskExecution(
-                        pool, job_id, actor=actor, memory_limited=limited
+                    factory=lambda pool, job_id, agent=agent, limited=ready["memoryLimited"]: RayTaskExecution(
+                        pool, job_id, agent=agent, memory_limited=limited
                     ),
                 )
                 execution.thread.start()
@@ -601,8 +634,6 @@ class RayDispatcher:
             if not gang.live:
                 self._drop(gang)
             run_finish_sweeps()
-        finally:
-            connection.close()
 
     # --- ending -------------------------------------------------------------------------------------------------------
     def _task_finished(self, job_id: int) -> None:
@@ -611,15 +642,10 @@ class RayDispatcher:
             if gang is None:
                 return
             gang.live.discard(job_id)
-            actor = gang.actors.pop(job_id, None)
+            gang.agents.pop(job_id, None)
             done = not gang.live
             if done:
                 self.gangs.pop(gang.key, None)
-        if actor is not None:
-            with contextlib.suppress(Exception):
-                import ray
-
-                ray.kill(actor)
         if done:
             self._release(gang)
             wake_dispatcher()
@@ -630,14 +656,14 @@ class RayDispatcher:
         self._release(gang)
 
     def _release(self, gang: Gang) -> None:
-        """Free the group's resources at once (Ray keeps them reserved until the group is removed)."""
-        import ray
+        """Free the group's resources at once (Ray keeps them reserved until the group is removed), and forget the
+        tasks that never started on their nodes."""
         from ray.util.placement_group import remove_placement_group
 
-        for actor in list(gang.actors.values()):
+        for job_id, agent in list(gang.agents.items()):
             with contextlib.suppress(Exception):
-                ray.kill(actor)
-        gang.actors.clear()
+                agent.discard.remote(job_id)
+        gang.agents.clear()
         if gang.pg is not None:
             with contextlib.suppress(Exception):
                 remove_placement_group(gang.pg)

@@ -142,7 +142,7 @@ class MemoryCgroup:
 
 
 class TaskProcess:
-    """One OpenPAI task's process on the node holding its bundle (used as a threaded Ray actor)."""
+    """One OpenPAI task's process on the node holding its bundle (kept by the node's ``NodeAgent``)."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
@@ -155,34 +155,10 @@ class TaskProcess:
         self._cgroup: MemoryCgroup | None = None
         self._notes: list[bytes] = []
 
-    # --- before the task starts ---------------------------------------------------------------------------------
-    def node(self, name: str, memory_bytes: int) -> dict:
-        """Where this actor runs (the node's address and id, the GPU ids Ray gave its bundle); and the task's memory
-        cgroup made ready, if the node lets the platform make one (``memoryLimited``)."""
-        import ray  # a Ray worker has it; the platform imports this module without needing it
-
+    def prepare(self, name: str, memory_bytes: int) -> bool:
+        """Make the task's memory cgroup ready, if the node lets the platform make one; say whether it did."""
         self._cgroup = MemoryCgroup(f"dataplatform-{name}", memory_bytes)
-        context = ray.get_runtime_context()
-        return {
-            "ip": ray.util.get_node_ip_address(),
-            "node_id": context.get_node_id(),
-            "gpus": [str(gpu) for gpu in ray.get_gpu_ids()],
-            "pid": os.getpid(),
-            "memoryLimited": self._cgroup.path is not None,
-        }
-
-    def free_ports(self, ip: str, count: int) -> list[int]:
-        """``count`` distinct ports free on this node right now (held open together so that they differ)."""
-        sockets = []
-        try:
-            for _ in range(count):
-                sock = socket.socket()
-                sock.bind((ip, 0))
-                sockets.append(sock)
-            return [sock.getsockname()[1] for sock in sockets]
-        finally:
-            for sock in sockets:
-                sock.close()
+        return self._cgroup.path is not None
 
     # --- the task's life -----------------------------------------------------------------------------------------
     def start(self, argv: list[str], env: dict[str, str], cwd: str) -> dict:
@@ -287,3 +263,79 @@ class TaskProcess:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             if signum == signal.SIGKILL or not (sandboxed and signal_inside(process.pid, signum)):
                 os.killpg(process.pid, signum)
+
+
+def free_ports(ip: str, count: int) -> list[int]:
+    """``count`` distinct ports free on this node right now (held open together so that they differ)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind((ip, 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def bundle_gpus() -> list[str]:
+    """The GPU ids Ray gave the bundle this runs in (a short Ray task, scheduled into a task's bundle)."""
+    import ray
+
+    return [str(gpu) for gpu in ray.get_gpu_ids()]
+
+
+class NodeAgent:
+    """The platform's agent on one Ray node (a threaded actor pinned to it, holding no resources): it runs the
+    processes of the tasks whose bundles the node holds. The placement group reserves the bundles; the agent only
+    starts, reads, signals and reaps, so a task starts without a Ray worker process of its own."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[int, TaskProcess] = {}
+        self._lock = threading.Lock()
+
+    def ping(self) -> dict:
+        import ray
+
+        return {"ip": ray.util.get_node_ip_address(), "node_id": ray.get_runtime_context().get_node_id()}
+
+    def prepare(self, job_id: int, memory_bytes: int, ip: str, port_count: int) -> dict:
+        """Get a task ready: its memory cgroup (``memoryLimited``) and ``port_count`` free ports on this node."""
+        task = TaskProcess()
+        limited = task.prepare(f"job-{job_id}", memory_bytes)
+        with self._lock:
+            self._tasks[job_id] = task
+        return {"memoryLimited": limited, "ports": free_ports(ip, port_count)}
+
+    def _task(self, job_id: int) -> TaskProcess:
+        with self._lock:
+            task = self._tasks.get(job_id)
+        if task is None:
+            raise KeyError(f"no task of job {job_id} on this node")
+        return task
+
+    def start(self, job_id: int, argv: list[str], env: dict[str, str], cwd: str) -> dict:
+        return self._task(job_id).start(argv, env, cwd)
+
+    def read(self, job_id: int, wait: float) -> dict:
+        answer = self._task(job_id).read(wait)
+        if answer["done"]:
+            with self._lock:
+                self._tasks.pop(job_id, None)
+        return answer
+
+    def signal(self, job_id: int, signum: int, sandboxed: bool) -> None:
+        with self._lock:
+            task = self._tasks.get(job_id)
+        if task is not None:
+            task.signal(signum, sandboxed)
+
+    def discard(self, job_id: int) -> None:
+        """Forget a task that will not start (its cgroup too); end its processes if it did start."""
+        with self._lock:
+            task = self._tasks.pop(job_id, None)
+        if task is not None:
+            task.signal(signal.SIGKILL, False)
+            if task._cgroup is not None:
+                task._cgroup.remove()

@@ -24,7 +24,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--address", default=settings.RAY_ADDRESS, help="host:port of the Ray head, or 'local'.")
-        parser.add_argument("--num-cpus", type=int, default=os.cpu_count() or 1, help="A local head's CPUs.")
+        parser.add_argument("--num-cpus", type=int, default=settings.RAY_LOCAL_NUM_CPUS, help="A local head's CPUs.")
         parser.add_argument("--num-gpus", type=int, default=settings.RAY_LOCAL_NUM_GPUS, help="A local head's GPUs.")
         parser.add_argument("--memory-mb", type=int, default=0, help="A local head's memory for tasks (0: Ray's own).")
         parser.add_argument("--parent-pid", type=int, default=0, help="Stop when this process is gone (the server).")
