@@ -1,5 +1,6 @@
 """Jobs in the admin: filters by owner, engine, status and dates; the log; result sets; a kill action. OpenPAI
-jobs with their tasks (each linked to its job) and a stop action."""
+jobs with their tasks (each linked to its job) and a stop action; the Ray cluster's nodes with each virtual cluster's
+use of its share."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from dataplatform.api.exceptions import ConflictError, ForbiddenError
 from jobs.engines import engine_names
 from jobs.engines.resultset import list_resultsets, read_resultset
 from jobs.logstore import log_read
-from jobs.models import Job, PaiJob, PaiTask, Worker
+from jobs.models import Job, PaiJob, PaiTask, RayNode, Worker
+from jobs.openpai import capacity
 from jobs.openpai import selectors as pai_selectors
 from jobs.openpai import services as pai_services
 from jobs.selectors import engines_granted, job_submit_users
@@ -286,9 +288,20 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return None
 
 
+def _amount(value) -> str:
+    return capacity.amount(value) if isinstance(value, int | float) else str(value)
+
+
+def _resources(value: dict) -> str:
+    """{"CPU": 8, "GPU": 1, "memoryMB": 16384} as "CPU 8, GPU 1, memoryMB 16384" (in the capacity's order)."""
+    value = value or {}
+    shown = [key for key in capacity.RESOURCES if key in value] + sorted(set(value) - set(capacity.RESOURCES))
+    return ", ".join(f"{key} {_amount(value[key])}" for key in shown) or "—"
+
+
 class PaiTaskInline(admin.TabularInline):
     model = PaiTask
-    fields = ("attempt", "role", "index", "job_link", "task_state", "ports")
+    fields = ("attempt", "role", "index", "job_link", "task_state", "host", "gpu_ids", "used", "ports")
     readonly_fields = fields
     extra = 0
     max_num = 0
@@ -305,6 +318,21 @@ class PaiTaskInline(admin.TabularInline):
     def task_state(self, task: PaiTask) -> str:
         return pai_selectors.task_state(task)
 
+    @admin.display(description="GPUs")
+    def gpu_ids(self, task: PaiTask) -> str:
+        return ", ".join(str(gpu) for gpu in task.gpus or []) or "—"
+
+    @admin.display(description="used")
+    def used(self, task: PaiTask) -> str:
+        """What the task used, once it ended (the ``ray`` runner): CPU seconds, peak memory, whether it was capped."""
+        usage = task.usage or {}
+        if not usage:
+            return "—"
+        limited = " (memory limited)" if usage.get("memoryLimited") else ""
+        return (
+            f"{_amount(usage.get('cpuSeconds', '?'))} CPU s, {_amount(usage.get('maxMemoryMB', '?'))} MB peak{limited}"
+        )
+
 
 @admin.register(PaiJob)
 class PaiJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
@@ -317,9 +345,9 @@ class PaiJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("state", "virtual_cluster", "owner")
     search_fields = ("name", "owner__username")
     list_select_related = ("owner",)
-    fields = ("name", "owner", "current_state", "execution_type", "virtual_cluster", "image", "attempt", "retries",
-              "retry_count", "exit_code", "exit_type", "exit_diagnostics", "created_at", "completed_at",
-              "config_as_submitted")  # fmt: skip
+    fields = ("name", "owner", "current_state", "waiting_reason", "execution_type", "virtual_cluster", "image",
+              "attempt", "retries", "retry_count", "exit_code", "exit_type", "exit_diagnostics", "created_at",
+              "completed_at", "config_as_submitted")  # fmt: skip
     readonly_fields = fields
     inlines = [PaiTaskInline]
     actions = ["stop_jobs"]
@@ -345,6 +373,30 @@ class PaiJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             else:
                 self.log_change(request, pai, "Stopped the OpenPAI job.")
                 self.message_user(request, f"{pai}: stopping.", messages.SUCCESS)
+
+
+@admin.register(RayNode)
+class RayNodeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The Ray cluster's nodes as the gang dispatcher last saw them (read-only: it refreshes them), under a table of
+    each virtual cluster's share, what its running jobs hold of it, and its running and waiting jobs."""
+
+    admin_change = "no"
+    list_display = ("host", "node_id", "alive", "total_resources", "available_resources", "updated_at")
+    list_filter = ("alive",)
+    search_fields = ("host", "node_id")
+    ordering = ("-alive", "host", "node_id")
+
+    @admin.display(description="total")
+    def total_resources(self, node: RayNode) -> str:
+        return _resources(node.total)
+
+    @admin.display(description="available")
+    def available_resources(self, node: RayNode) -> str:
+        return _resources(node.available)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "vc_usage": pai_selectors.vc_usage()}
+        return super().changelist_view(request, extra_context)
 
 
 @admin.register(Worker)

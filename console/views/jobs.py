@@ -13,6 +13,7 @@ import csv
 import datetime as dt
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse, StreamingHttpResponse
@@ -25,6 +26,7 @@ from jobs.engines import engine_names
 from jobs.logstore import log_read
 from jobs.models import PAI_FINAL_STATES, TERMINAL, Job, JobStatus, PaiJobState
 from jobs.openpai import selectors as pai_selectors
+from jobs.openpai.capacity import RESOURCES
 from jobs.selectors import (
     UNFINISHED,
     job_get_for_user,
@@ -40,6 +42,8 @@ LOG_DOWNLOAD_PAGE = 5000
 PAI_JOBS_PER_PAGE = 50
 LOG_DOWNLOAD_PAGE = 5000
 STATUS_IDS_MAX = 200
+#: How the OpenPAI page names the Ray cluster's resources (``jobs.openpai.capacity.RESOURCES``).
+RESOURCE_LABELS = {"CPU": "CPU", "GPU": "GPU", "memoryMB": "Memory (MB)"}
 
 
 def _any(choices) -> list[tuple[str, str]]:
@@ -281,8 +285,29 @@ def openpai(request):
         "page": page,
         "users": pai_selectors.pai_owner_names(),
         "filtered": bool(username or data.get("state")),
+        "usage": _vc_usage_shown() if settings.OPENPAI_RUNNER == "ray" else None,
+        # The nodes (hosts and what is free on each) are the operators' business; the shares are everyone's.
+        "show_nodes": bool(getattr(request.user, "is_admin", False)),
     }
     return render(request, "console/openpai.html", context)
+
+
+def _vc_usage_shown() -> dict:
+    """``vc_usage()`` with each VC's resources as a list of rows the template can walk: name, used, capacity, %."""
+    usage = pai_selectors.vc_usage()
+    for vc in usage["virtual_clusters"]:
+        vc["resources"] = [
+            {
+                "label": RESOURCE_LABELS[key],
+                "used": vc["used"][key],
+                "capacity": vc["capacity"][key],
+                "percent": vc["percent"][key],
+            }
+            for key in RESOURCES
+        ]
+    usage["resource_labels"] = [RESOURCE_LABELS[key] for key in RESOURCES]
+    usage["alive_nodes"] = sum(1 for node in usage["nodes"] if node.alive)
+    return usage
 
 
 def _ms_time(value) -> dt.datetime | None:
@@ -302,7 +327,8 @@ def _pai_shown_progress(status: dict, task_roles: dict) -> float:
 @login_required(login_url="console:login")
 @require_GET
 def openpai_job(request, username: str, job_name: str):
-    """One OpenPAI job: its status, each task role with its tasks (state, ports, exit code, job, log), Stop."""
+    """One OpenPAI job: its status (and why it waits), each task role with its tasks (state, host, GPUs, ports,
+    what it used, exit code, job, log), Stop."""
     try:
         pai = pai_selectors.pai_job_get_or_error(name=job_name, username=username)
     except NotFoundError:
@@ -312,6 +338,7 @@ def openpai_job(request, username: str, job_name: str):
     may_manage = bool(getattr(request.user, "is_admin", False) or pai.owner_id == request.user.pk)
     configured = {role["name"]: role for role in pai.roles()}
     task_jobs = pai_selectors.pai_task_jobs(pai)
+    task_gpus = pai_selectors.pai_task_gpus(pai)
     roles = []
     for name, role in detail["taskRoles"].items():
         tasks = []
@@ -323,6 +350,7 @@ def openpai_job(request, username: str, job_name: str):
                     "ports": ", ".join(f"{label}: {ports}" for label, ports in task["containerPorts"].items()),
                     "jobVisible": task_job is not None and job_visible(user=request.user, job=task_job),
                     "jobStatus": task_job.status if task_job is not None else None,
+                    "gpus": ", ".join(task_gpus.get((name, task["taskIndex"]), [])),
                 }
             )
         roles.append({"name": name, "config": configured.get(name, {}), "tasks": tasks})

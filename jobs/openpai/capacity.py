@@ -96,7 +96,7 @@ def short(need: dict[str, float], free: dict[str, float]) -> list[str]:
     out = []
     for key in RESOURCES:
         if need.get(key, 0.0) > free.get(key, 0.0) + 1e-9:
-            out.append(f"{key}: needs {_n(need[key])}, {_n(max(free.get(key, 0.0), 0.0))} free")
+            out.append(f"{key}: needs {amount(need[key])}, {amount(max(free.get(key, 0.0), 0.0))} free")
     return out
 
 
@@ -109,8 +109,8 @@ def role_never_fits(role: dict, nodes: list[dict[str, float]]) -> str | None:
         most = max((node.get(key, 0.0) for node in nodes), default=0.0)
         if need[key] > most + 1e-9:
             return (
-                f"taskRole {role['name']} asks for {_n(need[key])} {NAMES[key]} per task, more than any node of the "
-                f"cluster has ({_n(most)})"
+                f"taskRole {role['name']} asks for {amount(need[key])} {NAMES[key]} per task, more than any node "
+                f"of the cluster has ({amount(most)})"
             )
     return f"taskRole {role['name']} asks for more than any one node of the cluster has at once"
 
@@ -126,7 +126,7 @@ def job_never_fits(roles: list[dict], nodes: list[dict[str, float]]) -> str | No
     for node in nodes:
         total = add(total, node)
     over = [
-        f"{key}: needs {_n(need[key])}, the cluster has {_n(total[key])}"
+        f"{key}: needs {amount(need[key])}, the cluster has {amount(total[key])}"
         for key in RESOURCES
         if need[key] > total[key] + 1e-9
     ]
@@ -135,5 +135,6 @@ def job_never_fits(roles: list[dict], nodes: list[dict[str, float]]) -> str | No
     return None
 
 
-def _n(value: float) -> str:
+def amount(value: float) -> str:
+    """A resource amount as people write it: 8, 0.5, 16384 (no needless \".0\")."""
     return str(int(value)) if float(value).is_integer() else f"{value:g}"

@@ -11,12 +11,25 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
-from django.db.models import F, Min, Q, QuerySet
+from django.conf import settings
+from django.db.models import Count, F, Min, Q, QuerySet
 
 from dataplatform.api.exceptions import NotFoundError
-from jobs.models import NON_TERMINAL, PAI_FINAL_STATES, Job, JobStatus, PaiJob, PaiJobState, PaiTask
-from jobs.openpai import protocol
+from jobs.models import (
+    ACTIVE,
+    NON_TERMINAL,
+    PAI_FINAL_STATES,
+    QUEUED,
+    Job,
+    JobStatus,
+    PaiJob,
+    PaiJobState,
+    PaiTask,
+    RayNode,
+)
+from jobs.openpai import capacity, protocol
 
 SUB_STATES: dict[str, str] = {
     PaiJobState.WAITING: "FRAMEWORK_WAITING",
@@ -271,6 +284,83 @@ def pai_task_jobs(pai: PaiJob) -> dict[int, Job]:
     return {job.pk: job for job in Job.objects.filter(pai_tasks__pai_job=pai, pai_tasks__attempt=pai.attempt)}
 
 
+def pai_task_gpus(pai: PaiJob) -> dict[tuple[str, int], list[str]]:
+    """The GPU ids each task (role, index) of the current attempt was given (``containerGpus`` is their bitmap)."""
+    rows = PaiTask.objects.filter(pai_job=pai, attempt=pai.attempt).values_list("role", "index", "gpus")
+    return {(role, index): [str(gpu) for gpu in gpus or []] for role, index, gpus in rows}
+
+
 def pai_task_of_job(job: Job) -> PaiTask | None:
     """The OpenPAI task a job-core job runs, if it runs one."""
     return job.pai_tasks.select_related("pai_job__owner").first()
+
+
+# --- the Ray cluster and its virtual clusters (``OPENPAI_RUNNER=ray``) ----------------------------------------------
+def share_text(share: dict[str, float] | None) -> str:
+    """A VC's share as people read it: "the whole cluster", "25% of the cluster", "CPU 8, GPU 2, memoryMB 16384"."""
+    if share is None:
+        return "the whole cluster"
+    if "fraction" in share:
+        return f"{capacity.amount(round(share['fraction'] * 100, 2))}% of the cluster"
+    return ", ".join(f"{key} {capacity.amount(share[key])}" for key in capacity.RESOURCES if key in share)
+
+
+def _pai_jobs_with_current_task(statuses: tuple[str, ...]) -> QuerySet[PaiJob]:
+    """Undecided jobs with a task of their current attempt on the Ray queue in one of ``statuses``."""
+    tasks = PaiTask.objects.filter(attempt=F("pai_job__attempt"), job__queue="ray", job__status__in=statuses).values(
+        "pai_job_id"
+    )
+    return PaiJob.objects.exclude(state__in=PAI_FINAL_STATES).filter(pk__in=tasks)
+
+
+def vc_usage() -> dict[str, Any]:
+    """The Ray cluster's nodes (alive first), their live totals, and per virtual cluster of
+    ``OPENPAI_VIRTUAL_CLUSTERS`` its share, what it may use, what its running jobs hold, and its running and waiting
+    jobs. A job runs while a task of its current attempt is Scheduled or Running; it waits while one is queued and
+    none runs. Three queries, whatever the number of jobs."""
+    nodes = list(RayNode.objects.order_by("-alive", "host", "node_id"))
+    cluster = dict.fromkeys(capacity.RESOURCES, 0.0)
+    for node in nodes:
+        if node.alive:
+            cluster = capacity.add(
+                cluster, {key: float((node.total or {}).get(key) or 0) for key in capacity.RESOURCES}
+            )
+    try:
+        shares = capacity.parse_shares(settings.OPENPAI_VC_SHARES)
+    except capacity.ShareError:
+        shares = {}  # a system check reports the setting
+    names = list(settings.OPENPAI_VIRTUAL_CLUSTERS)
+    used = {name: dict.fromkeys(capacity.RESOURCES, 0.0) for name in names}
+    running = dict.fromkeys(names, 0)
+    active = _pai_jobs_with_current_task(ACTIVE).filter(virtual_cluster__in=names)
+    for vc, config in active.values_list("virtual_cluster", "config"):
+        roles = (config.get("taskRoles") or []) if isinstance(config, dict) else []
+        used[vc] = capacity.add(used[vc], capacity.job_resources(roles))
+        running[vc] += 1
+    queued = _pai_jobs_with_current_task(QUEUED).filter(virtual_cluster__in=names).exclude(pk__in=active.values("pk"))
+    waiting: dict[str, int] = dict(
+        queued.order_by().values("virtual_cluster").annotate(count=Count("pk")).values_list("virtual_cluster", "count")
+    )
+    virtual_clusters = []
+    for name in names:
+        share = shares.get(name)
+        limit = capacity.vc_capacity(share, cluster)
+        virtual_clusters.append(
+            {
+                "name": name,
+                "share": share_text(share),
+                "capacity": limit,
+                "used": used[name],
+                "running_jobs": running[name],
+                "waiting_jobs": waiting.get(name, 0),
+                "percent": {
+                    key: round(100 * used[name][key] / limit[key]) if limit[key] else None for key in capacity.RESOURCES
+                },
+            }
+        )
+    return {
+        "runner": settings.OPENPAI_RUNNER,
+        "nodes": nodes,
+        "cluster": cluster,
+        "virtual_clusters": virtual_clusters,
+    }

@@ -25,6 +25,7 @@ is on) is the Ray driver. It never runs in a web process: a Ray driver whose hea
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -63,7 +64,9 @@ IDENTITY_PREFIX = "ray@"
 
 # --- waking the dispatcher ----------------------------------------------------------------------------------------
 def socket_path() -> Path:
-    return Path(settings.DATA_DIR) / "run" / "openpai-ray.sock"
+    """Where this database's dispatcher listens for wake-ups (one per database: test runs share a DATA_DIR)."""
+    database = hashlib.sha256(str(connection.settings_dict["NAME"]).encode()).hexdigest()[:12]
+    return Path(settings.DATA_DIR) / "run" / f"openpai-ray-{database}.sock"
 
 
 def wake_dispatcher() -> None:
@@ -298,6 +301,13 @@ class RayDispatcher:
             self.gangs.clear()
         for gang in gangs:
             self._release(gang)
+        with self._lock:
+            agents, self._agents = list(self._agents.values()), {}
+        for agent in agents:
+            with contextlib.suppress(Exception):
+                import ray
+
+                ray.kill(agent)
         if self._sock is not None:
             self._sock.close()
             with contextlib.suppress(FileNotFoundError):

@@ -2,14 +2,17 @@
 
 It is started as ``ray start --head --block`` in a process group of its own, bound to 127.0.0.1 (no port of it is
 reachable from another machine), with every port it listens on chosen free (so that several heads, or an OpenPAI
-task's fixed ports, never collide) and workers on ports the kernel picks. It is stopped through that group: SIGTERM,
-then SIGKILL after a short grace; never ``ray stop``, which would stop every Ray on the machine.
+task's fixed ports, never collide) and workers on ports the kernel picks. Ray's token authentication is on, with a
+token of its own (a file only root reads, in the head's directory): a local process that is not the platform cannot
+drive it either, as connecting to a Ray cluster means running code on it. It is stopped through its process group:
+SIGTERM, then SIGKILL after a short grace; never ``ray stop``, which would stop every Ray on the machine.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -142,6 +145,15 @@ class LocalRayHead:
         self.temp_dir = temp_dir or tempfile.mkdtemp(prefix="ray", dir="/tmp")
         self.port = _free_ports(1)[0]
         self.address = f"{HOST}:{self.port}"
+        token = Path(self.temp_dir) / "auth_token"
+        token.touch(mode=0o600)
+        token.write_text(secrets.token_hex(32))
+        #: What a driver of this head (the dispatcher) needs in its environment before it imports Ray.
+        self.env = {
+            "RAY_AUTH_MODE": "token",
+            "RAY_AUTH_TOKEN_PATH": str(token),
+            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+        }
         self.head: RayProcess | None = None
         self.nodes: list[RayProcess] = []
 
@@ -156,7 +168,7 @@ class LocalRayHead:
             self.temp_dir,
             *_node_args(num_cpus=self.num_cpus, num_gpus=self.num_gpus, memory_mb=self.memory_mb),
         ]
-        self.head = RayProcess(args, log=Path(self.temp_dir) / "head.out")
+        self.head = RayProcess(args, log=Path(self.temp_dir) / "head.out", env=self.env)
         self._wait_listening(self.port, timeout, self.head)
         return self.address
 
@@ -170,7 +182,7 @@ class LocalRayHead:
         node = RayProcess(
             args,
             log=Path(self.temp_dir) / f"node-{len(self.nodes) + 1}.out",
-            env={"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1"},
+            env={**self.env, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1"},
             join=True,
         )
         self.nodes.append(node)

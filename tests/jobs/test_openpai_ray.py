@@ -8,6 +8,8 @@ asked through HTTP; tasks wait on files in their outputDir (``GATED``), so that 
 from __future__ import annotations
 
 import json
+import os
+import socket
 import threading
 
 import pytest
@@ -49,8 +51,19 @@ def ray_head():
 
     head = LocalRayHead(num_cpus=CPUS, num_gpus=GPUS, memory_mb=MEMORY_MB)
     head.start()
+    saved = {key: os.environ.get(key) for key in head.env}
+    os.environ.update(head.env)  # this process drives it (the dispatchers of the tests)
     yield head
+    import ray
+
+    # This process is the dispatchers' Ray driver: disconnect first (a driver whose head is gone ends its process).
+    ray.shutdown()
     head.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 @pytest.fixture
@@ -127,6 +140,13 @@ def test_job_that_does_not_fit_waits_with_the_reason_then_starts_whole(api_clien
     reason = eventually(waiting_reason, message="the second job says no reason for waiting")
     assert "CPU: needs 2, 1 free" in reason, reason
     assert set(job_statuses(pair)) == {JobStatus.INITED}  # not one of its tasks started alone
+
+    # a waiting job stopped: STOPPED at once, none of its tasks ever started, its place in the queue freed
+    later = submit(api_client, user, config("later", [role("trio", GATED, 3, cpuNumber=1)], marks))
+    eventually(lambda: detail(api_client, later)["jobStatus"].get("waitingReason"))
+    assert put_execution(api_client, user, later, "STOP").status_code == 202
+    assert wait_state(api_client, later)["jobStatus"]["state"] == "STOPPED"
+    assert set(job_statuses(later)) == {JobStatus.CANCELLED}
 
     release(marks, "solo", 0, 0)
     assert wait_state(api_client, big)["jobStatus"]["state"] == "SUCCEEDED"
@@ -256,6 +276,32 @@ def test_lost_node_fails_the_job_with_the_reason(api_client, user, ray_head, dis
     assert "node running this task was lost" in final["jobStatus"]["appExitDiagnostics"]
     assert_all_gone([pid])
     eventually(lambda: RayNode.objects.filter(alive=True).count() == 1, timeout=120)
+
+
+def test_a_restarted_dispatcher_fails_what_a_dead_one_left_running_and_the_policy_retries(
+    api_client, user, settings, pai_fs
+):
+    """The database is the truth: tasks a dispatcher that is gone (its process dead) left Running or Scheduled end
+    FAILED with the reason, and the job's retry policy starts a new attempt, queued for the next gang."""
+    from jobs.runners.ray_gang import RayDispatcher
+
+    settings.OPENPAI_RUNNER = "ray"
+    name = submit(api_client, user, config("orphaned", [role("w", "true", 2)], retryCount=1))
+    tasks = tasks_of(name)
+    dead = f"ray@{socket.gethostname()}:999999999"
+    for task, status in zip(tasks, (JobStatus.RUNNING, JobStatus.SCHEDULED), strict=True):
+        type(task.job).objects.filter(pk=task.job_id).update(status=status, runner=dead)
+
+    RayDispatcher(address="127.0.0.1:1").reconcile()  # no Ray needed to settle the database
+
+    for task in tasks:
+        task.job.refresh_from_db()
+        assert task.job.status == JobStatus.FAILED and "dispatcher" in task.job.error_desc
+    pai = PaiJob.objects.get(name=name)
+    assert pai.attempt == 2 and pai.retries == 1 and not pai.is_final
+    retry = tasks_of(name, 2)
+    assert len(retry) == 2 and {t.job.status for t in retry} == {JobStatus.INITED}
+    assert {t.job.queue for t in retry} == {"ray"}
 
 
 # --- units ----------------------------------------------------------------------------------------------------------

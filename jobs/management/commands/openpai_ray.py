@@ -45,6 +45,7 @@ class Command(BaseCommand):
 
             head = LocalRayHead(num_cpus=num_cpus, num_gpus=num_gpus, memory_mb=memory_mb or None)
             address = head.start()
+            os.environ.update(head.env)  # this process drives it
             self.stdout.write(f"Started a Ray head at {address} ({num_cpus} CPUs, {num_gpus} GPUs), logs in "
                               f"{Path(head.temp_dir)}")  # fmt: skip
         dispatcher = RayDispatcher(address=address)
