@@ -182,6 +182,7 @@ def pai_submit_to_running(server: LiveServer, token: str, runs: int, tasks: int)
         launched.append((status["appLaunchedTime"] - status["createdTime"]) / 1000)
     result = summary_ms(latencies)
     result.update(tasks_per_job=tasks, server_created_to_first_task_started=summary_ms(launched))
+    result["each_ms"] = [round(value * 1000, 1) for value in latencies]
     return result
 
 

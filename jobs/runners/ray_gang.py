@@ -81,8 +81,9 @@ class RemoteProcess:
     """A ``subprocess.Popen`` look-alike over a task's process on a node (its ``NodeAgent``): the output arrives through
     local pipes, so the job core's supervision (``JobExecution._pump``) reads it as it reads a local child's."""
 
-    def __init__(self, agent, job_id: int, pid: int, control_fd: int) -> None:
+    def __init__(self, agent, job_id: int, pid: int, control_fd: int, on_lost=None) -> None:
         self.agent = agent
+        self.on_lost = on_lost
         self.job_id = job_id
         self.pid = pid
         self.returncode: int | None = None
@@ -111,7 +112,9 @@ class RemoteProcess:
                 if answer["done"]:
                     self.usage = answer["usage"] or {}
                     break
-        except Exception as exc:  # the actor or its node is gone: the task ends with the reason
+        except Exception as exc:  # the agent or its node is gone: the task ends with the reason
+            if self.on_lost is not None:
+                self.on_lost(self.agent)
             reason = f"The Ray node running this task was lost ({type(exc).__name__}); the task ended."
             with contextlib.suppress(OSError):
                 _write_all(self._err, f"{reason}\n".encode())
@@ -143,10 +146,20 @@ def _write_all(fd: int, data: bytes) -> None:
 class RayTaskExecution(JobExecution):
     """One task's job, supervised here as the job core supervises any job, its process running on a Ray node."""
 
-    def __init__(self, pool: ExecutionPool, job_id: int, *, agent, memory_limited: bool) -> None:
+    def __init__(
+        self, pool: ExecutionPool, job_id: int, *, agent, memory_limited: bool, on_lost=None, on_ended=None
+    ) -> None:
         super().__init__(pool, job_id)
         self.agent = agent
         self.memory_limited = memory_limited
+        self.on_lost = on_lost
+        self.on_ended = on_ended
+
+    def _finish(self, job: Job) -> None:
+        # The process is gone: free the gang's resources (once all its processes are) before the last writes.
+        if self.on_ended is not None:
+            self.on_ended(self.job_id)
+        super()._finish(job)
 
     def memory_limit_mb(self) -> int:
         # The role's memoryMB is the task's cgroup limit where the node has one; otherwise the job core's limit.
@@ -156,7 +169,7 @@ class RayTaskExecution(JobExecution):
         import ray
 
         answer = ray.get(self.agent.start.remote(self.job_id, argv, env, str(cwd)), timeout=START_TIMEOUT_SECONDS)
-        return RemoteProcess(self.agent, self.job_id, answer["pid"], control_fd)
+        return RemoteProcess(self.agent, self.job_id, answer["pid"], control_fd, on_lost=self.on_lost)
 
     def _signal_term(self, process) -> None:
         self.agent.signal.remote(self.job_id, int(signal.SIGTERM), self.sandboxed)
@@ -191,7 +204,9 @@ class Gang:
     pg: Any = None
     state: str = "placing"  # placing, running
     agents: dict[int, Any] = field(default_factory=dict)  # job id -> the NodeAgent running it
-    live: set[int] = field(default_factory=set)
+    live: set[int] = field(default_factory=set)  # started tasks whose supervision has not ended
+    running: set[int] = field(default_factory=set)  # started tasks whose process has not ended
+    released: bool = False
 
     @property
     def key(self) -> tuple[int, int]:
@@ -389,7 +404,7 @@ class RayDispatcher:
         used = dict.fromkeys(capacity.RESOURCES, 0.0)
         with self._lock:
             for gang in self.gangs.values():
-                if gang.vc == vc:
+                if gang.vc == vc and not gang.released:
                     used = capacity.add(used, gang.need)
         return used
 
@@ -491,6 +506,13 @@ class RayDispatcher:
                 self._agents[node_id] = agent
         return agent
 
+    def _forget_agent(self, agent) -> None:
+        """An agent stopped answering (its node or its process is gone): the next task on that node gets a new one."""
+        with self._lock:
+            for node_id, known in list(self._agents.items()):
+                if known is agent:
+                    del self._agents[node_id]
+
     # --- placing ------------------------------------------------------------------------------------------------------
     def _await_placement(self, gang: Gang) -> None:
         """Wait for the group (saying why it waits, once a second) and start the gang the moment it is placed."""
@@ -560,6 +582,7 @@ class RayDispatcher:
         from jobs.openpai.services import _random_port_count, pai_gang_placed
 
         claimed: list[int] = []
+        node_ids: list[str] = []
         try:
             node_ids = self._bundle_nodes(gang)
             probes = {
@@ -617,17 +640,26 @@ class RayDispatcher:
                 run_finish_sweeps()
                 return
             gang.live = set(claimed)
+            gang.running = set(claimed)
             gang.state = "running"
             for task, agent, ready in zip(gang.tasks, agents, prepared, strict=True):
                 execution = self.pool.add(
                     task.job_id,
                     factory=lambda pool, job_id, agent=agent, limited=ready["memoryLimited"]: RayTaskExecution(
-                        pool, job_id, agent=agent, memory_limited=limited
+                        pool,
+                        job_id,
+                        agent=agent,
+                        memory_limited=limited,
+                        on_lost=self._forget_agent,
+                        on_ended=self._task_process_ended,
                     ),
                 )
                 execution.thread.start()
         except Exception as exc:
             logger.exception("starting OpenPAI job %s attempt %s failed", gang.pai_id, gang.attempt)
+            if isinstance(exc, ray.exceptions.RayActorError):  # an agent died: the next gang gets a new one
+                for agent in [*gang.agents.values(), *(self._agents.get(node) for node in node_ids)]:
+                    self._forget_agent(agent)
             reason = f"The platform could not start the task on Ray: {type(exc).__name__}: {exc}"
             for task in gang.tasks:
                 if task.job_id in gang.live:
@@ -646,6 +678,19 @@ class RayDispatcher:
             run_finish_sweeps()
 
     # --- ending -------------------------------------------------------------------------------------------------------
+    def _task_process_ended(self, job_id: int) -> None:
+        """A task's process ended: once every process of its gang has, the group is removed at once (the next job
+        may be placed while this one's last states are written)."""
+        with self._lock:
+            gang = next((g for g in self.gangs.values() if job_id in g.running), None)
+            if gang is None:
+                return
+            gang.running.discard(job_id)
+            if gang.running:
+                return
+        self._release(gang)
+        wake_dispatcher()
+
     def _task_finished(self, job_id: int) -> None:
         with self._lock:
             gang = next((g for g in self.gangs.values() if job_id in g.live), None)
@@ -670,6 +715,10 @@ class RayDispatcher:
         tasks that never started on their nodes."""
         from ray.util.placement_group import remove_placement_group
 
+        with self._lock:
+            if gang.released:
+                return
+            gang.released = True
         for job_id, agent in list(gang.agents.items()):
             with contextlib.suppress(Exception):
                 agent.discard.remote(job_id)
