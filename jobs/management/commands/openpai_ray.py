@@ -49,6 +49,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Started a Ray head at {address} ({num_cpus} CPUs, {num_gpus} GPUs), logs in "
                               f"{Path(head.temp_dir)}")  # fmt: skip
         dispatcher = RayDispatcher(address=address)
+        stopping = threading.Event()
 
         def stop(*_):
             dispatcher.stop()
@@ -57,9 +58,12 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         if parent_pid:
             threading.Thread(target=_watch_parent, args=(parent_pid, dispatcher), daemon=True).start()
+        if head is not None:
+            threading.Thread(target=_watch_head, args=(head, stopping, self.stderr), daemon=True).start()
         try:
             dispatcher.run()
         finally:
+            stopping.set()
             if head is not None:
                 head.stop()
             lock.close()
@@ -69,3 +73,15 @@ def _watch_parent(parent_pid: int, dispatcher) -> None:
     while os.getppid() == parent_pid:
         time.sleep(1.0)
     dispatcher.stop()
+
+
+def _watch_head(head, stopping: threading.Event, stderr) -> None:
+    """The local head died: end this process now (Ray would only give up on it after a minute); whoever started it
+    (the server) starts a new dispatcher and head, which fails what this one left running so that retries go on."""
+    while head.head is not None and head.head.alive():
+        time.sleep(1.0)
+    if stopping.is_set():
+        return
+    stderr.write("The local Ray head exited; the dispatcher ends so that a new one starts with a new head.")
+    stderr.flush()
+    os._exit(1)
