@@ -78,6 +78,36 @@ def sandbox_report() -> dict:
     return {"state": _sandbox_word(state.detail), "detail": state.detail, "user": state.user}
 
 
+#: The gang dispatcher refreshes the Ray nodes every 2 s: older than this, it is not running (or lost its cluster).
+RAY_NODES_FRESH_SECONDS = 15
+
+
+def openpai_ray_report() -> dict | None:
+    """With ``OPENPAI_RUNNER=ray``: whether the gang dispatcher runs (it saw the cluster lately) and the cluster's live
+    nodes; None with the local runner. It does not change the HTTP status: OpenPAI jobs then wait, nothing is lost."""
+    if settings.OPENPAI_RUNNER != "ray":
+        return None
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from jobs.models import RayNode
+
+    try:
+        cutoff = timezone.now() - dt.timedelta(seconds=RAY_NODES_FRESH_SECONDS)
+        live = RayNode.objects.filter(alive=True, updated_at__gte=cutoff).count()
+    except Exception as exc:  # the database check reports the outage
+        return {"state": "unknown", "detail": f"{type(exc).__name__}: {exc}"}
+    if not live:
+        return {
+            "state": "unavailable",
+            "nodes": 0,
+            "detail": f"The OpenPAI gang dispatcher has seen no live Ray node in {RAY_NODES_FRESH_SECONDS} s: OpenPAI "
+            "jobs wait until it runs (manage.py openpai_ray).",
+        }
+    return {"state": "ok", "nodes": live}
+
+
 def _sandbox_word(detail: str) -> str:
     if detail.startswith("ok"):
         return "ok"
@@ -100,11 +130,13 @@ class HealthView(PlatformAPIView):
                     "version": serializers.CharField(),
                     "checks": serializers.DictField(child=serializers.CharField()),
                     "sandbox": serializers.DictField(),
+                    "openpai_ray": serializers.DictField(required=False),
                 },
             ),
         },
         description="200 when the database and the channel layer answer; 503 with the failing checks otherwise. "
-        "``sandbox`` says whether users' code can run here (ok, off, unavailable) and why.",
+        "``sandbox`` says whether users' code can run here (ok, off, unavailable) and why; with OPENPAI_RUNNER=ray, "
+        "``openpai_ray`` whether the gang dispatcher runs and sees live Ray nodes.",
         auth=[],
     )
     def get(self, request):
@@ -118,4 +150,7 @@ class HealthView(PlatformAPIView):
             "checks": checks,
             "sandbox": sandbox_report(),
         }
+        ray = openpai_ray_report()
+        if ray is not None:
+            body["openpai_ray"] = ray
         return Response(body, status=200 if healthy else 503)

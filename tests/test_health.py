@@ -1,10 +1,12 @@
 """``GET /healthz``: 200 when the database and the channel layer answer, 503 otherwise."""
 
+import datetime as dt
 import os
 from unittest import mock
 
 import pytest
 from django.db.utils import OperationalError
+from django.utils import timezone
 
 from scripts.test_services import reachable
 from tests.conftest import need_service
@@ -66,3 +68,20 @@ def test_healthy_on_the_redis_channel_layer(client, settings):
     finally:
         channel_layers.backends.clear()
     assert response.status_code == 200, response.json()
+
+
+def test_openpai_ray_report_says_whether_the_dispatcher_sees_the_cluster(client, settings):
+    from jobs.models import RayNode
+
+    assert "openpai_ray" not in client.get("/healthz").json()  # the local runner: nothing to report
+    settings.OPENPAI_RUNNER = "ray"
+    body = client.get("/healthz")
+    assert body.status_code == 200  # jobs wait, nothing is lost: the platform is still healthy
+    report = body.json()["openpai_ray"]
+    assert report["state"] == "unavailable" and "manage.py openpai_ray" in report["detail"]
+
+    RayNode.objects.create(node_id="n1", host="127.0.0.1", total={"CPU": 2.0}, available={"CPU": 2.0})
+    assert client.get("/healthz").json()["openpai_ray"] == {"state": "ok", "nodes": 1}
+    stale = timezone.now() - dt.timedelta(seconds=60)
+    RayNode.objects.update(updated_at=stale)  # the dispatcher stopped refreshing it
+    assert client.get("/healthz").json()["openpai_ray"]["state"] == "unavailable"

@@ -340,6 +340,9 @@ def _submit_attempt(pai: PaiJob) -> None:
             tasks.append(PaiTask(pai_job=pai, attempt=pai.attempt, role=role["name"], index=index, job=job,
                                  ports=task_ports))  # fmt: skip
     PaiTask.objects.bulk_create(tasks)
+    if on_ray:  # until the dispatcher says more (or places it)
+        pai.waiting_reason = "Queued for the Ray cluster: the gang dispatcher has not placed the job yet."
+        PaiJob.objects.filter(pk=pai.pk).update(waiting_reason=pai.waiting_reason)
 
 
 # --- the ray runner: placement ------------------------------------------------------------------------------------

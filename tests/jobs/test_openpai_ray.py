@@ -91,6 +91,17 @@ def put_execution(client, user, name: str, value: str):
     )
 
 
+def waiting_reason(client, name: str, says: str) -> str:
+    """Wait until the job is WAITING with a reason that says ``says``; return the reason."""
+
+    def reason() -> str:
+        status = detail(client, name)["jobStatus"]
+        text = status.get("waitingReason", "") if status["state"] == "WAITING" else ""
+        return text if says in text else ""
+
+    return eventually(reason, message=lambda: f"{name} waits for no reason saying {says!r}: {detail(client, name)}")
+
+
 def job_statuses(name: str) -> list[str]:
     return [task.job.status for task in tasks_of(name, PaiJob.objects.get(name=name).attempt)]
 
@@ -133,17 +144,12 @@ def test_job_that_does_not_fit_waits_with_the_reason_then_starts_whole(api_clien
     wait_running(big, 1)
     pair = submit(api_client, user, config("pair", [role("duo", GATED, 2, cpuNumber=1)], marks))
 
-    def waiting_reason() -> str:
-        status = detail(api_client, pair)["jobStatus"]
-        return status["state"] == "WAITING" and status.get("waitingReason", "")
-
-    reason = eventually(waiting_reason, message="the second job says no reason for waiting")
-    assert "CPU: needs 2, 1 free" in reason, reason
+    assert waiting_reason(api_client, pair, "CPU: needs 2, 1 free") == "Waiting for resources: CPU: needs 2, 1 free."
     assert set(job_statuses(pair)) == {JobStatus.INITED}  # not one of its tasks started alone
 
     # a waiting job stopped: STOPPED at once, none of its tasks ever started, its place in the queue freed
     later = submit(api_client, user, config("later", [role("trio", GATED, 3, cpuNumber=1)], marks))
-    eventually(lambda: detail(api_client, later)["jobStatus"].get("waitingReason"))
+    waiting_reason(api_client, later, "Waiting for resources")
     assert put_execution(api_client, user, later, "STOP").status_code == 202
     assert wait_state(api_client, later)["jobStatus"]["state"] == "STOPPED"
     assert set(job_statuses(later)) == {JobStatus.CANCELLED}
@@ -167,8 +173,7 @@ def test_gpu_ids_of_concurrent_tasks_are_disjoint(api_client, user, dispatcher, 
     bitmaps = {statuses(detail(api_client, name))[("w", 0)]["containerGpus"] for name in (first, second)}
     assert bitmaps == {1, 2}  # GPU 0 for one, GPU 1 for the other
     third = submit(api_client, user, config("gpu-c", [role("w", REPORTING, 1, gpuNumber=1)], marks))
-    reason = eventually(lambda: detail(api_client, third)["jobStatus"].get("waitingReason"))
-    assert "GPU: needs 1, 0 free" in reason
+    waiting_reason(api_client, third, "GPU: needs 1, 0 free")
     release(marks, "w", 0, 0)  # all three read the same go file
     for name in (first, second, third):
         assert wait_state(api_client, name)["jobStatus"]["state"] == "SUCCEEDED"
@@ -213,8 +218,8 @@ def test_vc_share_holds_jobs_back_and_refuses_jobs_beyond_it(api_client, user, c
     first = submit(api_client, user, config("share-a", [role("a", GATED, 2, cpuNumber=1)], marks))
     wait_running(first, 2)
     second = submit(api_client, user, config("share-b", [role("b", GATED, 1, cpuNumber=1)], marks))
-    reason = eventually(lambda: detail(api_client, second)["jobStatus"].get("waitingReason"))
-    assert "virtual cluster default's share" in reason and "CPU: needs 1, 0 free" in reason  # the cluster has 2 free
+    reason = waiting_reason(api_client, second, "virtual cluster default's share")
+    assert "CPU: needs 1, 0 free" in reason  # of the share: the cluster has 2 free
     assert set(job_statuses(second)) == {JobStatus.INITED}
     release(marks, "a", 0, 0)
     release(marks, "a", 1, 0)
