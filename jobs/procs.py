@@ -1,12 +1,28 @@
-"""Ending a sandboxed process tree: stdlib only, so that a Ray node's worker (``jobs.runners.ray_node``) can use it
-without the platform's settings.
+"""Processes and ports of a machine: ending a sandboxed process tree, finding free ports. Standard library only, so
+that a Ray node's agent (``jobs.runners.ray_node``) and a local Ray head (``jobs.runners.ray_head``) use them without
+the platform's settings.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import socket
 from pathlib import Path
+
+
+def free_ports(host: str, count: int) -> list[int]:
+    """``count`` distinct ports free on ``host`` right now (held open together so that they differ)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind((host, 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def _stat_fields(pid: int) -> tuple[int, int] | None:

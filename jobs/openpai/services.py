@@ -20,7 +20,6 @@ import contextlib
 import logging
 import os
 import re
-import socket
 from pathlib import Path
 
 from django.conf import settings
@@ -49,6 +48,7 @@ from jobs.models import (
 )
 from jobs.openpai import capacity
 from jobs.openpai.config import ConfigError, resolve_dirs, validate_config
+from jobs.procs import free_ports
 from jobs.sandbox import Grants
 from jobs.services import JobQueueFullError, JobSpec, engine_require, job_kill, job_submit, job_transition
 
@@ -192,17 +192,8 @@ def task_grants(config: dict, *, username: str) -> Grants:
 
 
 def _free_ports(count: int) -> list[int]:
-    """``count`` distinct ports free on this host right now (held open together so that they differ)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind((HOST, 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
+    """``count`` distinct ports free on this host right now."""
+    return free_ports(HOST, count)
 
 
 def _random_port_count(role: dict) -> int:

@@ -21,20 +21,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from jobs.procs import free_ports
+
 HOST = "127.0.0.1"
 
 
 def _free_ports(count: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind((HOST, 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
+    return free_ports(HOST, count)
 
 
 def ray_program() -> str:

@@ -21,13 +21,12 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
 from pathlib import Path
 
-from jobs.procs import signal_inside
+from jobs.procs import free_ports, signal_inside
 
 READ_SIZE = 65536
 #: Output held for the dispatcher before the task's writes block (the dispatcher reads it every few ms).
@@ -263,20 +262,6 @@ class TaskProcess:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             if signum == signal.SIGKILL or not (sandboxed and signal_inside(process.pid, signum)):
                 os.killpg(process.pid, signum)
-
-
-def free_ports(ip: str, count: int) -> list[int]:
-    """``count`` distinct ports free on this node right now (held open together so that they differ)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind((ip, 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def bundle_gpus() -> list[str]:
