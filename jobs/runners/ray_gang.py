@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -57,6 +57,7 @@ POLL_SECONDS = 0.25
 NODES_REFRESH_SECONDS = 2.0
 REASON_REFRESH_SECONDS = 1.0
 READ_WAIT_SECONDS = 0.5
+USAGE_SECONDS = 5.0  # how often a running task's use of CPU and memory is written to its detail
 START_TIMEOUT_SECONDS = 120.0
 NAMESPACE = "dataplatform-openpai"
 IDENTITY_PREFIX = "ray@"
@@ -81,9 +82,10 @@ class RemoteProcess:
     """A ``subprocess.Popen`` look-alike over a task's process on a node (its ``NodeAgent``): the output arrives through
     local pipes, so the job core's supervision (``JobExecution._pump``) reads it as it reads a local child's."""
 
-    def __init__(self, agent, job_id: int, pid: int, control_fd: int, on_lost=None) -> None:
+    def __init__(self, agent, job_id: int, pid: int, control_fd: int, on_lost=None, on_usage=None) -> None:
         self.agent = agent
         self.on_lost = on_lost
+        self.on_usage = on_usage
         self.job_id = job_id
         self.pid = pid
         self.returncode: int | None = None
@@ -101,9 +103,15 @@ class RemoteProcess:
         import ray
 
         targets = {"out": self._out, "err": self._err, "ctl": self._ctl}
+        usage_at = time.monotonic()
         try:
             while True:
-                answer = ray.get(self.agent.read.remote(self.job_id, READ_WAIT_SECONDS))
+                with_usage = self.on_usage is not None and time.monotonic() - usage_at >= USAGE_SECONDS
+                answer = ray.get(self.agent.read.remote(self.job_id, READ_WAIT_SECONDS, with_usage))
+                if with_usage:
+                    usage_at = time.monotonic()
+                    if answer["usage"] and not answer["done"]:
+                        self.on_usage(answer["usage"])
                 for kind, data in answer["chunks"]:
                     _write_all(targets[kind], data)
                 if answer["returncode"] is not None and not self._exited.is_set():
@@ -128,6 +136,7 @@ class RemoteProcess:
                     os.close(fd)
             self._exited.set()
             self._done.set()
+            connection.close()  # this thread's, if reporting the usage opened one
 
     def poll(self) -> int | None:
         return self.returncode if self._exited.is_set() else None
@@ -169,7 +178,16 @@ class RayTaskExecution(JobExecution):
         import ray
 
         answer = ray.get(self.agent.start.remote(self.job_id, argv, env, str(cwd)), timeout=START_TIMEOUT_SECONDS)
-        return RemoteProcess(self.agent, self.job_id, answer["pid"], control_fd, on_lost=self.on_lost)
+        return RemoteProcess(
+            self.agent, self.job_id, answer["pid"], control_fd, on_lost=self.on_lost, on_usage=self._report_usage
+        )
+
+    def _report_usage(self, usage: dict) -> None:
+        """What the running task uses now, for its detail (every ``USAGE_SECONDS``; a lost write is not retried)."""
+        try:
+            PaiTask.objects.filter(job_id=self.job_id).update(usage=usage)
+        except DatabaseError:
+            connection.close()
 
     def _signal_term(self, process) -> None:
         self.agent.signal.remote(self.job_id, int(signal.SIGTERM), self.sandboxed)

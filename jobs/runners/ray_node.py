@@ -104,6 +104,17 @@ class MemoryCgroup:
             pass
         return None
 
+    def current_bytes(self) -> int | None:
+        return self._read_int("memory.current" if self.version == 2 else "memory.usage_in_bytes")
+
+    def _read_int(self, name: str) -> int | None:
+        if self.path is None:
+            return None
+        try:
+            return int((self.path / name).read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
     def peak_bytes(self) -> int | None:
         if self.path is None:
             return None
@@ -231,9 +242,26 @@ class TaskProcess:
             self._usage = usage
             self._cond.notify_all()
 
-    def read(self, wait: float) -> dict:
+    def live_usage(self) -> dict | None:
+        """What the running task uses now (from its cgroup; None where it has none): CPU seconds so far, memory now
+        and at its peak."""
+        cgroup = self._cgroup
+        if cgroup is None or cgroup.path is None or self._returncode is not None:
+            return None
+        cpu, now, peak = cgroup.cpu_seconds(), cgroup.current_bytes(), cgroup.peak_bytes()
+        usage: dict = {"memoryLimited": True, "running": True}
+        if cpu is not None:
+            usage["cpuSeconds"] = round(cpu, 3)
+        if now is not None:
+            usage["memoryMB"] = round(now / 1048576, 1)
+        if peak is not None:
+            usage["maxMemoryMB"] = round(peak / 1048576, 1)
+        return usage
+
+    def read(self, wait: float, with_usage: bool = False) -> dict:
         """What the task wrote since the last read (waiting up to ``wait`` s for something), and its end once every
-        stream is closed: ``{"chunks": [(kind, bytes)], "done": bool, "returncode", "usage"}``."""
+        stream is closed: ``{"chunks": [(kind, bytes)], "done": bool, "returncode", "usage"}``; ``usage`` is what it
+        used once it ended, and, asked ``with_usage``, what it uses now while it runs."""
         deadline = time.monotonic() + wait
         with self._cond:
             while not self._chunks and not self._finished():
@@ -249,7 +277,8 @@ class TaskProcess:
             self._notes = []
             if self._cgroup is not None:
                 self._cgroup.remove()
-        return {"chunks": chunks, "done": done, "returncode": self._returncode, "usage": self._usage}
+        usage = self._usage if self._usage is not None or not with_usage else self.live_usage()
+        return {"chunks": chunks, "done": done, "returncode": self._returncode, "usage": usage}
 
     def _finished(self) -> bool:
         return self._returncode is not None and self._open_streams == 0
@@ -303,8 +332,8 @@ class NodeAgent:
     def start(self, job_id: int, argv: list[str], env: dict[str, str], cwd: str) -> dict:
         return self._task(job_id).start(argv, env, cwd)
 
-    def read(self, job_id: int, wait: float) -> dict:
-        answer = self._task(job_id).read(wait)
+    def read(self, job_id: int, wait: float, with_usage: bool = False) -> dict:
+        answer = self._task(job_id).read(wait, with_usage)
         if answer["done"]:
             with self._lock:
                 self._tasks.pop(job_id, None)

@@ -107,7 +107,12 @@ def job_statuses(name: str) -> list[str]:
 
 
 # --- gang scheduling --------------------------------------------------------------------------------------------
-def test_two_role_job_starts_all_tasks_together_with_their_gpus_hosts_and_ports(api_client, user, dispatcher, marks):
+def test_two_role_job_starts_all_tasks_together_with_their_gpus_hosts_and_ports(
+    api_client, user, dispatcher, marks, monkeypatch
+):
+    from jobs.runners import ray_gang
+
+    monkeypatch.setattr(ray_gang, "USAGE_SECONDS", 0.2)
     roles = [role("ps", REPORTING, 1, gpuNumber=1, cpuNumber=1), role("worker", REPORTING, 2, cpuNumber=1)]
     name = submit(api_client, user, config("gang", roles, marks))
     running = wait_running(name, 3)
@@ -126,13 +131,17 @@ def test_two_role_job_starts_all_tasks_together_with_their_gpus_hosts_and_ports(
     assert worker_hosts == ",".join(f"127.0.0.1:{by_task[('worker', i)]['containerPorts']['default']}" for i in (0, 1))
     assert by_task[("ps", 0)]["containerGpus"] == 1 << int(gpus)
     assert by_task[("worker", 0)]["containerGpus"] == 0
+    # what a running task uses now is in its detail (where the node gives it a cgroup)
+    live = eventually(lambda: statuses(detail(api_client, name))[("ps", 0)].get("containerUsage"))
+    if live.get("memoryLimited"):
+        assert live["running"] is True and live["memoryMB"] > 0 and live["cpuSeconds"] >= 0
 
     for key in (("ps", 0), ("worker", 0), ("worker", 1)):
         release(marks, *key, 0)
     final = wait_state(api_client, name)
     assert final["jobStatus"]["state"] == "SUCCEEDED", final
     usage = statuses(final)[("ps", 0)]["containerUsage"]
-    assert usage["cpuSeconds"] >= 0 and usage["maxMemoryMB"] > 0
+    assert usage["cpuSeconds"] >= 0 and usage["maxMemoryMB"] > 0 and "running" not in usage
     # the tasks are jobs of the job core, in the Linkis history too
     history = api_client.get("/api/rest_j/v1/jobhistory/list?pageSize=50", **bearer(user)).json()
     listed = {task["taskID"] for task in history["data"]["tasks"]}
