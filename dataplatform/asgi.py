@@ -3,14 +3,14 @@
 import asyncio
 import os
 
-from django.core.asgi import get_asgi_application
-
+from dataplatform.asgi_handler import get_pooled_asgi_application
 from dataplatform.profiles import default_settings_module
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", default_settings_module())
 
-# Django must be set up before anything imports models, so the HTTP app comes first.
-django_asgi_app = get_asgi_application()
+# Django must be set up before anything imports models, so the HTTP app comes first. Requests run as under a WSGI
+# server: one hop to a pooled thread each (dataplatform/asgi_handler.py).
+django_asgi_app = get_pooled_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -23,10 +23,15 @@ def need_service(reason: str) -> None:
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    """Login-failure counts live in the cache; every test starts with none."""
+    """Login-failure counts live in the cache, checked tokens and their users in the request path's memory (user ids
+    restart when a test's transaction is rolled back); every test starts with none."""
+    from dataplatform.api.authentication import forget_all
+
     cache.clear()
+    forget_all()
     yield
     cache.clear()
+    forget_all()
 
 
 @pytest.fixture

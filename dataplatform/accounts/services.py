@@ -27,7 +27,7 @@ from dataplatform.accounts.throttling import (
     login_success_record,
     login_throttle_check,
 )
-from dataplatform.api.authentication import EPOCH_CLAIM
+from dataplatform.api.authentication import EPOCH_CLAIM, forget_user
 from dataplatform.api.exceptions import AuthenticationError, ConflictError, ForbiddenError, NotFoundError
 
 NON_ADMIN = "Non-admin is not allowed to do this operation."
@@ -168,6 +168,7 @@ def credentials_revoke(*, user: User, actor=None) -> int:
     (``*`` or several users) are left to staff. Returns how many API tokens were deactivated."""
     User.objects.filter(pk=user.pk).update(credentials_epoch=F("credentials_epoch") + 1)
     user.refresh_from_db(fields=["credentials_epoch"])
+    forget_user(user.pk)  # the request path's cached row of the user (other processes: within a second)
     return personal_api_tokens(user).update(is_active=False)
 
 

@@ -137,6 +137,9 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
             },
+            # The ASGI server's request threads are pooled (dataplatform/asgi_handler.py): each keeps its connection
+            # across requests, as a WSGI worker does, instead of opening one (and running its PRAGMAs) per request.
+            "CONN_MAX_AGE": env_int("SQLITE_CONN_MAX_AGE", 600, minimum=0),
         }
     }
 
@@ -145,6 +148,9 @@ if env_str("PLATFORM_DATABASE_NAME"):
     DATABASES["default"]["NAME"] = env_str("PLATFORM_DATABASE_NAME")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Threads that run HTTP requests' sync part under ASGI (dataplatform/asgi_handler.py), created as needed up to this.
+ASGI_REQUEST_THREADS = env_int("ASGI_REQUEST_THREADS", 32, minimum=1)
 
 # --- Channel layer and cache ----------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
@@ -234,6 +240,10 @@ SIMPLE_JWT = {
     "CHECK_REVOKE_TOKEN": True,
     "REVOKE_TOKEN_CLAIM": "hash_password",
 }
+
+# How long a bearer token's user row is reused across requests of one process (dataplatform/api/authentication.py;
+# a save of the user in that process drops it at once). 0: read it for every request.
+JWT_USER_CACHE_SECONDS = env_float("JWT_USER_CACHE_SECONDS", 1.0, minimum=0.0)
 
 # Linkis: the ticket cookie set by /api/rest_j/v1/user/login, and its idle timeout (Linkis default: 2 h).
 LINKIS_TICKET_COOKIE = "linkis_user_session_ticket_id_v1"
