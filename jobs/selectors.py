@@ -88,7 +88,7 @@ def job_resolve(*, ident: str, task_id: str | int | None = None) -> Job | None:
     """Return the job an execID (either format) or taskID names, falling back to ``?taskID=``; None if none."""
     number, short = parse_job_ident(ident)
     if number is not None:
-        job = Job.objects.filter(pk=number).first()
+        job = next(iter(Job.objects.filter(pk=number).order_by()[:1]), None)  # a pk: no ORDER BY to build
         if job is not None and (short is None or job.short_exec_id == short):
             return job
     if task_id not in (None, ""):
