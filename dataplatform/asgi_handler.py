@@ -10,7 +10,8 @@ hops and a new database connection (with its PRAGMAs) per request: 4-8 ms where 
 part (``request_started``, the request, middleware, view and rendering) in one call on a bounded pool of long-lived
 threads (``ASGI_REQUEST_THREADS``). A thread keeps its database connection across requests as a WSGI worker does
 (``CONN_MAX_AGE``; ``request_started`` drops one that went bad or grew old). Reading the body and sending the response
-stay on the event loop, streaming responses included; ``response.close()`` (``request_finished``) runs on the pool.
+stay on the event loop, streaming responses included. ``response.close()`` (``request_finished``) runs on the thread
+that ran the request, before the content is sent (it is complete), or on the pool once a streaming one was sent.
 
 What is not kept: Django's cancelling of a view when the client disconnects (a sync view cannot be interrupted
 anyway; its response is then sent to nobody).
@@ -58,7 +59,8 @@ class PooledASGIHandler(ASGIHandler):
             except asyncio.CancelledError:
                 pass  # the client went away while the response was being sent
             finally:
-                await self._in_pool(response.close)
+                if response.streaming:  # its content was produced while it was sent: closed after that
+                    await self._in_pool(response.close)
         finally:
             body_file.close()
 
@@ -73,6 +75,10 @@ class PooledASGIHandler(ASGIHandler):
         response._handler_class = self.__class__
         if isinstance(response, FileResponse):
             response.block_size = self.chunk_size
+        if not response.streaming:
+            # Its content is complete: close it here (request_finished), on the thread that ran the request, so that
+            # the request's database connection is given back (or kept, per CONN_MAX_AGE) as under WSGI.
+            response.close()
         return response
 
 
