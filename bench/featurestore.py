@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import http.client
 import json
 import os
 import random
@@ -43,7 +42,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import requests
 
@@ -51,8 +49,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 sys.path.insert(0, str(ROOT))
 
+from stats import Connection, emit, latency_summary, percentile  # noqa: E402
 from stats import code_fingerprint as stats_fingerprint  # noqa: E402
-from stats import emit, latency_summary, percentile  # noqa: E402
 
 from tests.live import LiveServer, free_port, platform_env  # noqa: E402
 
@@ -146,33 +144,6 @@ def request_row(keys: list[str], rng: random.Random) -> list:
 
 
 # --- HTTP clients -----------------------------------------------------------------------------------------------
-class Connection:
-    """One keep-alive HTTP/1.1 connection (http.client); reconnects once if the server closed it."""
-
-    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
-        parts = urlsplit(url)
-        self.host, self.port = parts.hostname, parts.port
-        self.headers = {"Content-Type": "application/json", **(headers or {})}
-        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=120)
-
-    def call(self, method: str, path: str, body: bytes) -> tuple[float, int, bytes]:
-        for attempt in (1, 2):
-            try:
-                started = time.perf_counter()
-                self.conn.request(method, path, body, self.headers)
-                response = self.conn.getresponse()
-                data = response.read()
-                return time.perf_counter() - started, response.status, data
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                self.conn.close()
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
-
-    def close(self) -> None:
-        self.conn.close()
-
-
 def check_ours(status: int, data: bytes) -> str | None:
     """None if the answer is HTTP 200 with ``code`` 0, else a short description of what came back."""
     if status != 200:

@@ -1,11 +1,15 @@
-"""What the benchmark scripts share: percentiles, latency summaries, JSON output, a code fingerprint."""
+"""What the benchmark scripts share: percentiles, latency summaries, JSON output, a code fingerprint, a keep-alive
+HTTP connection."""
 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import statistics
+import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,3 +49,30 @@ def code_fingerprint(*packages: str) -> str:
     for path in files:
         digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection (http.client); reconnects once if the server closed it."""
+
+    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname, parts.port
+        self.headers = {"Content-Type": "application/json", **(headers or {})}
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=120)
+
+    def call(self, method: str, path: str, body: bytes) -> tuple[float, int, bytes]:
+        for attempt in (1, 2):
+            try:
+                started = time.perf_counter()
+                self.conn.request(method, path, body, self.headers)
+                response = self.conn.getresponse()
+                data = response.read()
+                return time.perf_counter() - started, response.status, data
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                self.conn.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self.conn.close()

@@ -13,7 +13,10 @@ and each route's requests/s with 8 connections over the deployment route's (the 
 ``Authorization: Bearer <jwt>``; the deployment route is a POST whose method, body and Content-Type a wrk Lua
 script sets. Prints one JSON document on stdout and a compact table on stderr.
 
-Usage: ``.venv/bin/python bench/http.py [--duration 10] [--single 500] [--production [--workers 1]]``. Needs
+(Not ``bench/http.py``: a script run from ``bench/`` has that folder first on ``sys.path``, where a ``http.py`` would
+shadow the standard library's ``http`` for every benchmark script, ``requests`` included.)
+
+Usage: ``.venv/bin/python bench/http_routes.py [--duration 10] [--single 500] [--production [--workers 1]]``. Needs
 ``wrk`` (Debian: ``apt-get install -y wrk``). Every loop is bounded in count and time; the server runs in a
 temporary DATA_DIR and is stopped at the end.
 
@@ -21,20 +24,9 @@ temporary DATA_DIR and is stopped at the end.
 core, PostgreSQL, Redis, ``--workers`` Celery workers).
 """
 
-# ruff: noqa: E402 - sys.path is fixed before the imports (see below)
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-BENCH = ROOT / "bench"
-# This file is named http.py: run as a script, its folder comes first on sys.path and would shadow the standard
-# library's ``http`` (http.client, and requests through it). Put the folder last, for ``stats`` only.
-sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != BENCH), str(BENCH)]
-
 import argparse
-import http.client
 import importlib.util
 import json
 import os
@@ -42,14 +34,20 @@ import random
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
-from urllib.parse import urlsplit
+from pathlib import Path
 
 import requests
-from stats import code_fingerprint, latency_summary
 
-from tests.live import ADMIN, LiveServer
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+sys.path.insert(0, str(ROOT))
+
+from stats import Connection, code_fingerprint, latency_summary  # noqa: E402
+
+from tests.live import ADMIN, LiveServer  # noqa: E402
 
 E = "/api/rest_j/v1/entrance"
 FINAL = {"Succeed", "Failed", "Cancelled", "Timeout"}
@@ -72,7 +70,7 @@ WRK_INSTALL = "wrk is not installed; on Debian: apt-get install -y wrk"
 
 
 def fail(message: str) -> None:
-    raise SystemExit(f"bench/http.py: {message}")
+    raise SystemExit(f"bench/http_routes.py: {message}")
 
 
 # --- data -------------------------------------------------------------------------------------------------------
@@ -178,42 +176,16 @@ class Route:
         return None
 
 
-class Connection:
-    """One keep-alive HTTP/1.1 connection; http.client reopens it when the server closed it (gunicorn sync)."""
-
-    def __init__(self, url: str, token: str) -> None:
-        parts = urlsplit(url)
-        self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-
-    def call(self, route: Route) -> tuple[float, int, bytes]:
-        for attempt in (1, 2):
-            try:
-                started = time.perf_counter()
-                self.conn.request(route.method, route.path, route.body, self.headers)
-                response = self.conn.getresponse()
-                data = response.read()
-                return time.perf_counter() - started, response.status, data
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                self.conn.close()
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
-
-    def close(self) -> None:
-        self.conn.close()
-
-
 def one_connection(url: str, token: str, route: Route, count: int, warmup: int = 20, limit: float = 120) -> dict:
     """``count`` sequential requests on one connection after ``warmup`` unmeasured ones, at most ``limit`` s."""
-    conn = Connection(url, token)
+    conn = Connection(url, {"Authorization": f"Bearer {token}"})
     latencies: list[float] = []
     errors: list[str] = []
     deadline = time.monotonic() + limit
     for i in range(warmup + count):
         if time.monotonic() > deadline:
             break
-        seconds, status, data = conn.call(route)
+        seconds, status, data = conn.call(route.method, route.path, route.body)
         problem = route.problem(status, data)
         if problem:
             errors.append(problem)
@@ -275,9 +247,9 @@ def wrk(url: str, token: str, route: Route, connections: int, threads: int, dura
 
 
 def check_routes(url: str, token: str, routes: list[Route]) -> None:
-    conn = Connection(url, token)
+    conn = Connection(url, {"Authorization": f"Bearer {token}"})
     for route in routes:
-        _, status, data = conn.call(route)
+        _, status, data = conn.call(route.method, route.path, route.body)
         problem = route.problem(status, data)
         if problem:
             fail(f"{route.name} ({route.method} {route.path}) does not answer as it should: {problem}")
