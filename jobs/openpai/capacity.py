@@ -47,6 +47,14 @@ def add(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
     return {key: a.get(key, 0.0) + b.get(key, 0.0) for key in RESOURCES}
 
 
+def total(items: Iterable[dict[str, float]]) -> dict[str, float]:
+    """The resources of ``items`` added up: a cluster's nodes, a virtual cluster's jobs."""
+    out = dict.fromkeys(RESOURCES, 0.0)
+    for item in items:
+        out = add(out, item)
+    return out
+
+
 def parse_shares(text: str) -> dict[str, dict[str, float]]:
     """``OPENPAI_VC_SHARES``: {vc: {"fraction": f} or {"CPU": n, "GPU": n, "memoryMB": n}}."""
     shares: dict[str, dict[str, float]] = {}
@@ -121,14 +129,11 @@ def job_never_fits(roles: list[dict], nodes: list[dict[str, float]]) -> str | No
         reason = role_never_fits(role, nodes)
         if reason is not None:
             return reason
-    need = job_resources(roles)
-    total = dict.fromkeys(RESOURCES, 0.0)
-    for node in nodes:
-        total = add(total, node)
+    need, cluster = job_resources(roles), total(nodes)
     over = [
-        f"{key}: needs {amount(need[key])}, the cluster has {amount(total[key])}"
+        f"{key}: needs {amount(need[key])}, the cluster has {amount(cluster[key])}"
         for key in RESOURCES
-        if need[key] > total[key] + 1e-9
+        if need[key] > cluster[key] + 1e-9
     ]
     if over:
         return f"the job's tasks together need more than the whole cluster has ({'; '.join(over)})"

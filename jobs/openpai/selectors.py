@@ -319,12 +319,9 @@ def vc_usage() -> dict[str, Any]:
     jobs. A job runs while a task of its current attempt is Scheduled or Running; it waits while one is queued and
     none runs. Three queries, whatever the number of jobs."""
     nodes = list(RayNode.objects.order_by("-alive", "host", "node_id"))
-    cluster = dict.fromkeys(capacity.RESOURCES, 0.0)
-    for node in nodes:
-        if node.alive:
-            cluster = capacity.add(
-                cluster, {key: float((node.total or {}).get(key) or 0) for key in capacity.RESOURCES}
-            )
+    cluster = capacity.total(
+        {key: float((node.total or {}).get(key) or 0) for key in capacity.RESOURCES} for node in nodes if node.alive
+    )
     try:
         shares = capacity.parse_shares(settings.OPENPAI_VC_SHARES)
     except capacity.ShareError:

@@ -145,10 +145,8 @@ def _check_capacity(config: dict, vc: str) -> None:
         share = None  # a system check reports the setting
     if share is None:
         return
-    total = dict.fromkeys(capacity.RESOURCES, 0.0)
-    for node in nodes:
-        total = capacity.add(total, node)
-    missing = capacity.short(capacity.job_resources(config["taskRoles"]), capacity.vc_capacity(share, total))
+    limit = capacity.vc_capacity(share, capacity.total(nodes))
+    missing = capacity.short(capacity.job_resources(config["taskRoles"]), limit)
     if missing:
         raise InvalidInputError(
             f"The job needs more than virtual cluster {vc}'s share of the cluster: {'; '.join(missing)} "

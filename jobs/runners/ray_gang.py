@@ -220,7 +220,6 @@ class Gang:
     need: dict[str, float]
     tasks: list[Task]
     pg: Any = None
-    state: str = "placing"  # placing, running
     agents: dict[int, Any] = field(default_factory=dict)  # job id -> the NodeAgent running it
     live: set[int] = field(default_factory=set)  # started tasks whose supervision has not ended
     running: set[int] = field(default_factory=set)  # started tasks whose process has not ended
@@ -238,13 +237,6 @@ def bundle(resources: dict[str, float]) -> dict[str, float]:
     if resources["memoryMB"]:
         out["memory"] = float(int(resources["memoryMB"] * MB))
     return out
-
-
-def _cluster_totals(nodes: list[dict[str, float]]) -> dict[str, float]:
-    total = dict.fromkeys(capacity.RESOURCES, 0.0)
-    for node in nodes:
-        total = capacity.add(total, node)
-    return total
 
 
 def _from_ray(resources: dict) -> dict[str, float]:
@@ -419,12 +411,8 @@ class RayDispatcher:
             self._agent(node_id)  # ready before the first job lands there
 
     def vc_used(self, vc: str) -> dict[str, float]:
-        used = dict.fromkeys(capacity.RESOURCES, 0.0)
         with self._lock:
-            for gang in self.gangs.values():
-                if gang.vc == vc and not gang.released:
-                    used = capacity.add(used, gang.need)
-        return used
+            return capacity.total(gang.need for gang in self.gangs.values() if gang.vc == vc and not gang.released)
 
     # --- admitting jobs -----------------------------------------------------------------------------------------------
     def _admit(self) -> None:
@@ -481,7 +469,7 @@ class RayDispatcher:
         share = self._shares.get(pai.virtual_cluster)
         if share is None:
             return False
-        limit = capacity.vc_capacity(share, _cluster_totals(self._nodes))
+        limit = capacity.vc_capacity(share, capacity.total(self._nodes))
         used = self.vc_used(pai.virtual_cluster)
         free = {key: limit[key] - used[key] for key in capacity.RESOURCES}
         missing = capacity.short(gang.need, free)
@@ -659,7 +647,6 @@ class RayDispatcher:
                 return
             gang.live = set(claimed)
             gang.running = set(claimed)
-            gang.state = "running"
             for task, agent, ready in zip(gang.tasks, agents, prepared, strict=True):
                 execution = self.pool.add(
                     task.job_id,
