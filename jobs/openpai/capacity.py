@@ -90,6 +90,17 @@ def parse_shares(text: str) -> dict[str, dict[str, float]]:
     return shares
 
 
+def configured_shares() -> dict[str, dict[str, float]]:
+    """``OPENPAI_VC_SHARES`` as read; none (every VC may use the whole cluster) when it cannot be read, which the
+    system check ``jobs.E004`` reports at start."""
+    from django.conf import settings
+
+    try:
+        return parse_shares(settings.OPENPAI_VC_SHARES)
+    except ShareError:
+        return {}
+
+
 def vc_capacity(share: dict[str, float] | None, cluster: dict[str, float]) -> dict[str, float]:
     """What a VC may use of a cluster with ``cluster`` resources in all (a resource a fixed share leaves out: all)."""
     if share is None:

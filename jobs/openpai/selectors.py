@@ -322,10 +322,7 @@ def vc_usage() -> dict[str, Any]:
     cluster = capacity.total(
         {key: float((node.total or {}).get(key) or 0) for key in capacity.RESOURCES} for node in nodes if node.alive
     )
-    try:
-        shares = capacity.parse_shares(settings.OPENPAI_VC_SHARES)
-    except capacity.ShareError:
-        shares = {}  # a system check reports the setting
+    shares = capacity.configured_shares()
     names = list(settings.OPENPAI_VIRTUAL_CLUSTERS)
     used = {name: dict.fromkeys(capacity.RESOURCES, 0.0) for name in names}
     running = dict.fromkeys(names, 0)

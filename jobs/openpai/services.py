@@ -139,10 +139,7 @@ def _check_capacity(config: dict, vc: str) -> None:
     reason = capacity.job_never_fits(config["taskRoles"], nodes)
     if reason is not None:
         raise InvalidInputError(f"The job cannot be placed: {reason}.", code="InvalidParametersError")
-    try:
-        share = capacity.parse_shares(settings.OPENPAI_VC_SHARES).get(vc)
-    except capacity.ShareError:
-        share = None  # a system check reports the setting
+    share = capacity.configured_shares().get(vc)
     if share is None:
         return
     limit = capacity.vc_capacity(share, capacity.total(nodes))

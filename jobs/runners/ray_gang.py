@@ -259,7 +259,7 @@ class RayDispatcher:
         self._stopping = threading.Event()
         self._nodes: list[dict[str, float]] = []
         self._nodes_at = 0.0
-        self._shares = capacity.parse_shares(settings.OPENPAI_VC_SHARES)
+        self._shares = capacity.configured_shares()
         self._agent_class: Any = None
         self._gpu_probe: Any = None
         self._agents: dict[str, Any] = {}  # node id -> its NodeAgent
