@@ -1,17 +1,19 @@
-"""What runs on a Ray node for one OpenPAI task: a Ray actor that owns the task's process (``TaskProcess``).
+"""What runs on a Ray node for OpenPAI tasks: the node's agent (``NodeAgent``) and each task's process
+(``TaskProcess``).
 
-The gang dispatcher (``jobs.runners.ray_gang``) creates one actor per task instance inside the task's bundle of the
-job's placement group, so the actor holds the bundle's CPUs, GPUs and memory for as long as the task lives and
-Ray tells it which GPUs are its own. The dispatcher builds the sandboxed command line (the nodes run the platform's
-install at the same paths and share its data directory) and the actor:
+The gang dispatcher (``jobs.runners.ray_gang``) keeps one ``NodeAgent`` per node: a threaded actor pinned to the node,
+holding no resources (the job's placement group reserves its bundles' CPUs, GPUs and memory; ``bundle_gpus``, a short
+task scheduled into a bundle, tells which GPUs are the bundle's). The dispatcher builds the sandboxed command line
+(the nodes run the platform's install at the same paths and share its data directory) and, for each task, the agent:
 
-- starts it as a child in its own session, in a memory cgroup of its own when the node's memory controller is
-  writable (v2 ``memory.max`` or v1 ``memory.limit_in_bytes`` of the role's ``memoryMB``: the kernel ends a task
-  that uses more), with the control pipe the engines report progress on;
+- prepares it (``prepare``): a memory cgroup of its own when the node's memory controller is writable (v2
+  ``memory.max`` or v1 ``memory.limit_in_bytes`` of the role's ``memoryMB``: the kernel ends a task that uses more)
+  and free ports on the node;
+- starts it as a child in its own session, in that cgroup, with the control pipe the engines report progress on;
 - buffers its stdout, stderr and control output until the dispatcher reads it (``read``), which the dispatcher
-  turns into the job's log lines exactly as for a local process;
+  turns into the job's log lines exactly as for a local process, with what it uses now when asked;
 - signals it (``signal``: SIGTERM to the processes inside the sandbox, SIGKILL to the sandbox), and reports its
-  exit status with what it used (CPU seconds of the whole reaped tree, peak memory).
+  exit status with what it used (CPU seconds, from the cgroup or the whole reaped tree; peak memory).
 
 Only the standard library and ``jobs.procs`` here: a Ray worker imports this module without Django.
 """
@@ -116,13 +118,7 @@ class MemoryCgroup:
             return None
 
     def peak_bytes(self) -> int | None:
-        if self.path is None:
-            return None
-        name = "memory.peak" if self.version == 2 else "memory.max_usage_in_bytes"
-        try:
-            return int((self.path / name).read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
+        return self._read_int("memory.peak" if self.version == 2 else "memory.max_usage_in_bytes")
 
     def oom_killed(self) -> bool:
         if self.path is None:
@@ -172,7 +168,7 @@ class TaskProcess:
 
     # --- the task's life -----------------------------------------------------------------------------------------
     def start(self, argv: list[str], env: dict[str, str], cwd: str) -> dict:
-        """Start the task's command (in its memory cgroup, if ``node`` made one); answer its pid."""
+        """Start the task's command (in its memory cgroup, if ``prepare`` made one); answer its pid."""
         if self._cgroup is None:
             self._cgroup = MemoryCgroup("", 0)
         control_read, control_write = os.pipe()
