@@ -12,14 +12,14 @@ is on) is the Ray driver. It never runs in a web process: a Ray driver whose hea
   memory of its role). Ray reserves every bundle at once or none; until then the job stays WAITING and its
   ``waiting_reason`` says which resource is short. A group Ray finds infeasible (no node could ever hold a bundle)
   ends the job FAILED with the reason.
-- **Start**: once placed, one actor per task (``jobs.runners.ray_node.TaskProcess``) takes its bundle; the dispatcher
-  learns each task's node address and GPU ids, picks its ports on its node, writes every task's environment (peers'
-  real hosts and ports, ``CUDA_VISIBLE_DEVICES``) and starts the tasks together. Each task is supervised here as any
-  job is (``RayTaskExecution``: the same sandboxed command line, log lines, kill, timeout and ending), with the
-  process on the node.
-- **Faults**: a task whose node (or actor) is lost fails with the reason; the completion policy and retries decide the
-  job. On start the dispatcher fails the tasks a dead dispatcher left running (the database is the truth), so the
-  policy retries or ends their jobs. The group is removed as soon as the attempt's tasks have all ended.
+- **Start**: once placed, the dispatcher learns each bundle's node (the group's table) and GPU ids (a short probe
+  task in each GPU bundle), has each task prepared on its node by the node's agent (``jobs.runners.ray_node``: a
+  memory cgroup, free ports), writes every task's environment (peers' real hosts and ports, ``CUDA_VISIBLE_DEVICES``)
+  and starts the tasks together. Each task is supervised here as any job is (``RayTaskExecution``: the same
+  sandboxed command line, log lines, kill, timeout and ending), with the process on the node.
+- **Faults**: a task whose node (or agent) is lost fails with the reason; the completion policy and retries decide
+  the job. On start the dispatcher fails the tasks a dead dispatcher left running (the database is the truth), so the
+  policy retries or ends their jobs. The group is removed as soon as the attempt's processes have all ended.
 """
 
 from __future__ import annotations
