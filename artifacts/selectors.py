@@ -33,6 +33,7 @@ from artifacts.models import (
 from artifacts.versions import ArtifactRange, VersionError
 from artifacts.versions import ArtifactVersion as Version
 from dataplatform.api.exceptions import InvalidInputError, NotFoundError
+from dataplatform.querycache import CompiledQuery
 from jobs.models import NON_TERMINAL, JobStatus
 
 USER, SYSTEM = "USER", "SYSTEM"
@@ -71,8 +72,21 @@ def not_found(entity: str) -> NotFoundError:
 
 
 # --- namespaces ------------------------------------------------------------------------------------------------
+# Every namespaced CDAP call looks its namespace up first: compiled once (dataplatform/querycache.py).
+_NAMESPACE = CompiledQuery(lambda name: Namespace.objects.filter(name=name)[:1], name=str)
+# One namespace's artifact versions, for a listing without a page (the usual call).
+_SUMMARIES = CompiledQuery(
+    lambda namespace: (
+        ArtifactVersion.objects.filter(artifact__namespace__name=namespace)
+        .values_list("artifact__namespace__name", "artifact__name", "version", "sort_key")
+        .order_by("artifact__name", "sort_key")
+    ),
+    namespace=str,
+)
+
+
 def namespace_get(*, name: str) -> Namespace | None:
-    return Namespace.objects.filter(name=name).first()
+    return _NAMESPACE.first(name=name)
 
 
 def namespace_get_or_error(*, name: str) -> Namespace:
@@ -185,6 +199,9 @@ def artifact_summaries(
             raise InvalidInputError("The page starts after a namespace this listing does not walk.", code="page_after")
         start_ns, last = position, (name, sort_key)
     for index in range(start_ns, len(order)):
+        if limit is None and last is None:
+            rows.extend(_SUMMARIES.all(namespace=order[index]))
+            continue
         part = qs.filter(artifact__namespace__name=order[index])
         if last is not None and index == start_ns:
             part = part.filter(Q(artifact__name__gt=last[0]) | Q(artifact__name=last[0], sort_key__gt=last[1]))
@@ -353,8 +370,22 @@ def application_version_get_or_error(*, namespace: Namespace, name: str, version
     return application_get_or_error(namespace=namespace, name=name)
 
 
-def application_list(
+_APPLICATIONS = CompiledQuery(lambda namespace: application_list(namespace=namespace), namespace=int)
+
+
+def applications_listed(
     *, namespace: Namespace, artifact_names: Iterable[str] | None = None, artifact_version: str | None = None
+) -> list[Application]:
+    """``application_list``'s applications; the unfiltered list (every poll of it) by a query compiled once."""
+    if artifact_names or artifact_version:
+        return list(
+            application_list(namespace=namespace, artifact_names=artifact_names, artifact_version=artifact_version)
+        )
+    return _APPLICATIONS.all(namespace=namespace.pk)
+
+
+def application_list(
+    *, namespace: Namespace | int, artifact_names: Iterable[str] | None = None, artifact_version: str | None = None
 ) -> QuerySet[Application]:
     qs = Application.objects.filter(namespace=namespace).select_related("artifact_version__artifact__namespace")
     if artifact_names:

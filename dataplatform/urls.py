@@ -14,6 +14,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 
 from dataplatform.api.views import HomeView, route_not_found
 from dataplatform.health import HealthView
+from dataplatform.routes import family
 
 handler400 = "dataplatform.api.views.handler400"
 handler403 = "dataplatform.api.views.handler403"
@@ -28,10 +29,10 @@ urlpatterns = [
     # The schema keeps DRF's negotiation so that ?format=json and Accept: application/json choose JSON.
     path("api/schema/", SpectacularAPIView.as_view(content_negotiation_class=DefaultContentNegotiation), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
-    path("", include("dataplatform.accounts.urls")),
-    path("", include("jobs.urls")),
-    path("", include("artifacts.urls")),
-    path("", include("featurestore.urls")),
+    family(("api/",), "dataplatform.accounts.urls"),
+    family(("api/",), "jobs.urls"),
+    family(("v3/", "v2/", "namespaces", "ping", "token"), "artifacts.urls"),
+    family(("dbs", "refresh"), "featurestore.urls"),
     # Catch-alls: unknown routes answer in the envelope of the family that owns the prefix.
     re_path(r"^api(?:/.*)?$", route_not_found),
     re_path(r"^(?:v3|namespaces)(?:/.*)?$", route_not_found),

@@ -17,6 +17,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from dataplatform.api.exceptions import InvalidInputError
+from dataplatform.querycache import CompiledQuery
 from jobs.engines import engine_names
 from jobs.engines.resultset import TABLE, iter_resultset, list_resultsets
 from jobs.models import ACTIVE, NON_TERMINAL, QUEUED, Job, PaiJob, Worker
@@ -84,11 +85,15 @@ def parse_job_ident(ident: str) -> tuple[int | None, str | None]:
     return None, None
 
 
+# The job behind every status, progress and log read: compiled once (dataplatform/querycache.py).
+_JOB_BY_PK = CompiledQuery(lambda pk: Job.objects.filter(pk=pk).order_by(), pk=int)
+
+
 def job_resolve(*, ident: str, task_id: str | int | None = None) -> Job | None:
     """Return the job an execID (either format) or taskID names, falling back to ``?taskID=``; None if none."""
     number, short = parse_job_ident(ident)
     if number is not None:
-        job = next(iter(Job.objects.filter(pk=number).order_by()[:1]), None)  # a pk: no ORDER BY to build
+        job = _JOB_BY_PK.first(pk=number)
         if job is not None and (short is None or job.short_exec_id == short):
             return job
     if task_id not in (None, ""):
@@ -177,7 +182,10 @@ def job_history(*, user, filters: dict, admin_view: bool = False) -> QuerySet[Jo
     Raises InvalidInputError naming the filters that are not valid (a date out of range, a text with a NUL).
     """
     query = Job.objects.all() if admin_view and getattr(user, "is_admin", False) else Job.objects.filter(owner=user)
-    filterset = JobHistoryFilter(filters, queryset=query.order_by("-id"))
+    query = query.order_by("-id")
+    if not any(name in filters for name in JobHistoryFilter.base_filters):
+        return query  # no filter asked for (the usual page): nothing for the filter set's form to check
+    filterset = JobHistoryFilter(filters, queryset=query)
     if not filterset.is_valid():
         problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in filterset.errors.items())
         raise InvalidInputError(f"Invalid parameters of the job history: {problems}")

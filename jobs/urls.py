@@ -1,8 +1,8 @@
 """The job core's routes: one wire package per contract."""
 
-from django.urls import include, path
+from dataplatform.routes import family
 
 urlpatterns = [
-    path("", include("jobs.linkis.urls")),
-    path("", include("jobs.openpai.urls")),
+    family(("api/rest_j/",), "jobs.linkis.urls"),
+    family(("api/job", "api/v1/", "api/v2/"), "jobs.openpai.urls"),
 ]

@@ -385,7 +385,7 @@ class AppListView(NamespacedView):
     def get(self, request, ns):
         """List applications (filter by artifactName, artifactVersion)."""
         names = [n for n in (request.query_params.get("artifactName") or "").split(",") if n]
-        apps = selectors.application_list(
+        apps = selectors.applications_listed(
             namespace=self.namespace,
             artifact_names=names or None,
             artifact_version=request.query_params.get("artifactVersion") or None,

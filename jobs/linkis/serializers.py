@@ -14,6 +14,11 @@ def epoch_ms(value) -> int | None:
     return int(value.timestamp() * 1000) if value else None
 
 
+def _text(value) -> str | None:
+    """What a DRF ``CharField`` makes of an attribute."""
+    return None if value is None else str(value)
+
+
 class ExecuteInputSerializer(serializers.Serializer):
     """Linkis 0.x ``entrance/execute`` body (Scriptis, DSS, UJESClient JobExecuteAction)."""
 
@@ -91,6 +96,47 @@ class QueryTaskVOSerializer(serializers.ModelSerializer):
             "sourceTailor", "labels", "canRetry", "observeInfo", "metrics", "engineLogPath", "ecmInstance",
             "isReuse",
         ]  # fmt: skip
+
+    def to_representation(self, job) -> dict:
+        """The fields above, built directly. DRF's walk (a copy of the 34 fields per serializer, then each field's
+        attribute lookup and conversion per job) was most of a history page's cost; a test holds the two equal."""
+        log_uri = file_uri(job.log_file)
+        return {
+            "taskID": job.id,
+            "instance": _text(job.instance),
+            "execId": _text(job.short_exec_id),
+            "umUser": _text(job.submit_user),
+            "submitUser": _text(job.submit_user),
+            "executeUser": _text(job.execute_user),
+            "engineInstance": self.get_engineInstance(job),
+            "executionCode": _text(job.code),
+            "progress": self.get_progress(job),
+            "logPath": log_uri,
+            "resultLocation": self.get_resultLocation(job),
+            "status": _text(job.status),
+            "createdTime": epoch_ms(job.created_at),
+            "updatedTime": epoch_ms(job.updated_at),
+            "engineStartTime": epoch_ms(job.started_at),
+            "requestStartTime": epoch_ms(job.created_at),
+            "engineType": self.get_engineType(job),
+            "errCode": self.get_errCode(job),
+            "errDesc": self.get_errDesc(job),
+            "executeApplicationName": self.get_executeApplicationName(job),
+            "requestApplicationName": _text(job.creator),
+            "runType": _text(job.run_type),
+            "paramsJson": self.get_paramsJson(job),
+            "costTime": self.get_costTime(job),
+            "strongerExecId": _text(job.exec_id),
+            "sourceJson": self.get_sourceJson(job),
+            "sourceTailor": self.get_sourceTailor(job),
+            "labels": self.get_labels(job),
+            "canRetry": False,
+            "observeInfo": "",
+            "metrics": self.get_metrics(job),
+            "engineLogPath": log_uri,
+            "ecmInstance": self.get_ecmInstance(job),
+            "isReuse": False,
+        }
 
     def get_engineInstance(self, job) -> str | None:  # noqa: N802
         return f"{job.engine}:{job.pid}" if job.pid else None

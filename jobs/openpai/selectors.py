@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db.models import Count, F, Min, Q, QuerySet
 
 from dataplatform.api.exceptions import NotFoundError
+from dataplatform.querycache import CompiledQuery
 from jobs.models import (
     ACTIVE,
     NON_TERMINAL,
@@ -41,20 +42,42 @@ def no_job(name: str) -> NotFoundError:
     return NotFoundError(f"Job {name} is not found.", code="NoJobError")
 
 
+# The lookups behind every read of one job, compiled once (dataplatform/querycache.py); first() in the model's order.
+_JOB_OF_USERNAME = CompiledQuery(
+    lambda name, username: PaiJob.objects.filter(name=name, owner__username=username).select_related("owner")[:1],
+    name=str,
+    username=str,
+)
+_JOB_OF_OWNER = CompiledQuery(
+    lambda name, owner: PaiJob.objects.filter(name=name, owner_id=owner).select_related("owner")[:1],
+    name=str,
+    owner=int,
+)
+_NEWEST_JOB = CompiledQuery(
+    lambda name: PaiJob.objects.filter(name=name).select_related("owner").order_by("-created_at", "-id")[:1], name=str
+)
+_CURRENT_TASKS = CompiledQuery(
+    lambda job, attempt: (
+        PaiTask.objects.filter(pai_job_id=job, attempt=attempt).select_related("job").order_by("role", "index")
+    ),
+    job=int,
+    attempt=int,
+)
+
+
 def pai_job_get_or_error(*, name: str, username: str | None = None, viewer=None) -> PaiJob:
     """The job a name means: ``user~job`` or a username names it exactly; otherwise the viewer's own job of that
     name, else the newest job of that name (names are unique per owner, as v0.8+ namespaces them)."""
     if username is None and "~" in name:
         username, name = name.split("~", 1)
-    qs = PaiJob.objects.filter(name=name).select_related("owner")
     if username is not None:
-        found = qs.filter(owner__username=username).first()
+        found = _JOB_OF_USERNAME.first(name=name, username=username)
     else:
         found = None
         if getattr(viewer, "is_authenticated", False):
-            found = qs.filter(owner=viewer).first()
+            found = _JOB_OF_OWNER.first(name=name, owner=viewer.pk)
         if found is None:
-            found = qs.order_by("-created_at", "-id").first()
+            found = _NEWEST_JOB.first(name=name)
     if found is None:
         raise no_job(name)
     return found
@@ -68,6 +91,15 @@ def pai_job_list(*, username: str | None = None) -> QuerySet[PaiJob]:
     if username:
         qs = qs.filter(owner__username=username)
     return qs.order_by("-created_at", "-id")
+
+
+_LISTED = CompiledQuery(lambda: pai_job_list())
+_LISTED_OF = CompiledQuery(lambda username: pai_job_list(username=username), username=str)
+
+
+def pai_jobs_listed(*, username: str | None = None) -> list[PaiJob]:
+    """``pai_job_list``'s jobs, by queries compiled once (the list routes read them on every poll)."""
+    return _LISTED_OF.all(username=username) if username else _LISTED.all()
 
 
 def _ms(value) -> int | None:
@@ -86,7 +118,10 @@ def _state(pai: PaiJob, launched_at) -> str:
 
 
 def _current_tasks(pai: PaiJob) -> list[PaiTask]:
-    return list(pai.tasks.filter(attempt=pai.attempt).select_related("job").order_by("role", "index"))
+    tasks = _CURRENT_TASKS.all(job=pai.pk, attempt=pai.attempt)
+    for task in tasks:
+        task.pai_job = pai  # as the related manager sets it
+    return tasks
 
 
 def _app_id(pai: PaiJob) -> str:

@@ -92,7 +92,7 @@ class SeedJobListView(LenientReadMixin, OpenPAIAPIView):
 
     @extend_schema(summary="List jobs (newest first)", responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
-        return Response([selectors.seed_list_item(pai) for pai in selectors.pai_job_list()])
+        return Response([selectors.seed_list_item(pai) for pai in selectors.pai_jobs_listed()])
 
     post = put = delete = get
 
@@ -190,7 +190,7 @@ class V1JobListView(V1View):
     )
     def get(self, request, username: str | None = None):
         owner = username or request.query_params.get("username") or None
-        return Response([selectors.v1_list_item(pai) for pai in selectors.pai_job_list(username=owner)])
+        return Response([selectors.v1_list_item(pai) for pai in selectors.pai_jobs_listed(username=owner)])
 
     @extend_schema(summary="Submit a job config (202)", request=JOB_BODY, responses={202: OpenApiTypes.OBJECT})
     def post(self, request, username: str | None = None):

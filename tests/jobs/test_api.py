@@ -429,6 +429,28 @@ def test_history_list_filters_and_pages(client, user, other_user, admin_user, dj
     assert data["totalPage"] == 0
 
 
+def test_the_history_representation_is_drfs_field_by_field_one(user):
+    """QueryTaskVOSerializer builds its dict directly; DRF's walk over its declared fields gives the same."""
+    from rest_framework import serializers
+
+    from jobs.linkis.serializers import QueryTaskVOSerializer
+    from jobs.services import JobSpec, job_submit
+
+    spec = JobSpec(code="print(1)", engine_type="python-python2", run_type="python", source={"scriptPath": "/a.py"})
+    jobs = [job_submit(owner=user, spec=spec) for _ in range(3)]
+    job_transition(job_id=jobs[1].pk, to=JobStatus.SCHEDULED)
+    job_transition(job_id=jobs[1].pk, to=JobStatus.RUNNING)
+    for status in (JobStatus.SCHEDULED, JobStatus.RUNNING, JobStatus.FAILED):
+        extra = {"error_code": 40000, "error_desc": "bad"} if status == JobStatus.FAILED else {}
+        job_transition(job_id=jobs[2].pk, to=status, **extra)
+    Job.objects.filter(pk=jobs[0].pk).update(labels={"tenant": "t1", "limits": {"cpu": 2}}, pid=4242)
+    for job in Job.objects.filter(pk__in=[job.pk for job in jobs]):
+        serializer = QueryTaskVOSerializer()
+        walked = serializers.ModelSerializer.to_representation(serializer, job)
+        assert serializer.to_representation(job) == dict(walked)
+        assert list(serializer.to_representation(job)) == list(walked)  # the same keys in the same order
+
+
 # --- filesystem permissions -------------------------------------------------------------------------------------
 def test_filesystem_refuses_paths_outside_own_jobs(client, user, other_user, job):
     for path in ("file:///etc", "/etc/passwd", f"file://{job.result_dir}/../../../etc", ""):

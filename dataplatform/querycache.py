@@ -1,0 +1,164 @@
+"""Read queries compiled once: the ORM's query building and SQL compilation without their per-request cost.
+
+Building a queryset and compiling it to SQL is most of what a status read costs the server: for a one-row lookup by
+primary key, Django spends several times longer turning ``Job.objects.filter(pk=...)`` into SQL than SQLite spends
+answering it. A :class:`CompiledQuery` builds its queryset once per database (with stand-in values for its
+parameters), keeps the SQL, where each parameter goes, and what turns a row into a model instance, and from then on
+only executes: the same SQL, rows converted by the same converters, instances made by ``Model.from_db`` as the
+ORM makes them (``select_related`` included). It still goes through Django's cursor, so query logging, the
+execute wrappers and the database's errors are as for any ORM query.
+
+Parameters are plain values as the database receives them: ``int`` or ``str`` (declared with their type), put
+into the SQL's parameters where the stand-in was. A queryset whose lookup transforms a value (``__startswith``,
+``__in``, dates) is refused when it is built, as is one whose SQL does not hold every stand-in.
+
+    JOB_BY_PK = CompiledQuery(lambda pk: Job.objects.filter(pk=pk).order_by(), pk=int)
+    job = JOB_BY_PK.first(pk=42)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connections, router
+from django.db.models import Model, QuerySet
+from django.db.models import query as django_query
+from django.db.models.query import FlatValuesListIterable, ModelIterable, ValuesListIterable
+
+_INT64 = (-(2**63), 2**63 - 1)
+get_related_populators = django_query.get_related_populators  # type: ignore[attr-defined]  # select_related rows
+
+
+def _stand_ins(parameters: dict[str, type], round_: int) -> dict[str, int | str]:
+    """Values for the parameters; the query is compiled with two sets of them, and the SQL parameters that differ
+    between the two are where the parameters go (those that do not are the queryset's own constants). Small
+    integers: a lookup on an integer field refuses values beyond the field's range."""
+    values: dict[str, int | str] = {}
+    for number, (name, kind) in enumerate(parameters.items()):
+        if kind is int:
+            values[name] = 1000 * round_ + number + 1
+        elif kind is str:
+            values[name] = f"stand-in {round_} for {name}"
+        else:
+            raise TypeError(f"a compiled query's parameter is int or str, not {kind!r} ({name})")
+    return values
+
+
+@dataclass
+class _Compiled:
+    sql: str
+    slots: list[tuple[str | None, Any]]  # per SQL parameter: (parameter name, None) or (None, a constant)
+    positions: list[tuple[int, list, Any]]  # converters: (column, converters, expression)
+    make: Callable[[str, list], Any]  # row -> result
+
+
+class CompiledQuery:
+    """A read queryset compiled once per database alias; see the module docstring."""
+
+    def __init__(self, build: Callable[..., QuerySet], **parameters: type) -> None:
+        self.build = build
+        self.parameters = parameters
+        self._compiled: dict[tuple[str, str], _Compiled] = {}
+        self._lock = threading.Lock()
+        self._model: type[Model] | None = None
+
+    # -- running --------------------------------------------------------------------------------------------------
+    def all(self, **values: Any) -> list:
+        """Every row, as the queryset would give them (model instances, or tuples for ``values_list``)."""
+        if values.keys() != self.parameters.keys():
+            raise TypeError(f"expected the parameters {sorted(self.parameters)}, got {sorted(values)}")
+        alias = self._alias()
+        connection = connections[alias]
+        compiled = self._compiled.get((alias, connection.vendor)) or self._compile(alias, connection.vendor)
+        params = [values[name] if name is not None else constant for name, constant in compiled.slots]
+        if any(type(value) is int and not _INT64[0] <= value <= _INT64[1] for value in values.values()):
+            return []  # no column holds it (the ORM's lookups answer such a value with no rows too)
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            rows = cursor.fetchall()
+        if compiled.positions:
+            rows = [self._convert(list(row), compiled.positions, connection) for row in rows]
+        return [compiled.make(alias, row) for row in rows]
+
+    def first(self, **values: Any):
+        """The first row (the queryset should hold its own ``[:1]`` or a unique filter), or None."""
+        found = self.all(**values)
+        return found[0] if found else None
+
+    @staticmethod
+    def _convert(row: list, positions, connection) -> list:
+        for position, converters, expression in positions:
+            value = row[position]
+            for converter in converters:
+                value = converter(value, expression, connection)
+            row[position] = value
+        return row
+
+    def _alias(self) -> str:
+        """The alias the ORM would read the queryset's model from."""
+        if self._model is None:
+            self._model = self.build(**_stand_ins(self.parameters, 1)).model
+        return router.db_for_read(self._model)
+
+    # -- compiling ------------------------------------------------------------------------------------------------
+    def _compile(self, alias: str, vendor: str) -> _Compiled:
+        with self._lock:
+            found = self._compiled.get((alias, vendor))
+            if found is not None:
+                return found
+            first, second = _stand_ins(self.parameters, 1), _stand_ins(self.parameters, 2)
+            queryset = self.build(**first).using(alias)
+            compiler = queryset.query.get_compiler(using=alias)
+            sql, params = compiler.as_sql()
+            sql_again, params_again = self.build(**second).using(alias).query.get_compiler(using=alias).as_sql()
+            if sql_again != sql or len(params_again) != len(params):
+                raise ValueError("the compiled query's SQL depends on its parameters' values")
+            names = {(first[name], second[name]): name for name in self.parameters}
+            slots: list[tuple[str | None, Any]] = []
+            for param, param_again in zip(params, params_again, strict=True):
+                if param == param_again:
+                    slots.append((None, param))
+                elif (param, param_again) in names:
+                    slots.append((names[(param, param_again)], None))
+                else:  # a lookup that transforms its value (LIKE patterns, dates): the value cannot be passed as is
+                    raise ValueError(f"the compiled query's parameters must reach the SQL as given ({param!r})")
+            missing = set(self.parameters) - {name for name, _ in slots}
+            if missing:
+                raise ValueError(f"the compiled query's SQL does not take the parameters {sorted(missing)}")
+            fields = [column[0] for column in compiler.select[0 : compiler.col_count]]
+            positions = [
+                (position, converters, expression)
+                for position, (converters, expression) in compiler.get_converters(fields).items()
+            ]
+            compiled = _Compiled(sql=sql, slots=slots, positions=positions, make=self._maker(queryset, compiler, alias))
+            self._compiled[(alias, vendor)] = compiled
+            return compiled
+
+    @staticmethod
+    def _maker(queryset: QuerySet, compiler, alias: str) -> Callable[[str, list], Any]:
+        if queryset._iterable_class is FlatValuesListIterable:
+            return lambda alias, row: row[0]
+        if queryset._iterable_class is ValuesListIterable:
+            return lambda alias, row: tuple(row)
+        if queryset._iterable_class is not ModelIterable:
+            raise ValueError("a compiled query gives model instances or values_list() rows")
+        if getattr(queryset, "_known_related_objects", None) or getattr(queryset, "_prefetch_related_lookups", ()):
+            raise ValueError("a compiled query cannot prefetch or hold known related objects")
+        select, klass_info, annotations = compiler.select, compiler.klass_info, compiler.annotation_col_map
+        model = klass_info["model"]
+        start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+        init_list = [column[0].target.attname for column in select[start:end]]
+        populators = get_related_populators(klass_info, select, alias)
+
+        def make(alias: str, row: list):
+            obj = model.from_db(alias, init_list, row[start:end])
+            for populator in populators:
+                populator.populate(row, obj)
+            for name, position in (annotations or {}).items():
+                setattr(obj, name, row[position])
+            return obj
+
+        return make

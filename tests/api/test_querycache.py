@@ -1,0 +1,106 @@
+"""``dataplatform.querycache.CompiledQuery``: the same rows as the ORM, compiled once, refusing what it cannot keep."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from dataplatform.querycache import CompiledQuery
+from jobs.models import Job, PaiJob, PaiTask
+from jobs.services import JobSpec, job_submit
+from tests.conftest import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+JOB_BY_PK = CompiledQuery(lambda pk: Job.objects.filter(pk=pk).order_by(), pk=int)
+JOBS_OF = CompiledQuery(lambda username: Job.objects.filter(owner__username=username).order_by("-id"), username=str)
+TASKS = CompiledQuery(
+    lambda pai, attempt: (
+        PaiTask.objects.filter(pai_job_id=pai, attempt=attempt)
+        .select_related("job", "pai_job__owner")
+        .order_by("role", "index")
+    ),
+    pai=int,
+    attempt=int,
+)
+NAMES = CompiledQuery(
+    lambda username: Job.objects.filter(owner__username=username).order_by("id").values_list("id", "status"),
+    username=str,
+)
+IDS = CompiledQuery(
+    lambda username: Job.objects.filter(owner__username=username).order_by("id").values_list("id", flat=True),
+    username=str,
+)
+
+
+def submit(owner) -> Job:
+    return job_submit(owner=owner, spec=JobSpec(code="print(1)", engine_type="python-python2", run_type="python"))
+
+
+def test_the_rows_are_the_orms_with_every_field_converted():
+    alice = UserFactory(username="alice")
+    job = submit(alice)
+    job.params = {"configuration": {"x": [1, 2]}}
+    job.save()
+    found = JOB_BY_PK.first(pk=job.pk)
+    expected = Job.objects.get(pk=job.pk)
+    assert isinstance(found, Job)
+    assert found._state.adding is False and found._state.db == "default"
+    for field in Job._meta.concrete_fields:
+        assert getattr(found, field.attname) == getattr(expected, field.attname), field.name
+    assert found.params == {"configuration": {"x": [1, 2]}}  # a JSON field, decoded
+    assert found.created_at.tzinfo is not None  # a datetime, converted as the ORM converts it
+    assert JOB_BY_PK.first(pk=job.pk + 1000) is None
+
+
+def test_a_string_parameter_and_ordering():
+    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    first, second = submit(alice), submit(alice)
+    submit(bob)
+    assert [job.pk for job in JOBS_OF.all(username="alice")] == [second.pk, first.pk]
+    assert JOBS_OF.all(username="nobody") == []
+    assert NAMES.all(username="alice") == [(first.pk, first.status), (second.pk, second.status)]
+    assert IDS.all(username="alice") == [first.pk, second.pk]
+
+
+def test_select_related_fills_the_related_objects_without_more_queries():
+    alice = UserFactory(username="alice")
+    job = submit(alice)
+    pai = PaiJob.objects.create(owner=alice, name="p", config_raw="{}", config={})
+    PaiTask.objects.create(pai_job=pai, attempt=1, role="b", index=0, job=job)
+    PaiTask.objects.create(pai_job=pai, attempt=1, role="a", index=1, job=None)
+    PaiTask.objects.create(pai_job=pai, attempt=2, role="a", index=0, job=None)
+    TASKS.all(pai=pai.pk, attempt=1)  # compiled
+    with CaptureQueriesContext(connection) as queries:
+        tasks = TASKS.all(pai=pai.pk, attempt=1)
+        assert [(task.role, task.index) for task in tasks] == [("a", 1), ("b", 0)]
+        assert tasks[1].job.pk == job.pk and tasks[0].job is None
+        assert tasks[0].pai_job.owner.username == "alice"
+    assert len(queries) == 1
+
+
+def test_it_is_compiled_once_and_runs_one_query():
+    alice = UserFactory(username="alice")
+    job = submit(alice)
+    query = CompiledQuery(lambda pk: Job.objects.filter(pk=pk).order_by(), pk=int)
+    query.first(pk=job.pk)
+    compiled = dict(query._compiled)
+    with CaptureQueriesContext(connection) as queries:
+        assert query.first(pk=job.pk).pk == job.pk
+    assert len(queries) == 1 and str(job.pk) in queries[0]["sql"]
+    assert query._compiled == compiled
+
+
+def test_what_it_cannot_keep_is_refused_when_built():
+    with pytest.raises(ValueError, match="parameters"):
+        CompiledQuery(lambda name: Job.objects.filter(execute_user__startswith=name), name=str).all(name="a")
+    with pytest.raises(ValueError, match="parameters"):
+        CompiledQuery(lambda pk: Job.objects.filter(pk=pk + 1), pk=int).all(pk=1)
+    with pytest.raises(TypeError):
+        CompiledQuery(lambda when: Job.objects.filter(created_at=when), when=float).all(when=1.0)
+    with pytest.raises(TypeError, match="expected the parameters"):
+        JOB_BY_PK.all(id=1)
+
+
+def test_an_integer_no_column_can_hold_matches_nothing():
+    assert JOB_BY_PK.all(pk=2**70) == []
+    assert JOB_BY_PK.all(pk=-(2**70)) == []
