@@ -32,6 +32,11 @@ _INT64 = (-(2**63), 2**63 - 1)
 get_related_populators = django_query.get_related_populators  # type: ignore[attr-defined]  # select_related rows
 
 
+def _clamp(value: int) -> int:
+    """A LIMIT or OFFSET the database takes: 0 up to the largest 64-bit integer."""
+    return min(max(value, 0), _INT64[1])
+
+
 def _stand_ins(parameters: dict[str, type], round_: int) -> dict[str, int | str]:
     """Values for the parameters; the query is compiled with two sets of them, and the SQL parameters that differ
     between the two are where the parameters go (those that do not are the queryset's own constants). Small
@@ -53,6 +58,7 @@ class _Compiled:
     slots: list[tuple[str | None, Any]]  # per SQL parameter: (parameter name, None) or (None, a constant)
     positions: list[tuple[int, list, Any]]  # converters: (column, converters, expression)
     make: Callable[[str, list], Any]  # row -> result
+    sliced: bool  # the queryset has its own LIMIT/OFFSET
 
 
 class CompiledQuery:
@@ -66,22 +72,44 @@ class CompiledQuery:
         self._model: type[Model] | None = None
 
     # -- running --------------------------------------------------------------------------------------------------
-    def all(self, **values: Any) -> list:
-        """Every row, as the queryset would give them (model instances, or tuples for ``values_list``)."""
+    def all(self, *, limit: int | None = None, offset: int = 0, **values: Any) -> list:
+        """Every row, as the queryset would give them (model instances, or tuples for ``values_list``); with
+        ``limit``/``offset``, that page of them (the queryset itself must not be sliced then)."""
+        found = self._execute(values, limit=limit, offset=offset)
+        if found is None:
+            return []
+        alias, compiled, rows = found
+        return [compiled.make(alias, row) for row in rows]
+
+    def count(self, **values: Any) -> int:
+        """How many rows ``all()`` would give."""
+        found = self._execute(values, count=True)
+        return 0 if found is None else found[2][0][0]
+
+    def _execute(self, values: dict, *, limit: int | None = None, offset: int = 0, count: bool = False):
+        """(alias, compiled query, converted rows), or None when a value matches no row."""
         if values.keys() != self.parameters.keys():
             raise TypeError(f"expected the parameters {sorted(self.parameters)}, got {sorted(values)}")
+        if any(type(value) is int and not _INT64[0] <= value <= _INT64[1] for value in values.values()):
+            return None  # no column holds it (the ORM's lookups answer such a value with no rows too)
         alias = self._alias()
         connection = connections[alias]
         compiled = self._compiled.get((alias, connection.vendor)) or self._compile(alias, connection.vendor)
+        sql = compiled.sql
         params = [values[name] if name is not None else constant for name, constant in compiled.slots]
-        if any(type(value) is int and not _INT64[0] <= value <= _INT64[1] for value in values.values()):
-            return []  # no column holds it (the ORM's lookups answer such a value with no rows too)
+        if count:
+            sql = f"SELECT COUNT(*) FROM ({sql}) counted"  # noqa: S608 - the ORM's own SQL; values are bound
+        elif limit is not None or offset:
+            if compiled.sliced:
+                raise ValueError("this compiled query is sliced already; it takes no limit or offset")
+            sql += " LIMIT %s OFFSET %s"
+            params += [_INT64[1] if limit is None else _clamp(limit), _clamp(offset)]
         with connection.cursor() as cursor:
-            cursor.execute(compiled.sql, params)
+            cursor.execute(sql, params)
             rows = cursor.fetchall()
-        if compiled.positions:
+        if compiled.positions and not count:
             rows = [self._convert(list(row), compiled.positions, connection) for row in rows]
-        return [compiled.make(alias, row) for row in rows]
+        return alias, compiled, rows
 
     def first(self, **values: Any):
         """The first row (the queryset should hold its own ``[:1]`` or a unique filter), or None."""
@@ -133,7 +161,13 @@ class CompiledQuery:
                 (position, converters, expression)
                 for position, (converters, expression) in compiler.get_converters(fields).items()
             ]
-            compiled = _Compiled(sql=sql, slots=slots, positions=positions, make=self._maker(queryset, compiler, alias))
+            compiled = _Compiled(
+                sql=sql,
+                slots=slots,
+                positions=positions,
+                make=self._maker(queryset, compiler, alias),
+                sliced=queryset.query.is_sliced,
+            )
             self._compiled[(alias, vendor)] = compiled
             return compiled
 

@@ -182,14 +182,26 @@ def job_history(*, user, filters: dict, admin_view: bool = False) -> QuerySet[Jo
     Raises InvalidInputError naming the filters that are not valid (a date out of range, a text with a NUL).
     """
     query = Job.objects.all() if admin_view and getattr(user, "is_admin", False) else Job.objects.filter(owner=user)
-    query = query.order_by("-id")
-    if not any(name in filters for name in JobHistoryFilter.base_filters):
-        return query  # no filter asked for (the usual page): nothing for the filter set's form to check
-    filterset = JobHistoryFilter(filters, queryset=query)
+    filterset = JobHistoryFilter(filters, queryset=query.order_by("-id"))
     if not filterset.is_valid():
         problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in filterset.errors.items())
         raise InvalidInputError(f"Invalid parameters of the job history: {problems}")
     return filterset.qs
+
+
+_HISTORY_ALL = CompiledQuery(lambda: Job.objects.order_by("-id"))
+_HISTORY_OF = CompiledQuery(lambda owner: Job.objects.filter(owner_id=owner).order_by("-id"), owner=int)
+
+
+def job_history_page(*, user, filters: dict, admin_view: bool, page: int, size: int) -> tuple[int, list[Job]]:
+    """(how many jobs ``job_history`` finds, those on the 1-based ``page`` of ``size``). The usual page, without
+    filters, by queries compiled once (a console polls it)."""
+    if any(name in filters for name in JobHistoryFilter.base_filters):
+        query = job_history(user=user, filters=filters, admin_view=admin_view)
+        return query.count(), list(query[(page - 1) * size : page * size])
+    if admin_view and getattr(user, "is_admin", False):
+        return _HISTORY_ALL.count(), _HISTORY_ALL.all(limit=size, offset=(page - 1) * size)
+    return _HISTORY_OF.count(owner=user.pk), _HISTORY_OF.all(owner=user.pk, limit=size, offset=(page - 1) * size)
 
 
 # --- files ----------------------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from jobs.selectors import (
     file_uri,
     job_for_path,
     job_get_for_user,
-    job_history,
+    job_history_page,
     job_resolve,
     job_running_count,
     job_task_counts,
@@ -315,9 +315,10 @@ class JobHistoryListView(LinkisAPIView):
         page = max(_int_param(request, "pageNow", 1), 1)
         size = min(max(_int_param(request, "pageSize", 20), 1), HISTORY_PAGE_MAX)
         admin_view = request.query_params.get("isAdminView") == "true"
-        query = job_history(user=request.user, filters=request.query_params, admin_view=admin_view)
-        total = query.count()
-        tasks = QueryTaskVOSerializer(query[(page - 1) * size : page * size], many=True).data
+        total, jobs = job_history_page(
+            user=request.user, filters=request.query_params, admin_view=admin_view, page=page, size=size
+        )
+        tasks = QueryTaskVOSerializer(jobs, many=True).data
         return linkis_response(request, {"tasks": tasks, "totalPage": total})
 
 

@@ -104,3 +104,21 @@ def test_what_it_cannot_keep_is_refused_when_built():
 def test_an_integer_no_column_can_hold_matches_nothing():
     assert JOB_BY_PK.all(pk=2**70) == []
     assert JOB_BY_PK.all(pk=-(2**70)) == []
+
+
+def test_pages_and_counts():
+    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    ids = [submit(alice).pk for _ in range(5)]
+    submit(bob)
+    newest_first = list(reversed(ids))
+    assert [job.pk for job in JOBS_OF.all(username="alice", limit=2)] == newest_first[:2]
+    assert [job.pk for job in JOBS_OF.all(username="alice", limit=2, offset=2)] == newest_first[2:4]
+    assert [job.pk for job in JOBS_OF.all(username="alice", offset=4)] == newest_first[4:]
+    assert JOBS_OF.all(username="alice", limit=2, offset=10) == []
+    assert JOBS_OF.count(username="alice") == 5 and JOBS_OF.count(username="nobody") == 0
+    assert JOB_BY_PK.count(pk=ids[0]) == 1 and JOB_BY_PK.count(pk=2**70) == 0
+    sliced = CompiledQuery(lambda username: Job.objects.filter(owner__username=username)[:1], username=str)
+    with pytest.raises(ValueError, match="sliced"):
+        sliced.all(username="alice", limit=3)
+    assert JOBS_OF.all(username="alice", limit=2**70, offset=2**70) == []
+    assert len(JOBS_OF.all(username="alice", limit=-1)) == 0
