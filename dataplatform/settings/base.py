@@ -332,6 +332,10 @@ OPENPAI_RAY_DISPATCHER_AUTOSTART = env_bool("OPENPAI_RAY_DISPATCHER_AUTOSTART", 
 # Virtual clusters' shares of the Ray cluster: "research=0.25;prod=CPU:8,GPU:2,memoryMB:16384" (unnamed: all).
 OPENPAI_VC_SHARES = env_str("OPENPAI_VC_SHARES", "")
 
+# On PostgreSQL, the hot reads (dataplatform/querycache.py) are prepared once per connection and bind their values on
+# the server. Off for a pooler that cannot keep prepared statements (PgBouncer before 1.21 in transaction mode).
+DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
+
 # --- Feature store -----------------------------------------------------------------------------------------------
 # OpenMLDB's APIServer has no authentication and its clients send none; the production profile turns this off.
 OPENMLDB_ALLOW_ANONYMOUS = env_bool("OPENMLDB_ALLOW_ANONYMOUS", True)

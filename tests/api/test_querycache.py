@@ -122,3 +122,24 @@ def test_pages_and_counts():
         sliced.all(username="alice", limit=3)
     assert JOBS_OF.all(username="alice", limit=2**70, offset=2**70) == []
     assert len(JOBS_OF.all(username="alice", limit=-1)) == 0
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+def test_on_postgresql_the_statement_is_prepared_once_per_connection_and_gives_the_same_rows():
+    alice = UserFactory(username="alice")
+    job = submit(alice)
+    JOB_BY_PK.first(pk=job.pk)
+    found = JOB_BY_PK.first(pk=job.pk)
+    assert found == Job.objects.get(pk=job.pk) and found.params == Job.objects.get(pk=job.pk).params
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE statement LIKE %s", ['%"jobs_job"%'])
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert len(prepared) == 1 and "$1" in prepared[0]
+    assert [j.pk for j in JOBS_OF.all(username="alice", limit=5)] == [job.pk]  # a str and LIMIT/OFFSET bound
+
+
+def test_with_prepared_statements_off_django_runs_it(settings):
+    settings.DATABASE_PREPARED_STATEMENTS = False
+    alice = UserFactory(username="alice")
+    job = submit(alice)
+    assert JOB_BY_PK.first(pk=job.pk).pk == job.pk
