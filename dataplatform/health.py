@@ -15,6 +15,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from dataplatform.api.viewsets import PlatformAPIView
+from jobs.linkis.consumers import websocket_report
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +48,14 @@ def check_channel_layer() -> str:
     async def bounded() -> None:
         await asyncio.wait_for(_channel_round_trip(), CHANNEL_TIMEOUT)
 
+    from jobs.events import bound_loop
+
+    loop = bound_loop()
     try:
-        async_to_sync(bounded)()
+        if loop is not None:  # the server's own loop: the layer as the sockets use it, and no thread started per call
+            asyncio.run_coroutine_threadsafe(bounded(), loop).result(CHANNEL_TIMEOUT + 1)
+        else:
+            async_to_sync(bounded)()
     except Exception as exc:  # timeouts and connection errors alike mean "not healthy"
         logger.warning("health: channel layer check failed: %r", exc)
         return f"error: {type(exc).__name__}: {exc}" if str(exc) else f"error: {type(exc).__name__}"
@@ -131,12 +138,14 @@ class HealthView(PlatformAPIView):
                     "checks": serializers.DictField(child=serializers.CharField()),
                     "sandbox": serializers.DictField(),
                     "openpai_ray": serializers.DictField(required=False),
+                    "websocket": serializers.DictField(),
                 },
             ),
         },
         description="200 when the database and the channel layer answer; 503 with the failing checks otherwise. "
         "``sandbox`` says whether users' code can run here (ok, off, unavailable) and why; with OPENPAI_RUNNER=ray, "
-        "``openpai_ray`` whether the gang dispatcher runs and sees live Ray nodes.",
+        "``openpai_ray`` whether the gang dispatcher runs and sees live Ray nodes. ``websocket``: this process's "
+        "entrance sockets and the pushes it had to make up from the store (``catch_ups``: gap, resync, reconnected).",
         auth=[],
     )
     def get(self, request):
@@ -149,6 +158,7 @@ class HealthView(PlatformAPIView):
             "version": settings.PLATFORM_VERSION,
             "checks": checks,
             "sandbox": sandbox_report(),
+            "websocket": websocket_report(),
         }
         ray = openpai_ray_report()
         if ray is not None:

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
+import weakref
+from collections import deque
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +38,15 @@ def bind_event_loop(loop: asyncio.AbstractEventLoop | None) -> None:
     _loop, _loop_thread = loop, (threading.get_ident() if loop is not None else None)
 
 
+def bound_loop() -> asyncio.AbstractEventLoop | None:
+    """The server's running event loop, when called from another thread (None on the loop's own thread or with
+    no server loop)."""
+    loop = _loop
+    if loop is None or not loop.is_running() or threading.get_ident() == _loop_thread:
+        return None
+    return loop
+
+
 def start_event_loop_thread() -> asyncio.AbstractEventLoop:
     """Run an event loop in a daemon thread and bind it, for a process with no server loop (a Celery worker).
 
@@ -44,32 +56,81 @@ def start_event_loop_thread() -> asyncio.AbstractEventLoop:
     global _loop, _loop_thread
     if _loop is not None and _loop.is_running():
         return _loop
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
+    _loop, _loop_thread = _background_loop()
+    return _loop
 
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        loop.call_soon(started.set)
-        loop.run_forever()
 
-    thread = threading.Thread(target=run, name="job-events", daemon=True)
-    thread.start()
-    started.wait(5)
-    _loop, _loop_thread = loop, thread.ident
-    return loop
+# (pid, loop, its thread): the process's own sending loop; a forked child (a gunicorn worker) starts its own.
+_background: tuple[int, asyncio.AbstractEventLoop, int | None] | None = None
+_background_lock = threading.Lock()
+
+
+def _background_loop() -> tuple[asyncio.AbstractEventLoop, int | None]:
+    """The process's sending loop, running in a daemon thread (started on first use): ``(loop, thread id)``."""
+    global _background
+    with _background_lock:
+        if _background is not None and _background[0] == os.getpid():
+            return _background[1], _background[2]
+        loop = asyncio.new_event_loop()
+        started = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            loop.call_soon(started.set)
+            loop.run_forever()
+
+        thread = threading.Thread(target=run, name="job-events", daemon=True)
+        thread.start()
+        started.wait(5)
+        _background = (os.getpid(), loop, thread.ident)
+        return loop, thread.ident
 
 
 def job_group(job_id: int) -> str:
     return f"job.{job_id}"
 
 
-def _log_failure(future) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        logger.warning("publishing a job event failed: %r", future.exception())
+class _Outbox:
+    """The events of one loop, sent one after another in the order they were published.
+
+    A task per event (what ``run_coroutine_threadsafe`` makes) lets two sends overlap, and the Redis layer's
+    ``group_send`` takes several round trips: a job's ``Running`` could reach a socket before its ``Scheduled``.
+    Publishing hands the event to the loop with ``call_soon_threadsafe`` (first in, first run, from any thread) and
+    one task per loop sends the queue in that order.
+    """
+
+    def __init__(self) -> None:
+        self.pending: deque[tuple[Any, str, dict]] = deque()
+        self.sender: asyncio.Task | None = None
+
+    def put(self, layer, group: str, message: dict) -> None:  # on the loop's thread
+        self.pending.append((layer, group, message))
+        if self.sender is None or self.sender.done():
+            self.sender = asyncio.get_running_loop().create_task(self._send())
+
+    async def _send(self) -> None:
+        while self.pending:
+            layer, group, message = self.pending.popleft()
+            try:
+                await layer.group_send(group, message)
+            except Exception as exc:  # a push is best effort; the store keeps the truth
+                logger.warning("publishing a job event failed: %r", exc)
+
+
+_outboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Outbox] = weakref.WeakKeyDictionary()
+
+
+def _put(loop: asyncio.AbstractEventLoop, layer, group: str, message: dict) -> None:
+    outbox = _outboxes.get(loop)
+    if outbox is None:
+        outbox = _outboxes[loop] = _Outbox()
+    outbox.put(layer, group, message)
 
 
 def publish_job_event(job_id: int, kind: str, payload: dict[str, Any] | None = None) -> None:
-    """Send ``{"type": "job.event", "kind": ..., "job_id": ..., **payload}`` to the job's group."""
+    """Send ``{"type": "job.event", "kind": ..., "job_id": ..., **payload}`` to the job's group.
+
+    The events of a process reach the channel layer in the order they were published (``_Outbox``)."""
     layer = get_channel_layer()
     if layer is None:
         return
@@ -77,11 +138,15 @@ def publish_job_event(job_id: int, kind: str, payload: dict[str, Any] | None = N
     group = job_group(job_id)
     try:
         loop = _loop
+        if (loop is None or not loop.is_running()) and not isinstance(layer, InMemoryChannelLayer):
+            # A process with no server loop (gunicorn's sync workers): asgiref would make a loop, a thread hop and a
+            # new Redis connection per event; one sending loop per process keeps its connection pool instead.
+            loop = _background_loop()[0]
         if loop is not None and loop.is_running():
-            if threading.get_ident() == _loop_thread:
-                loop.create_task(layer.group_send(group, message))
+            if asyncio._get_running_loop() is loop:  # on the loop's own thread
+                _put(loop, layer, group, message)
             else:
-                asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop).add_done_callback(_log_failure)
+                loop.call_soon_threadsafe(_put, loop, layer, group, message)
             return
         async_to_sync(layer.group_send)(group, message)
     except Exception as exc:  # a push is best effort; the store keeps the truth

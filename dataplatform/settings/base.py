@@ -151,21 +151,26 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Threads that run HTTP requests' sync part under ASGI (dataplatform/asgi_handler.py), created as needed up to this.
 ASGI_REQUEST_THREADS = env_int("ASGI_REQUEST_THREADS", 32, minimum=1)
+# A server process's C allocator (glibc; dataplatform/memory.py): at most this many malloc arenas (0: glibc's default,
+# eight per core), and how often its free memory is handed back to the system (seconds; 0: never). Without them the
+# RSS of a busy server creeps up by the free memory malloc keeps.
+MEMORY_MALLOC_ARENAS = env_int("MEMORY_MALLOC_ARENAS", 2, minimum=0)
+MEMORY_TRIM_INTERVAL = env_int("MEMORY_TRIM_INTERVAL", 60, minimum=0)
 
 # --- Channel layer and cache ----------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "dataplatform.channels.ResilientRedisChannelLayer",  # outlives a Redis restart
+            # Redis pub/sub: a group send is one PUBLISH, each web process subscribes a group once for all its
+            # sockets; the layer re-subscribes after a Redis restart and tells consumers to catch up.
+            "BACKEND": "dataplatform.channels.ResilientRedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [REDIS_URL],
                 "prefix": env_str("CHANNEL_LAYER_PREFIX", "dataplatform"),
-                # channels-redis keeps one queue per web process for all its sockets' channels, and a group send
-                # to a queue at capacity is dropped: one log event to 200 sockets is 200 messages, so 1,000 (the
-                # default) lost pushes under a burst. Messages expire after 60 s either way.
-                "capacity": env_int("CHANNEL_LAYER_CAPACITY", 50_000, minimum=100),
-                "expiry": 60,
+                # Messages a socket's queue holds in its web process; past that the oldest is dropped (a socket
+                # that stopped reading) and its consumer catches up from the store.
+                "capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000, minimum=100),
             },
         }
     }
@@ -332,8 +337,9 @@ OPENPAI_RAY_DISPATCHER_AUTOSTART = env_bool("OPENPAI_RAY_DISPATCHER_AUTOSTART", 
 # Virtual clusters' shares of the Ray cluster: "research=0.25;prod=CPU:8,GPU:2,memoryMB:16384" (unnamed: all).
 OPENPAI_VC_SHARES = env_str("OPENPAI_VC_SHARES", "")
 
-# On PostgreSQL, the hot reads (dataplatform/querycache.py) are prepared once per connection and bind their values on
-# the server. Off for a pooler that cannot keep prepared statements (PgBouncer before 1.21 in transaction mode).
+# On PostgreSQL, the hot reads (dataplatform/querycache.py, the feature store's request-mode reads) are prepared once
+# per connection and bind their values on the server. Off for a pooler that cannot keep prepared statements (PgBouncer
+# before 1.21 in transaction mode).
 DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
 
 # --- Feature store -----------------------------------------------------------------------------------------------

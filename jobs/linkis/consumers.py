@@ -10,19 +10,29 @@ Pushes and HTTP polling read the same store. A log event carries the committed l
 first; the consumer keeps a cursor per job and sends exactly the lines after it, reading the store to fill a
 gap (a dropped channel message, a reconnect asking ``log`` with ``fromLine``) and once more when the job ends,
 so a client never misses or repeats a line.
+
+A push that never arrives is made up from the store, and counted (``catch_ups``, reported by ``/healthz`` of the
+process): by the next push of the job, whose lines start past the cursor, or the final status, when the log holds
+lines no push brought (``gap``); by the resync below (``resync``); or by the channel layer's ``layer.reconnected``
+after a Redis outage (``reconnected``). The first two should stay at zero: they mean the channel layer lost pushes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import weakref
+from collections import Counter
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 from websockets.exceptions import ConnectionClosed
 
@@ -53,6 +63,14 @@ PREFIX = "/api/rest_j/v1/entrance/"
 #: layer lost (a full channel, a broker hiccup) delays a line or a final status by at most this long; 0: never.
 RESYNC_SECONDS = settings.WEBSOCKET_RESYNC_SECONDS
 
+#: Catch-ups of this process that found a socket behind the store, by what found it (see the module docstring).
+catch_ups: Counter[str] = Counter()
+
+
+def websocket_report() -> dict:
+    """This process's open entrance sockets and catch-ups, for ``/healthz``."""
+    return {"sockets": len(_live_consumers), "catch_ups": {kind: catch_ups[kind] for kind in CATCH_UP_KINDS}}
+
 
 @dataclass
 class Subscription:
@@ -64,12 +82,67 @@ class Subscription:
     heard: float = 0.0  # when the last push for the job arrived (loop time)
 
 
+async def dispatch_in_turn(sources, dispatch) -> None:
+    """Hand the messages of ``sources`` (awaitable callables) to ``dispatch`` one at a time, in order of arrival.
+
+    What Channels' ``await_many_dispatch`` does, without its new task and ``asyncio.wait`` per message: a third of a
+    push's cost to a socket, paid once per socket when one event goes to hundreds. A task per source reads on into a
+    queue of one message; each source is read no further ahead than one message, as there.
+    """
+    inbox: asyncio.Queue = asyncio.Queue(maxsize=1)
+
+    async def read(source) -> None:
+        while True:
+            try:
+                message = await source()
+            except Exception as exc:  # raised where Channels raises it: in the dispatching loop
+                await inbox.put(_Failure(exc))
+                return
+            await inbox.put(message)
+
+    readers = [asyncio.ensure_future(read(source)) for source in sources]
+    try:
+        while True:
+            message = await inbox.get()
+            if isinstance(message, _Failure):
+                raise message.error
+            await dispatch(message)
+    finally:
+        for reader in readers:
+            reader.cancel()
+        for reader in readers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+
+
+@dataclass
+class _Failure:
+    error: Exception
+
+
 def envelope(method: str | None, status: int, message: str, data: dict) -> dict:
     return {"method": method, "status": status, "message": message, "data": data}
 
 
 class EntranceConsumer(AsyncJsonWebsocketConsumer):
     closed = False
+    _send_frame = None  # ``send`` past Channels' session middleware (``__call__``)
+
+    async def __call__(self, scope, receive, send) -> None:
+        """Channels' ``AsyncConsumer.__call__``, with ``dispatch_in_turn`` in place of its ``await_many_dispatch``."""
+        # Channels' session middleware wraps ``send`` to save the session with an HTTP response; a frame it only
+        # passes on, after reading the (lazy) session twice, a tenth of a push's cost. Frames go past it.
+        self._send_frame = getattr(getattr(send, "__self__", None), "real_send", send)
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        if self.channel_layer is None:
+            await super().__call__(scope, receive, send)
+            return
+        self.channel_name = await self.channel_layer.new_channel()
+        self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
+        self.base_send = send
+        with contextlib.suppress(StopConsumer):
+            await dispatch_in_turn((receive, self.channel_receive), self.dispatch)
 
     async def connect(self) -> None:
         """Accept the socket; authentication is checked per frame, as Linkis's gateway does."""
@@ -84,7 +157,10 @@ class EntranceConsumer(AsyncJsonWebsocketConsumer):
         if self.closed:
             return
         try:
-            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+            if text_data is not None and not close:
+                await (self._send_frame or self.base_send)({"type": "websocket.send", "text": text_data})
+            else:
+                await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
         except (OSError, ConnectionClosed):  # uvicorn's ClientDisconnected is an OSError
             self.closed = True
 
@@ -109,7 +185,7 @@ class EntranceConsumer(AsyncJsonWebsocketConsumer):
 
     @classmethod
     async def encode_json(cls, content) -> str:
-        return json.dumps(content, ensure_ascii=False, separators=(",", ":"))
+        return _encode(content)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
         """Parse a frame; an empty or malformed one gets Linkis's error envelope instead of a closed socket."""
@@ -182,6 +258,8 @@ class EntranceConsumer(AsyncJsonWebsocketConsumer):
         )  # fmt: skip
         subscription = await self._subscribe(job, job.exec_id, tag, from_line=1)
         await self._send_status(subscription, job.status)
+        if job.status in TERMINAL:
+            await self._forget(subscription)
 
     async def _job_action(self, user, method: str, ident: str, action: str, data: dict, tag) -> None:
         job = await database_sync_to_async(job_get_for_user)(user=user, ident=ident, task_id=data.get("taskID"))
@@ -219,7 +297,11 @@ class EntranceConsumer(AsyncJsonWebsocketConsumer):
             return
         subscription = await self._subscribe(job, ident, tag, from_line=None)
         if action == "status":
+            if job.status in TERMINAL:
+                await self._catch_up(subscription)  # the last lines, should their push still be on its way
             await self._send_status(subscription, job.status, method=method)
+            if job.status in TERMINAL:
+                await self._forget(subscription)
         else:
             await self._send_progress(subscription, job)
 
@@ -254,29 +336,37 @@ class EntranceConsumer(AsyncJsonWebsocketConsumer):
         if kind == "log":
             first, lines = event["from_line"], event["lines"]
             if first > subscription.cursor:
-                await self._catch_up(subscription)  # a missed event: the store has those lines and these
+                # A missed event: the store has those lines and these.
+                if await self._catch_up(subscription):
+                    catch_ups["gap"] += 1
                 return
-            fresh = lines[subscription.cursor - first :]
-            if fresh:
-                await self._send_log(subscription, fresh, subscription.cursor + len(fresh))
+            start = subscription.cursor - first
+            if start < len(lines):
+                await self._send_log(subscription, lines, first + len(lines), start)
         elif kind == "status":
             status = event.get("status")
-            if status in TERMINAL:
-                await self._catch_up(subscription)
+            if status in TERMINAL and await self._catch_up(subscription):
+                catch_ups["gap"] += 1  # the job's last lines were never pushed
             await self._send_status(subscription, status)
             if status in TERMINAL:
                 await self._send_progress_values(subscription, 1.0, [])
+                await self._forget(subscription)
         elif kind == "progress":
             await self._send_progress_values(subscription, event.get("progress", 0.0), event.get("progress_info", []))
 
-    async def resync(self, subscription: Subscription, status: str | None, lines: int) -> None:
-        """Catch a subscription that heard no push for a while up with the store (``_resync_all``)."""
+    async def resync(self, subscription: Subscription, status: str | None, lines: int, reason: str = "resync") -> None:
+        """Catch a subscription up with the store: one that heard no push for a while (``_resync_all``), or every
+        subscription after a channel layer outage; count it under ``reason`` when it was behind."""
         with contextlib.suppress(Exception):  # the socket closed meanwhile, the database away: next round
-            if lines >= subscription.cursor:
-                await self._catch_up(subscription)
+            behind = lines >= subscription.cursor and await self._catch_up(subscription) > 0
             if status in TERMINAL and not subscription.final:
+                behind = True
                 await self._send_status(subscription, status)
                 await self._send_progress_values(subscription, 1.0, [])
+            if behind:
+                catch_ups[reason] += 1
+            if status in TERMINAL:
+                await self._forget(subscription)
 
     async def layer_reconnected(self, message: dict) -> None:
         """The channel layer came back from an outage (``dataplatform.channels``): pushes made meanwhile were lost,
@@ -284,13 +374,25 @@ class EntranceConsumer(AsyncJsonWebsocketConsumer):
         subscriptions = list(self.subscriptions.values())
         states = await database_sync_to_async(_job_states)([s.job_id for s in subscriptions])
         for subscription in subscriptions:
-            await self.resync(subscription, *states.get(subscription.job_id, (None, 0)))
+            await self.resync(subscription, *states.get(subscription.job_id, (None, 0)), reason="reconnected")
 
-    async def _catch_up(self, subscription: Subscription) -> None:
-        """Send every stored line from the cursor on (in pages), as one or more log frames.
+    async def _forget(self, subscription: Subscription) -> None:
+        """Leave the group of a job whose final status and whole log were sent, and drop its subscription.
+
+        A final status is final, so nothing more is pushed for the job; without this a socket that runs job after
+        job would keep a subscription here and a group membership in the channel layer for every one of them, for
+        as long as it stays open. Asking about the job again subscribes anew.
+        """
+        if self.subscriptions.get(subscription.job_id) is subscription:
+            del self.subscriptions[subscription.job_id]
+            await self.channel_layer.group_discard(job_group(subscription.job_id), self.channel_name)
+
+    async def _catch_up(self, subscription: Subscription) -> int:
+        """Send every stored line from the cursor on (in pages), as one or more log frames; return how many.
 
         A push may be handled while the store is read (the resync loop runs beside the message handlers): the
         lines it already sent are left out, since the cursor only moves forward."""
+        sent = 0
         while True:
             start = subscription.cursor
             lines, next_line = await database_sync_to_async(_read_log)(subscription.job_id, start)
@@ -298,18 +400,14 @@ class EntranceConsumer(AsyncJsonWebsocketConsumer):
             lines = lines[max(subscription.cursor - start, 0) :]
             if lines and next_line > subscription.cursor:
                 await self._send_log(subscription, lines, next_line)
+                sent += len(lines)
             if not page_full:
-                return
+                return sent
 
-    async def _send_log(self, subscription: Subscription, lines, next_line: int) -> None:
+    async def _send_log(self, subscription: Subscription, lines, next_line: int, start: int = 0) -> None:
+        """Send ``lines[start:]`` as one log frame; the cursor moves to ``next_line``."""
         subscription.cursor = next_line
-        await self.send_json(
-            envelope(
-                f"{PREFIX}{subscription.exec_id}/log", 0, "return log information(返回日志信息)",
-                {"execID": subscription.exec_id, "log": split_levels((level, text) for level, text in lines),
-                 "fromLine": next_line, "websocketTag": subscription.tag, "taskID": subscription.job_id},
-            )
-        )  # fmt: skip
+        await self.send(text_data=_log_frame(subscription, lines, start, next_line))
 
     async def _send_status(self, subscription: Subscription, status, method: str | None = None) -> None:
         if status in TERMINAL:
@@ -338,6 +436,38 @@ class EntranceConsumer(AsyncJsonWebsocketConsumer):
 
 
 CATCH_UP_PAGE = 2000
+CATCH_UP_KINDS = ("gap", "resync", "reconnected")
+
+
+# --- log frames -------------------------------------------------------------------------------------------------
+# A push reaches every socket of a process that follows the job, each of which sends the same lines in a frame that
+# differs only by the client's tag. The last frame's text is kept split around the tag, so the lines are grouped and
+# encoded once per push and process, not once per socket.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_TAG = "\0websocketTag\0"
+_ENCODED_TAG = _encode(_TAG)
+_rendered: tuple | None = None  # (lines, start, exec_id, job_id, next_line, text before the tag, text after it)
+
+
+def _encode_tag(tag) -> str:
+    return encode_basestring(tag) if isinstance(tag, str) else _encode(tag)
+
+
+def _log_frame(subscription: Subscription, lines, start: int, next_line: int) -> str:
+    """The text of the log frame of ``lines[start:]`` (``(level, text)`` pairs) for ``subscription``."""
+    global _rendered
+    key = (start, subscription.exec_id, subscription.job_id, next_line)
+    rendered = _rendered
+    if rendered is None or rendered[0] is not lines or rendered[1:5] != key:
+        exec_id = subscription.exec_id
+        content = envelope(
+            f"{PREFIX}{exec_id}/log", 0, "return log information(返回日志信息)",
+            {"execID": exec_id, "log": split_levels((level, text) for level, text in lines[start:]),
+             "fromLine": next_line, "websocketTag": _TAG, "taskID": subscription.job_id},
+        )  # fmt: skip
+        before, _, after = _encode(content).rpartition(_ENCODED_TAG)  # the tag comes after the lines
+        rendered = _rendered = (lines, *key, before, after)
+    return rendered[5] + _encode_tag(subscription.tag) + rendered[6]
 
 
 # --- resync -----------------------------------------------------------------------------------------------------
@@ -373,10 +503,17 @@ async def _resync_all() -> None:
         except Exception as exc:  # the database away: next round
             logger.warning("websocket resync failed: %r", exc)
             continue
+        behind = 0
         for consumer, subscription in pending:
             status, lines = states.get(subscription.job_id, (None, 0))
             if lines >= subscription.cursor or (status in TERMINAL and not subscription.final):
+                behind += 1
                 loop.create_task(consumer.resync(subscription, status, lines))
+        if behind:
+            logger.warning(
+                "websocket resync: %d subscriptions heard no push for %s s and are behind the store; catch-ups of "
+                "this process so far: %s", behind, RESYNC_SECONDS, dict(catch_ups),
+            )  # fmt: skip
 
 
 def _job_states(job_ids: list[int]) -> dict[int, tuple[str, int]]:

@@ -108,7 +108,14 @@ async def test_bad_frames_get_errors_and_keep_the_socket(application, user):
     await communicator.disconnect()
 
 
+def catch_ups() -> dict[str, int]:
+    from jobs.linkis.consumers import websocket_report
+
+    return websocket_report()["catch_ups"]
+
+
 async def test_execute_over_socket_pushes_status_log_and_progress(application, user, runner, bound_loop):
+    before = catch_ups()
     communicator = await connect(application, user)
     code = "import time\nfor i in range(5):\n    print(f'line {i}', flush=True)\n    time.sleep(0.05)\nprogress(0.5)"
     await communicator.send_json_to(execute_frame(code))
@@ -135,6 +142,7 @@ async def test_execute_over_socket_pushes_status_log_and_progress(application, u
     assert f"{PREFIX}{exec_id}/progress" in methods and f"{PREFIX}{exec_id}/progressWithResource" in methods
     final = [f for f in frames if f["method"].endswith("/progress")][-1]
     assert final["data"]["progress"] == 1.0
+    assert catch_ups() == before  # every line came with its push: nothing to make up from the store
     await communicator.disconnect()
 
 
@@ -246,6 +254,7 @@ async def test_pushes_the_channel_layer_lost_are_made_up_from_the_store(applicat
     from jobs.services import JobSpec, job_submit, job_transition
 
     monkeypatch.setattr(consumers, "RESYNC_SECONDS", 0.2)
+    before = catch_ups()
     job = await database_sync_to_async(job_submit)(
         owner=user, spec=JobSpec(code="print(1)", engine_type="python-python2", run_type="python")
     )
@@ -269,7 +278,65 @@ async def test_pushes_the_channel_layer_lost_are_made_up_from_the_store(applicat
     assert frames[-1]["data"]["status"] == "Succeed"
     log_frames = [f for f in frames if f["method"].endswith("/log")]
     assert log_frames[0]["data"]["fromLine"] > cursor
+    counted = catch_ups()
+    assert counted["resync"] > before["resync"] and counted["gap"] == before["gap"]  # the resync's catch-up counts
     await communicator.disconnect()
+
+
+async def follow_log(application, user, job):
+    """A socket following ``job``'s log from its first line; returns it and the frames of that first answer."""
+    communicator = await connect(application, user)
+    await communicator.send_json_to({"method": f"{PREFIX}{job.exec_id}/log", "data": {"fromLine": 1}})
+    return communicator, await frames_until(communicator, lambda f: f["method"].endswith("/log"))
+
+
+def append_log(job, *texts, publish=True) -> None:
+    from jobs.logstore import LogEntry, log_append
+
+    log_append(job_id=job.pk, entries=[LogEntry("INFO", text) for text in texts], publish=publish)
+
+
+async def test_a_push_after_a_lost_one_sends_the_lost_lines_too_and_counts_a_gap(application, user, bound_loop):
+    from jobs.services import JobSpec, job_submit
+
+    job = await database_sync_to_async(job_submit)(
+        owner=user, spec=JobSpec(code="print(1)", engine_type="python-python2", run_type="python")
+    )
+    communicator, _ = await follow_log(application, user, job)
+    before = catch_ups()
+    await database_sync_to_async(append_log)(job, "lost 1", "lost 2", publish=False)  # as if the push was lost
+    await database_sync_to_async(append_log)(job, "pushed 3")
+    frames = await frames_until(communicator, lambda f: f["method"].endswith("/log") and "pushed 3" in str(f))
+    texts = [line.split(" INFO ")[-1] for line in pushed_lines(frames, job.exec_id)]
+    assert texts == ["lost 1", "lost 2", "pushed 3"]  # in order, each once
+    assert catch_ups() == {**before, "gap": before["gap"] + 1}
+    await communicator.disconnect()
+
+
+async def test_after_a_channel_layer_outage_each_socket_catches_up_and_it_is_counted(application, user, bound_loop):
+    from channels.layers import get_channel_layer
+
+    from dataplatform.channels import RECONNECTED
+    from jobs.events import job_group
+    from jobs.services import JobSpec, job_submit
+
+    job = await database_sync_to_async(job_submit)(
+        owner=user, spec=JobSpec(code="print(1)", engine_type="python-python2", run_type="python")
+    )
+    communicator, _ = await follow_log(application, user, job)
+    before = catch_ups()
+    await database_sync_to_async(append_log)(job, "during the outage", publish=False)
+    await get_channel_layer().group_send(job_group(job.pk), {"type": RECONNECTED})  # what the layer says after one
+    frames = await frames_until(communicator, lambda f: f["method"].endswith("/log") and "outage" in str(f))
+    assert [line.split(" INFO ")[-1] for line in pushed_lines(frames, job.exec_id)] == ["during the outage"]
+    assert catch_ups() == {**before, "reconnected": before["reconnected"] + 1}
+    await communicator.disconnect()
+
+
+def test_health_reports_the_sockets_and_catch_ups_of_the_process(client):
+    report = client.get("/healthz").json()["websocket"]
+    assert report == {"sockets": report["sockets"], "catch_ups": catch_ups()}
+    assert set(report["catch_ups"]) == {"gap", "resync", "reconnected"}
 
 
 async def test_a_catch_up_racing_a_push_leaves_out_the_lines_the_push_sent(monkeypatch):
@@ -278,10 +345,10 @@ async def test_a_catch_up_racing_a_push_leaves_out_the_lines_the_push_sent(monke
     consumer = consumers.EntranceConsumer()
     sent = []
 
-    async def send_json(content, close=False):
-        sent.append(content)
+    async def send(text_data=None, bytes_data=None, close=False):
+        sent.append(json.loads(text_data))
 
-    consumer.send_json = send_json
+    consumer.send = send
     subscription = consumers.Subscription(job_id=1, exec_id="e", tag=None, cursor=1)
     stored = [("INFO", f"line {n}") for n in range(1, 6)]
 
