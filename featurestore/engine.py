@@ -3,7 +3,9 @@
 A plan answers one request row with one output row. Each window costs one index range scan of the stored rows
 with the request row's key (``ts <= request ts``, newest first, bounded by the frame) and the aggregates are
 computed in Python over the request row plus those rows; each LAST JOIN costs one index lookup. No general SQL
-query runs per request.
+query runs per request. On PostgreSQL the scans a request row determines are sent together, one statement and one
+round trip per request (``RowSource.prefetch``, ``featurestore.storage.read``); on SQLite, in the process, each
+is read when needed.
 
 Offline mode runs the same plan for every stored row of the main table, with the scans limited to rows
 inserted before it (``before_id``): each row gets exactly what a request carrying it would have got just before
@@ -96,15 +98,24 @@ def _join_getter(join: int, position: int):
 
 
 class _QueryScope:
-    """Columns of the request row and of the joined rows; window calls are registered for the plan."""
+    """Columns of the request row and of the joined rows; window calls are registered for the plan.
+
+    ``request_only`` stays true while what was compiled reads only the (current) request row: a LAST JOIN whose
+    keys are such can be read before any other join or window is computed (``RequestPlan.scans``).
+    """
 
     def __init__(self, plan: RequestPlan) -> None:
         self.plan = plan
+        self.request_only = True
 
     def column(self, table, name):
-        return self.plan.resolve_column(table, name)
+        plan = self.plan
+        if not ((table is None or table in plan.main_aliases) and name in plan.row_names):
+            self.request_only = False
+        return plan.resolve_column(table, name)
 
     def window_call(self, node):
+        self.request_only = False
         return self.plan.register_window_call(node)
 
 
@@ -117,6 +128,18 @@ class _Source:
     mapping: list[int] | None  # this table's column positions in the main schema order (None: same table)
     index: dict | None  # the OpenMLDB index used (for TTL)
     codecs: list
+    layout: storage.Layout = field(init=False)
+    # the index's TTL as the window reads it (RowSource.window_scans)
+    ttl_type: str = field(init=False)
+    abs_ttl: int = field(init=False)
+    lat_ttl: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        index = self.index
+        self.layout = storage.Layout(self.table, self.codecs)
+        self.ttl_type = (index or {}).get("ttl_type") or "absolute"
+        self.abs_ttl = (index or {}).get("abs_ttl") or 0 if index and index.get("ts") else 0
+        self.lat_ttl = (index or {}).get("lat_ttl") or 0 if index else 0
 
 
 class WindowPlan:
@@ -124,6 +147,8 @@ class WindowPlan:
         self.plan = plan
         self.name = window.name
         self.frame: Frame = window.frame
+        # the request row is in the window when the frame ends at CURRENT ROW and does not exclude it
+        self.include_req = self.frame.end.kind == "current_row" and not self.frame.exclude_current_row
         main = plan.main
         if window.order_by is None:
             raise EngineError(f"window {window.name} needs ORDER BY")
@@ -184,12 +209,32 @@ class WindowPlan:
         the stored rows' ts. The request row is in the window when the frame ends at CURRENT ROW and it is not
         excluded.
         """
-        frame = self.frame
         ts = req[self.req_ts]
+        read = None if ts is None else self._read(req, ts)
+        if read is None:
+            stored: list = []
+        else:
+            keys, upper, lower, limit, skip = read
+            stored = self._fetch(ts, keys, upper, lower, limit, source_rows, now_ms)[skip:]
+        return [req, *stored] if self.include_req else stored
+
+    def scans(self, req: Sequence[Any], source_rows: RowSource, now_ms: int) -> list[storage.Scan | None]:
+        """The scans ``rows`` will read for this request row (each source's)."""
+        ts = req[self.req_ts]
+        read = None if ts is None else self._read(req, ts)
+        if read is None:
+            return []
+        keys, upper, lower, limit, _ = read
+        found: list[storage.Scan | None] = []
+        for source in self.sources:
+            found += source_rows.window_scans(source, ts, keys, upper, lower, limit, now_ms)[:2]
+        return found
+
+    def _read(self, req: Sequence[Any], ts: int) -> tuple[list, int, int | None, int | None, int] | None:
+        """``(keys, upper, lower, limit, skip)`` of the stored rows the frame takes (the newest ``limit`` rows of
+        the key with ``lower <= ts <= upper``, less the ``skip`` newest), or None when it takes none."""
+        frame = self.frame
         start, end = frame.start, frame.end
-        include_req = end.kind == "current_row" and not frame.exclude_current_row
-        if ts is None:
-            return [req] if include_req else []
         keys = [req[i] for i in self.req_keys]
         upper = ts - 1 if frame.exclude_current_time else ts
         lower = limit = None
@@ -209,12 +254,10 @@ class WindowPlan:
             if end.kind == "preceding":
                 upper = min(upper, ts - end.offset - (1 if end.open else 0))
             if frame.maxsize is not None:
-                limit = frame.maxsize - (1 if include_req else 0)
+                limit = frame.maxsize - (1 if self.include_req else 0)
         if limit is not None and limit <= skip:
-            stored: list = []
-        else:
-            stored = self._fetch(ts, keys, upper, lower, limit, source_rows, now_ms)[skip:]
-        return [req, *stored] if include_req else stored
+            return None
+        return keys, upper, lower, limit, skip
 
     def _fetch(self, ts, keys, upper, lower, limit, source_rows: RowSource, now_ms: int) -> list[Sequence[Any]]:
         merged: list[tuple] = []
@@ -241,55 +284,107 @@ class WindowPlan:
 # --- row sources ------------------------------------------------------------------------------------------------
 class RowSource:
     """Stored rows for windows and joins: the live tables (request mode), or in offline mode only the rows of
-    the main table inserted before the row being computed (``before_id``)."""
+    the main table inserted before the row being computed (``before_id``).
+
+    A request's reads are known before any of them is made (``RequestPlan.scans``), so on PostgreSQL ``prefetch``
+    reads them all in one statement, one round trip to the server; ``window`` and ``join`` then find their rows
+    among those read (a scan is a value: the same scan, the same rows) and read only what was not foreseen, such as
+    a LAST JOIN keyed on another join's columns. On SQLite, in this process, each scan is read when needed
+    (``storage.reads_ahead``). A subclass that reads rows elsewhere overrides ``window`` and ``join`` (offline's
+    ``MemoryRowSource``) and reads nothing ahead.
+    """
 
     def __init__(self, before_id: int | None = None, main_table_id: int | None = None) -> None:
         self.before_id = before_id
         self.main_table_id = main_table_id
         self.raw = storage.raw_connection()
+        self.ahead: dict[tuple, list[tuple]] = {}  # Scan.key -> rows, read ahead
+
+    def reads_ahead(self) -> bool:
+        """Whether ``prefetch`` applies: the database is one where it pays (``storage.reads_ahead``) and the rows
+        come from it through this class's ``window`` and ``join``."""
+        cls = type(self)
+        return cls.window is RowSource.window and cls.join is RowSource.join and storage.reads_ahead()
+
+    def prefetch(self, scans: Sequence[storage.Scan | None]) -> None:
+        """Read the scans' rows in one statement and keep them until ``forget``."""
+        ahead = self.ahead
+        wanted = {scan.key: scan for scan in scans if scan is not None and scan.key not in ahead}
+        if wanted:
+            ahead.update(zip(wanted, storage.read(list(wanted.values()), self.raw), strict=True))
+
+    def forget(self) -> None:
+        self.ahead = {}
+
+    def rows(self, scan: storage.Scan | None) -> list[tuple]:
+        """The scan's rows: as read ahead, else read now."""
+        if scan is None:
+            return []
+        found = self.ahead.get(scan.key) if self.ahead else None
+        return found if found is not None else storage.read([scan], self.raw)[0]
 
     def _before(self, table: FeatureTable) -> int | None:
+        if self.before_id is None:
+            return None
         return self.before_id if table.pk == self.main_table_id else None
 
-    def window(self, source: _Source, ts, keys, upper, lower, limit, now_ms: int) -> list[tuple]:
-        """Stored rows of the key within the bounds, newest first, as the index's TTL leaves them visible.
+    def window_scans(self, source: _Source, ts, keys, upper, lower, limit, now_ms: int):
+        """``(newer, scan, finish)``: the key's rows newer than the request that a latest TTL counts (None when
+        no TTL counts them), the window's rows to read, and ``finish(newer_count, rows)`` giving the visible rows.
 
         TTL (OpenMLDB ``INDEX(... TTL, TTL_TYPE)``): absolute expires rows older than now - ttl; latest keeps the
         newest N rows of a key (rows newer than the request count too); absorlat expires by either rule and
-        absandlat only by both. Expired rows always form the oldest end of the key's rows.
+        absandlat only by both. Expired rows always form the oldest end of the key's rows. With a latest TTL the
+        scan reads up to the TTL's N rows and ``finish`` keeps as many as the newer rows leave alive, so that both
+        scans are known before either is read.
         """
-        table, index = source.table, source.index
         key_pairs = list(zip(source.key_positions, keys, strict=True))
-        before = self._before(table)
-        ttl_type = (index or {}).get("ttl_type") or "absolute"
-        abs_ttl = (index or {}).get("abs_ttl") or 0 if index and index.get("ts") else 0
-        lat_ttl = (index or {}).get("lat_ttl") or 0 if index else 0
+        before = self._before(source.table)
+        ttl_type, abs_ttl, lat_ttl = source.ttl_type, source.abs_ttl, source.lat_ttl
         cutoff = now_ms - abs_ttl * 60_000 if abs_ttl else None
         uses_abs = cutoff is not None and ttl_type in ("absolute", "absorlat", "absandlat")
         uses_lat = bool(lat_ttl) and ttl_type in ("latest", "absorlat", "absandlat")
-        newer = 0
+        ts_position, layout = source.ts_position, source.layout
+        newer = None
         if uses_lat:
-            newer = len(storage.scan(table, keys=key_pairs, ts=source.ts_position, lower=ts + 1, limit=lat_ttl,
-                                     before_id=before, codecs=source.codecs, raw=self.raw))  # fmt: skip
+            newer = storage.make_scan(layout, key_pairs, ts_position, None, ts + 1, lat_ttl, before)
         if ttl_type == "absandlat" and uses_abs and uses_lat:
-            rows = storage.scan(table, keys=key_pairs, ts=source.ts_position, upper=upper, lower=lower,
-                                limit=limit, before_id=before, codecs=source.codecs, raw=self.raw)  # fmt: skip
-            position = source.ts_position + 1
-            return [row for i, row in enumerate(rows) if row[position] >= cutoff or newer + i < lat_ttl]
-        if uses_abs and ttl_type != "latest":
+            scan = storage.make_scan(layout, key_pairs, ts_position, upper, lower, limit, before)
+            position = ts_position + 1
+
+            def both(newer_count: int, rows: list[tuple]) -> list[tuple]:
+                return [row for i, row in enumerate(rows) if row[position] >= cutoff or newer_count + i < lat_ttl]
+
+            return newer, scan, both
+        if uses_abs:
             lower = cutoff if lower is None else max(lower, cutoff)
-        if uses_lat and ttl_type != "absolute":
-            alive = max(lat_ttl - newer, 0)
-            limit = alive if limit is None else min(limit, alive)
-            if limit == 0:
-                return []
-        return storage.scan(table, keys=key_pairs, ts=source.ts_position, upper=upper, lower=lower, limit=limit,
-                            before_id=before, codecs=source.codecs, raw=self.raw)  # fmt: skip
+        if not uses_lat:
+            return None, storage.make_scan(layout, key_pairs, ts_position, upper, lower, limit, before), _all_rows
+        read_limit = lat_ttl if limit is None else min(limit, lat_ttl)  # at least as many as stay alive
+        scan = storage.make_scan(layout, key_pairs, ts_position, upper, lower, read_limit, before)
+
+        def latest(newer_count: int, rows: list[tuple]) -> list[tuple]:
+            alive = max(lat_ttl - newer_count, 0)
+            return rows[: alive if limit is None else min(limit, alive)]
+
+        return newer, scan, latest
+
+    def window(self, source: _Source, ts, keys, upper, lower, limit, now_ms: int) -> list[tuple]:
+        """Stored rows of the key within the bounds, newest first, as the index's TTL leaves them visible."""
+        newer, scan, finish = self.window_scans(source, ts, keys, upper, lower, limit, now_ms)
+        return finish(len(self.rows(newer)), self.rows(scan))
+
+    def join_scan(self, table: FeatureTable, keys, ts_position, limit, codecs) -> storage.Scan | None:
+        """The scan of a LAST JOIN's candidates (``codecs``: the table's decoders, or its ``storage.Layout``)."""
+        layout = codecs if isinstance(codecs, storage.Layout) else storage.Layout(table, codecs)
+        return storage.make_scan(layout, keys, ts_position, None, None, limit, self._before(table))
 
     def join(self, table: FeatureTable, keys, ts_position, limit, codecs) -> list[tuple]:
-        return storage.scan(
-            table, keys=keys, ts=ts_position, limit=limit, before_id=self._before(table), codecs=codecs, raw=self.raw
-        )
+        return self.rows(self.join_scan(table, keys, ts_position, limit, codecs))
+
+
+def _all_rows(newer_count: int, rows: list[tuple]) -> list[tuple]:
+    return rows
 
 
 # --- joins ------------------------------------------------------------------------------------------------------
@@ -321,7 +416,7 @@ class JoinPlan:
             self.types = [column["type"] for column in self.table.columns]
             self.base = list(range(len(self.names)))
         if self.table is not None:
-            self.codecs = storage.decoders([column["type"] for column in self.table.columns])
+            self.layout = storage.Layout(self.table)
         plan.join_aliases.append((self.alias, self.names, self.types))
         self.order_position = None
         if join.order_by is not None:
@@ -330,6 +425,7 @@ class JoinPlan:
             self.order_position = self._base(self.names.index(join.order_by.name), "ORDER BY")
         # Split ON into right-column = left-expression equalities (index keys) and a residual condition.
         self.keys: list[tuple[int, Compiled]] = []
+        self.keys_request_only = True  # the keys read only the request row (the lookup can be read ahead)
         residual = []
         for term in conjuncts(join.on):
             pair = self._key_pair(term)
@@ -399,18 +495,36 @@ class JoinPlan:
         left, right = term.this, term.expression
         for mine, other in ((left, right), (right, left)):
             if self._is_right(mine) and not any(self._is_right(c) for c in other.find_all(exp.Column)):
-                compiled = compile_expression(other, _QueryScope(self.plan))
+                scope = _QueryScope(self.plan)
+                compiled = compile_expression(other, scope)
+                self.keys_request_only = self.keys_request_only and scope.request_only
                 return self.names.index(mine.name), compiled
         return None
 
+    def _limit(self) -> int:
+        return 1 if self.residual is None and self.filter is None else 1000
+
+    def scans(self, request: Sequence[Any], ctx: Ctx | None, source: RowSource, now: int, out: list) -> None:
+        """Add the scans ``lookup`` will read that the request row alone determines (``ctx``: the request row as
+        the plan's row, no join or window computed yet; None when the plan's row is a subquery's output)."""
+        if self.subplan is not None:
+            self.subplan.scans(request, source, now, out)  # a window query over the request row itself
+            return
+        if ctx is None or not self.keys_request_only:
+            return
+        try:
+            keys = [(position, compiled.fn(ctx)) for position, compiled in self.scan_keys]
+        except Exception:  # the lookup computes the keys again and reports what went wrong
+            return
+        out.append(source.join_scan(self.table, keys, self.order_position, self._limit(), self.layout))
+
     def lookup(self, ctx: Ctx, source: RowSource) -> Sequence[Any] | None:
         if self.subplan is not None:
-            candidates = [self.subplan.output_row(ctx.request, source, ctx.now_ms)]
+            candidates = [self.subplan.compute(ctx.request, source, ctx.now_ms)]
         else:
             keys = [(position, compiled.fn(ctx)) for position, compiled in self.scan_keys]
             projected = self.project
-            limit = 1 if self.residual is None and self.filter is None else 1000
-            rows = source.join(self.table, keys, self.order_position, limit, self.codecs)
+            rows = source.join(self.table, keys, self.order_position, self._limit(), self.layout)
             candidates = [row[1:] for row in rows]
             if projected is not None:
                 if self.filter is not None:
@@ -557,10 +671,39 @@ class RequestPlan:
 
     # -- running --
     def output_row(self, request: Sequence[Any], source: RowSource | None = None, now_ms: int | None = None) -> list:
-        """Compute the output row for one request row (engine values in the input schema's order)."""
+        """Compute the output row for one request row (engine values in the input schema's order).
+
+        Reading from storage, every scan the request row determines is read first, in one statement
+        (``RowSource.prefetch``); the computation then finds its rows there.
+        """
         source = source or RowSource(main_table_id=self.main.pk)
         now = now_ms if now_ms is not None else int(time.time() * 1000)
-        row = request if self.inner is None else self.inner.output_row(request, source, now)
+        if not source.reads_ahead():
+            return self.compute(request, source, now)
+        scans: list[storage.Scan | None] = []
+        self.scans(request, source, now, scans)
+        source.prefetch(scans)
+        try:
+            return self.compute(request, source, now)
+        finally:
+            source.forget()
+
+    def scans(self, request: Sequence[Any], source: RowSource, now: int, out: list[storage.Scan | None]) -> None:
+        """Add the scans ``compute`` will read for this request row that the row alone determines: every window's
+        (here and in subqueries), and the LAST JOINs' whose keys read only the request row."""
+        ctx = None
+        if self.inner is None:
+            ctx = Ctx(req=request, request=request, joins=[None] * len(self.joins), now_ms=now)
+        else:
+            self.inner.scans(request, source, now, out)
+        for join in self.joins:
+            join.scans(request, ctx, source, now, out)
+        for window in self.windows.values():
+            out += window.scans(request, source, now)
+
+    def compute(self, request: Sequence[Any], source: RowSource, now: int) -> list:
+        """``output_row`` without reading ahead (a subquery's row, computed within its query's)."""
+        row = request if self.inner is None else self.inner.compute(request, source, now)
         ctx = Ctx(req=row, request=request, joins=[None] * len(self.joins), now_ms=now)
         for join in self.joins:
             ctx.joins[join.number] = join.lookup(ctx, source)

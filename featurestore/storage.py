@@ -4,7 +4,9 @@ Each feature table ``T`` is a table ``fs_<id>`` with an insertion-ordered ``_id`
 column (``c0``, ``c1``...), and one composite B-tree index per OpenMLDB index: ``(key columns..., ts, _id)``.
 A window is then one index range scan: key equality, ``ts <= request ts`` (and a lower bound for ROWS_RANGE),
 newest first, with a LIMIT for ROWS. Only generated identifiers ever appear in the SQL text here; every value
-is a query parameter.
+is a query parameter. A scan is a value (``Scan``); ``read`` reads several in one statement, which is how request
+mode on PostgreSQL makes one round trip per request, and on PostgreSQL every read is a prepared statement
+(``fetch_all``).
 
 Values are stored as: bool and integers as BIGINT, float and double as double precision, string as TEXT, date
 as its proleptic ordinal (INTEGER), timestamp as BIGINT milliseconds. SQLite cannot store a float NaN (it
@@ -18,10 +20,12 @@ import datetime as dt
 import math
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 
+from dataplatform import querycache
 from featurestore.limits import INT64_MAX, INT64_MIN
 from featurestore.models import FeatureTable
 
@@ -126,7 +130,7 @@ def decode_rows(rows: Iterable[Sequence[Any]], codecs: Sequence[Callable | None]
     """Decode fetched rows ``(_id, c0, c1, ...)`` into ``(_id, v0, v1, ...)``."""
     active = [(i + 1, codec) for i, codec in enumerate(codecs) if codec is not None]
     if not active:
-        return [tuple(row) for row in rows]
+        return [row if type(row) is tuple else tuple(row) for row in rows]
     decoded = []
     for row in rows:
         values = list(row)
@@ -243,10 +247,98 @@ def select_all(table: FeatureTable, *, limit: int | None = None, newest_first: b
     return decode_rows(rows, decoders([column["type"] for column in table.columns]))
 
 
-@lru_cache(maxsize=4096)
-def _scan_sql(storage: str, ncols: int, keys: tuple[tuple[int, bool], ...], ts: int | None,
-              upper: bool, lower: bool, before: bool, limit: bool, vendor: str) -> str:  # fmt: skip
-    names = ", ".join([_q("_id"), *(_q(f"c{i}") for i in range(ncols))])
+# --- request-mode reads -----------------------------------------------------------------------------------------
+class Layout:
+    """What reading a table's rows takes: its physical name, its columns' storage kinds (``int``, ``float``,
+    ``text``) and their decoders. Computed once per table by a plan."""
+
+    __slots__ = ("codecs", "kinds", "storage")
+
+    def __init__(self, table: FeatureTable, codecs: Sequence[Callable | None] | None = None) -> None:
+        types = [column["type"] for column in table.columns]
+        self.storage = table.storage_table
+        self.kinds = tuple(_KIND[kind] for kind in types)
+        self.codecs = tuple(decoders(types) if codecs is None else codecs)
+
+
+class Scan:
+    """One index range scan, as a value: rows whose key columns equal the values, ``lower <= ts <= upper``,
+    inserted before ``before_id``, newest first by ts then insertion, at most ``limit``.
+
+    Two scans with the same ``key`` read the same rows, so a request's scans can be read together in one
+    statement (``read``) and looked up again by value. The key holds each key value's type too: ``1`` and ``True``
+    are equal in Python but not to the database.
+    """
+
+    __slots__ = ("_key", "before_id", "keys", "layout", "limit", "lower", "ts", "upper")
+
+    def __init__(self, layout: Layout, keys: tuple, ts: int | None, upper: int | None, lower: int | None,
+                 limit: int | None, before_id: int | None) -> None:  # fmt: skip
+        self.layout = layout
+        self.keys = keys
+        self.ts = ts
+        self.upper = upper
+        self.lower = lower
+        self.limit = limit
+        self.before_id = before_id
+        self._key: tuple | None = None
+
+    @property
+    def key(self) -> tuple:
+        if self._key is None:
+            typed = tuple([(position, type(value), value) for position, value in self.keys])
+            self._key = (self.layout.storage, typed, self.ts, self.upper, self.lower, self.limit, self.before_id)
+        return self._key
+
+    def shape(self) -> tuple:
+        """What the SQL text depends on (the values are parameters)."""
+        keys = tuple([(position, value is None) for position, value in self.keys])
+        bounds = (self.upper is not None, self.lower is not None, self.before_id is not None, self.limit is not None)
+        return (self.layout.storage, self.layout.kinds, keys, self.ts, *bounds)
+
+    def params(self) -> list[Any]:
+        params = [value for _, value in self.keys if value is not None]
+        if self.upper is not None:
+            params.append(self.upper)
+        if self.lower is not None:
+            params.append(self.lower)
+        if self.before_id is not None:
+            params.append(self.before_id)
+        if self.limit is not None:
+            params.append(self.limit)
+        return params
+
+
+def make_scan(
+    layout: Layout,
+    keys: Sequence[tuple[int, Any]],
+    ts: int | None = None,
+    upper: int | None = None,
+    lower: int | None = None,
+    limit: int | None = None,
+    before_id: int | None = None,
+) -> Scan | None:
+    """The scan of ``scan``'s arguments, or None when no stored row can match (a bound beyond int64).
+
+    Bounds are exact whatever their size: stored values are int64, so a bound beyond int64 (from a ts stored
+    before ``featurestore.limits`` was enforced, a huge TTL or bias) either keeps every row or none, and is
+    narrowed to int64 or answered without a query rather than overflowing the database's parameter.
+    """
+    if (upper is not None and upper < INT64_MIN) or (lower is not None and lower > INT64_MAX):
+        return None
+    if ts is None:
+        upper = lower = None  # bounds apply to a ts column only
+    if lower is not None and lower < INT64_MIN:
+        lower = INT64_MIN  # not None: "ts >= INT64_MIN" still leaves out rows whose ts is NULL
+    if upper is not None and upper > INT64_MAX:
+        upper = INT64_MAX
+    if limit is not None and limit > INT64_MAX:
+        limit = INT64_MAX
+    return Scan(layout, tuple(keys), ts, upper, lower, limit, before_id)
+
+
+def _where_order(shape: tuple) -> tuple[str, str]:
+    _, _, keys, ts, upper, lower, before, _ = shape
     where = [f"{_q(f'c{i}')} IS NULL" if is_null else f"{_q(f'c{i}')} = %s" for i, is_null in keys]
     if ts is not None and upper:
         where.append(f"{_q(f'c{ts}')} <= %s")
@@ -255,13 +347,105 @@ def _scan_sql(storage: str, ncols: int, keys: tuple[tuple[int, bool], ...], ts: 
     if before:
         where.append(f"{_q('_id')} < %s")
     order = f"{_q(f'c{ts}')} DESC, {_q('_id')} DESC" if ts is not None else f"{_q('_id')} DESC"
-    sql = f"SELECT {names} FROM {_q(storage)}"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += f" ORDER BY {order}"
-    if limit:
+    return (" WHERE " + " AND ".join(where)) if where else "", order
+
+
+@lru_cache(maxsize=4096)
+def _scan_sql(shape: tuple, vendor: str) -> str:
+    storage, kinds = shape[0], shape[1]
+    names = ", ".join([_q("_id"), *(_q(f"c{i}") for i in range(len(kinds)))])
+    where, order = _where_order(shape)
+    sql = f"SELECT {names} FROM {_q(storage)}{where} ORDER BY {order}"
+    if shape[-1]:
         sql += " LIMIT %s"
     return sql.replace("%s", "?") if vendor == "sqlite" else sql
+
+
+_NULLS = {
+    "postgresql": {"int": "NULL::bigint", "float": "NULL::double precision", "text": "NULL::text"},
+    "sqlite": {"int": "NULL", "float": "NULL", "text": "NULL"},
+}
+
+
+@lru_cache(maxsize=1024)
+def _read_sql(shapes: tuple[tuple, ...], vendor: str) -> tuple[str, tuple[Callable, ...]]:
+    """One statement reading every scan: ``UNION ALL`` of one subquery per scan (its own WHERE, ORDER BY and
+    LIMIT, so each stays an index range scan), then ordered by scan, ts and insertion as each scan orders.
+
+    A row is ``(scan number, ts, _id, slots...)``. Scans of different tables have different columns, so each
+    column goes to a slot of its storage kind (the n-th int column of any scan to the n-th int slot, and so on)
+    and a scan's unused slots are typed NULLs. Returns the SQL and, per scan, a function taking its
+    ``(_id, c0, c1, ...)`` out of a row.
+    """
+    slots: list[tuple[str, int]] = []
+    for kind in ("int", "float", "text"):
+        slots += [(kind, n) for n in range(max(shape[1].count(kind) for shape in shapes))]
+    slot_of = {slot: 3 + i for i, slot in enumerate(slots)}
+    nulls = _NULLS[vendor]
+    arms, getters = [], []
+    for number, shape in enumerate(shapes):
+        kinds, ts = shape[1], shape[3]
+        seen: dict[str, int] = {}
+        mine = {}  # slot -> column position
+        for i, kind in enumerate(kinds):
+            mine[(kind, seen.get(kind, 0))] = i
+            seen[kind] = seen.get(kind, 0) + 1
+        columns = [_q(f"c{mine[slot]}") if slot in mine else nulls[slot[0]] for slot in slots]
+        getters.append(itemgetter(2, *(slot_of[slot] for slot in sorted(mine, key=mine.__getitem__))))
+        ts_column = _q(f"c{ts}") if ts is not None else nulls["int"]
+        where, order = _where_order(shape)
+        arm = f"SELECT {number} AS s, {ts_column} AS t, {_q('_id')}, {', '.join(columns)} FROM {_q(shape[0])}{where}"
+        arm += f" ORDER BY {order}" + (" LIMIT %s" if shape[-1] else "")
+        arms.append(f"({arm})" if vendor == "postgresql" else f"SELECT * FROM ({arm})")
+    # NULL ts sort as each scan sorts them (first on PostgreSQL, last on SQLite): the same column, the same order.
+    sql = " UNION ALL ".join(arms) + " ORDER BY 1, 2 DESC, 3 DESC"
+    return (sql.replace("%s", "?") if vendor == "sqlite" else sql), tuple(getters)
+
+
+def reads_ahead() -> bool:
+    """Whether request mode reads a request's scans in one statement (``read``) before computing it: on
+    PostgreSQL, where every statement is a round trip to the server. SQLite runs in this process: there one small
+    statement per scan is as fast, and reading ahead would only add work."""
+    return _vendor() == "postgresql"
+
+
+def fetch_all(raw, sql: str, params: Sequence[Any]) -> list[tuple]:
+    """Run one read statement; every request-mode read goes through here.
+
+    On PostgreSQL through ``dataplatform.querycache.fetch``: the statement binds its values on the server and is
+    prepared once per connection (``DATABASE_PREPARED_STATEMENTS``), so the server parses and plans it once, and a
+    failure is Django's ``DatabaseError`` (the fast path then gives the broken connection back). On SQLite on the
+    DB-API connection ``raw`` itself: Django's cursor wrapper costs more than the indexed read.
+    """
+    if _vendor() == "postgresql":
+        return querycache.fetch(connections[DEFAULT_DB_ALIAS], sql, list(params))
+    cursor = raw.cursor()
+    try:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def read(scans: Sequence[Scan | None], raw=None) -> list[list[tuple]]:
+    """The rows ``(_id, v0, ...)`` of each scan (None: no row), all in one statement."""
+    wanted = [scan for scan in scans if scan is not None]
+    if not wanted:
+        return [[] for _ in scans]
+    raw = raw or raw_connection()
+    vendor = _vendor()
+    if len(wanted) == 1:
+        scan = wanted[0]
+        rows = decode_rows(fetch_all(raw, _scan_sql(scan.shape(), vendor), scan.params()), scan.layout.codecs)
+        return [rows if item is not None else [] for item in scans]
+    sql, getters = _read_sql(tuple([scan.shape() for scan in wanted]), vendor)
+    params = [value for scan in wanted for value in scan.params()]
+    found: list[list[tuple]] = [[] for _ in wanted]
+    for row in fetch_all(raw, sql, params):
+        number = row[0]
+        found[number].append(getters[number](row))
+    decoded = iter([decode_rows(rows, scan.layout.codecs) for rows, scan in zip(found, wanted, strict=True)])
+    return [next(decoded) if item is not None else [] for item in scans]
 
 
 def scan(
@@ -280,42 +464,10 @@ def scan(
 
     ``keys`` are ``(column position, value)``; ``upper``/``lower`` bound the ts column (inclusive);
     ``before_id`` keeps only rows inserted before that row (offline mode: what a request then would have seen).
-
-    Bounds are exact whatever their size: stored values are int64, so a bound beyond int64 (from a ts stored
-    before ``featurestore.limits`` was enforced, a huge TTL or bias) either keeps every row or none, and is
-    narrowed to int64 or answered without a query rather than overflowing the database's parameter.
+    Bounds beyond int64 are handled as ``make_scan`` says.
     """
-    if (upper is not None and upper < INT64_MIN) or (lower is not None and lower > INT64_MAX):
-        return []
-    if lower is not None and lower < INT64_MIN:
-        lower = INT64_MIN  # not None: "ts >= INT64_MIN" still leaves out rows whose ts is NULL
-    if upper is not None and upper > INT64_MAX:
-        upper = INT64_MAX
-    if limit is not None and limit > INT64_MAX:
-        limit = INT64_MAX
-    key_spec = tuple((position, value is None) for position, value in keys)
-    sql = _scan_sql(
-        table.storage_table, len(table.columns), key_spec, ts, upper is not None, lower is not None,
-        before_id is not None, limit is not None, _vendor(),
-    )  # fmt: skip
-    params = [value for _, value in keys if value is not None]
-    if ts is not None and upper is not None:
-        params.append(upper)
-    if ts is not None and lower is not None:
-        params.append(lower)
-    if before_id is not None:
-        params.append(before_id)
-    if limit is not None:
-        params.append(limit)
-    cursor = (raw or raw_connection()).cursor()
-    try:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
-    if codecs is None:
-        codecs = decoders([column["type"] for column in table.columns])
-    return decode_rows(rows, codecs)
+    found = make_scan(Layout(table, codecs), keys, ts, upper, lower, limit, before_id)
+    return read([found], raw)[0]
 
 
 def delete_where(table: FeatureTable, *, ts: int, older_than: int) -> int:

@@ -185,6 +185,44 @@ def test_wsgi_fast_path_answers_as_django_and_lets_the_rest_through(deployed, us
     assert len(select_all(table_get(db="fs", name="t1"))) == 2
 
 
+def test_wsgi_fast_path_keeps_its_database_connection(deployed, statements_sent):
+    """A worker answers every deployment request on the connection it took first, in one statement each: the
+    connection is not given back to the pool and taken again per request (PostgreSQL's pool counts requests)."""
+    from django.db import connection
+
+    from featurestore.openmldb.fastpath import OpenMLDBWSGIFastPath
+
+    app = OpenMLDBWSGIFastPath(lambda environ, start_response: pytest.fail("went to Django"))
+    body = json.dumps({"input": [["a", 2, 2000]]}).encode()
+    wsgi_call(app, "POST", "/dbs/fs/deployments/d", body)
+    first = connection.connection
+    pool = connection.pool if connection.vendor == "postgresql" else None
+    taken = pool.get_stats().get("requests_num", 0) if pool else 0
+    statements_sent.clear()
+    for _ in range(3):
+        status, _, payload, _ = wsgi_call(app, "POST", "/dbs/fs/deployments/d", body)
+        assert json.loads(payload)["data"]["data"] == [["a", 3]]
+        assert connection.connection is first
+    assert len(statements_sent) == 3
+    if pool:
+        assert pool.get_stats().get("requests_num", 0) == taken
+
+
+@pytest.fixture
+def statements_sent(monkeypatch):
+    from featurestore import storage
+
+    sent = []
+    original = storage.fetch_all
+
+    def counting(raw, sql, params):
+        sent.append(sql)
+        return original(raw, sql, params)
+
+    monkeypatch.setattr(storage, "fetch_all", counting)
+    return sent
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [
