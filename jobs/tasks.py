@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from celery import shared_task
-from celery.signals import worker_init, worker_ready, worker_shutdown
+from celery.signals import worker_init, worker_ready, worker_shutdown, worker_shutting_down
 from django.conf import settings
 
 from jobs.runners.celery import KILL_TASK, RUN_TASK, WorkerRunner
@@ -36,6 +36,13 @@ def worker_runner() -> WorkerRunner:
 @worker_ready.connect
 def _start(**kwargs) -> None:
     worker_runner()
+
+
+@worker_shutting_down.connect
+def _drain(**kwargs) -> None:
+    """Shutting down: a task's thread runs no job after the one it runs (the worker waits for running tasks)."""
+    if _runner is not None:
+        _runner.draining.set()
 
 
 @worker_shutdown.connect

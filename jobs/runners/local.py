@@ -30,6 +30,7 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from jobs.models import ACTIVE, QUEUED, Job, JobErrorCode, JobStatus
+from jobs.runners import oldest_queued
 from jobs.runners.recovery import pid_alive, prepare_host, settle_orphaned_job
 from jobs.runners.supervisor import ExecutionPool
 from jobs.services import job_transition, run_finish_sweeps
@@ -141,8 +142,7 @@ class LocalRunner:
             free = self.max_running - self.running_count()
             if free <= 0:
                 return
-            queued = Job.objects.filter(status__in=QUEUED, queue="").order_by("id")
-            candidates = list(queued.values_list("id", "submit_user")[: free * 8 + 16])
+            candidates = oldest_queued(Job.objects.filter(queue=""), free * 8 + 16, "id", "submit_user")
             if not candidates:
                 return
             active = Counter(Job.objects.filter(status__in=ACTIVE).values_list("submit_user", flat=True))

@@ -32,10 +32,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from dataplatform.profiles import default_settings_module
+from dataplatform.querycache import CompiledQuery
 from jobs.engines import ENGINE_UNAVAILABLE_EXIT, EngineCommand, engine_unavailable_reason, prepare
 from jobs.engines.resultset import ResultSetWriter, list_resultsets
 from jobs.logstore import LogEntry, log_append, log_dump_to_file
@@ -65,6 +66,11 @@ KILL_POLL_INTERVAL = 1.0
 PENDING_MAX_LINES = 100_000
 DB_OUTAGE_SECONDS = 300.0
 PROGRESS_INTERVAL = 0.2
+
+
+# The job's row, read once per run: compiled once rather than built by the ORM each time (dataplatform.querycache).
+_JOB = CompiledQuery(lambda pk: Job.objects.filter(pk=pk).order_by(), pk=int)
+_KILL_REQUESTED = f"SELECT 1 FROM {Job._meta.db_table} WHERE id = %s AND kill_requested_at IS NOT NULL"  # noqa: S608
 
 
 def _reset_connection() -> None:
@@ -167,10 +173,11 @@ class JobExecution:
         except Exception as exc:  # never leave a job in a non-final status
             logger.exception("running job %s failed", self.job_id)
             self._force_kill()
+            with contextlib.suppress(Exception):  # what the job printed, before the reason it ended
+                self._flush()
             reason = f"The platform failed to run the job: {type(exc).__name__}: {exc}"
             retry_through_outage(
-                lambda: job_transition(
-                    job_id=self.job_id,
+                lambda: self._final_transition(
                     to=JobStatus.FAILED,
                     log=reason,
                     level="ERROR",
@@ -201,14 +208,19 @@ class JobExecution:
         if self.pool.kill_requested(self.job_id):
             return True
         try:
-            return Job.objects.filter(pk=self.job_id, kill_requested_at__isnull=False).exists()
+            # Asked every second of every running job, and once at its end: a plain query, not the ORM's building.
+            with connection.cursor() as cursor:
+                cursor.execute(_KILL_REQUESTED, [self.job_id])
+                return cursor.fetchone() is not None
         except DatabaseError:
             _reset_connection()
             return False  # asked again in a second
 
     def _run(self) -> None:
-        job = Job.objects.get(pk=self.job_id)
-        if self._kill_requested():
+        job = _JOB.first(pk=self.job_id)
+        if job is None:
+            raise Job.DoesNotExist(f"Job {self.job_id} does not exist.")
+        if self.pool.kill_requested(job.pk) or job.kill_requested_at is not None:  # the row just read says it
             self._finish_cancelled(job)
             return
         reason = engine_unavailable_reason(job.engine)
@@ -216,9 +228,9 @@ class JobExecution:
             state = sandbox_state()
             reason = None if state.ready else state.detail
         if reason:
-            job_transition(
-                job_id=job.pk,
+            self._final_transition(
                 to=JobStatus.FAILED,
+                source_api=job.source_api,
                 log=reason,
                 level="ERROR",
                 error_code=JobErrorCode.ENGINE_UNAVAILABLE,
@@ -361,9 +373,11 @@ class JobExecution:
                 buffers[kind] = rest
             now = time.monotonic()
             if (self._pending or self._inflight) and (
-                now - last_flush >= FLUSH_INTERVAL or len(self._pending) >= FLUSH_LINES
+                len(self._pending) >= FLUSH_LINES
+                # Once the engine has exited, what it printed last is stored with the job's last line (``_end``).
+                or (now - last_flush >= FLUSH_INTERVAL and exited_at is None and process.poll() is None)
             ):
-                self._flush(job)
+                self._flush()
                 last_flush = now
             if self._progress is not None and now - last_progress >= PROGRESS_INTERVAL:
                 self._flush_progress(job)
@@ -384,7 +398,7 @@ class JobExecution:
                 # The engine exited but something it started still holds the pipes: end the whole group.
                 self._force_kill()
                 exited_at = now + 3600  # do it once
-        self._flush(job)
+        # The lines still pending are stored with the job's last line, in one batch (``_end``).
         if self._progress is not None:
             self._flush_progress(job)
         process.wait()
@@ -430,20 +444,20 @@ class JobExecution:
             except (TypeError, ValueError):
                 pass
 
-    def _flush(self, job: Job) -> None:
+    def _flush(self) -> None:
         """Store the pending log lines as one batch; while the database is away keep them (bounded) for later."""
         while self._inflight is not None or self._pending:
             if self._inflight is None:
                 self._inflight, self._pending = (uuid.uuid4().hex, self._pending), []
             token, entries = self._inflight
             try:
-                log_append(job_id=job.pk, entries=entries, batch=token)
+                log_append(job_id=self.job_id, entries=entries, batch=token)
             except DatabaseError as exc:
                 _reset_connection()
                 if len(self._pending) > PENDING_MAX_LINES:
                     dropped = len(self._pending) - PENDING_MAX_LINES
                     del self._pending[:dropped]
-                    logger.warning("job %s: the database is away (%r); %d log lines dropped", job.pk, exc, dropped)
+                    logger.warning("job %s: the database is away (%r); %d log lines dropped", self.job_id, exc, dropped)
                 return
             self._inflight = None
 
@@ -486,15 +500,27 @@ class JobExecution:
         """Write the last log lines and the job.log file, then make the status final, retrying through a
         database outage of up to ``DB_OUTAGE_SECONDS``.
 
-        The file is complete before the status says so: whoever sees a final status can read the whole log.
+        The file is complete before the status says so: whoever sees a final status can read the whole log. The
+        last lines, the file's read of the log and the status are one transaction; the lines keep their batch
+        token until it commits, so a retry after a commit whose answer was lost does not store them twice.
         """
         self._pending.append(LogEntry(level, line))
 
         def write() -> None:
-            self._flush(job)
-            if self._pending or self._inflight:
-                raise DatabaseError("the log could not be written")
-            self._write_end(job, status, **fields)
+            if self._inflight is not None:
+                # A batch whose commit is in doubt (its answer was lost; ``_flush``) is settled on its own first:
+                # the job keeps the token of its last batch only.
+                token, entries = self._inflight
+                log_append(job_id=self.job_id, entries=entries, batch=token)
+                self._inflight = None
+            if self._pending:
+                self._inflight, self._pending = (uuid.uuid4().hex, self._pending), []
+            with transaction.atomic():
+                if self._inflight is not None:
+                    token, entries = self._inflight
+                    log_append(job_id=self.job_id, entries=entries, batch=token)
+                self._write_end(job, status, **fields)
+            self._inflight = None
 
         retry_through_outage(write)
 
@@ -502,7 +528,17 @@ class JobExecution:
         log_dump_to_file(job=job)
         result_count = len(list_resultsets(job.result_dir)) if job.result_dir.exists() else 0
         exit_code = self.exit_code
-        job_transition(job_id=job.pk, to=status, exit_code=exit_code, result_count=result_count, **fields)
+        self._final_transition(
+            to=status, source_api=job.source_api, exit_code=exit_code, result_count=result_count, **fields
+        )
+
+    def _final_transition(self, *, to: str, **fields) -> bool:
+        """Make the job's status final; in the same transaction the pool's ``on_ending`` hands its slot on."""
+        with transaction.atomic(savepoint=False):  # inside ``_end``'s transaction: no savepoint of its own
+            ended = job_transition(job_id=self.job_id, to=to, **fields)
+            if ended:
+                self.pool.ending(self.job_id)
+        return ended
 
     def _failure_reason(self, job: Job, exit_code: int) -> tuple[int, str]:
         if self.error is not None:
@@ -536,14 +572,26 @@ class JobExecution:
 class ExecutionPool:
     """The jobs this process runs right now, each supervised by a ``JobExecution``.
 
-    ``on_finished(job_id)`` is called when one ends (the local runner's dispatcher wakes up for the free slot).
+    ``on_finished(job_id)`` is called when one ends (the local runner's dispatcher wakes up for the free slot);
+    ``on_ending(job_id)`` inside the transaction that makes its status final (a Celery worker hands the job's slot
+    to its user's next waiting job there).
     """
 
-    def __init__(self, *, on_finished: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        on_finished: Callable[[int], None] | None = None,
+        on_ending: Callable[[int], None] | None = None,
+    ) -> None:
         self._lock = threading.Lock()
         self._running: dict[int, JobExecution] = {}
         self._kills: set[int] = set()
         self._on_finished = on_finished
+        self._on_ending = on_ending
+
+    def ending(self, job_id: int) -> None:
+        if self._on_ending is not None:
+            self._on_ending(job_id)
 
     def add(self, job_id: int, factory: Callable[..., JobExecution] | None = None) -> JobExecution:
         """Register a new execution of ``job_id``; the caller runs it (``execution.run()`` or its thread).

@@ -6,13 +6,14 @@ import datetime as dt
 from types import SimpleNamespace
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from jobs.models import Job, JobStatus, Worker
 from jobs.runners import celery as celery_runner
-from jobs.runners.celery import WorkerRunner, fail_lost_workers, redispatch_stale
-from jobs.services import JobSpec, job_submit
+from jobs.runners.celery import WorkerRunner, dispatch_waiting, fail_lost_workers, redispatch_stale
+from jobs.runners.supervisor import JobExecution
+from jobs.services import JobSpec, job_submit, job_transition
 
 pytestmark = pytest.mark.django_db
 
@@ -39,9 +40,10 @@ def sent(monkeypatch):
     """The job ids the runner would send to the workers (no broker needed)."""
     ids: list[int] = []
 
-    def fake_send(job_ids):
+    def fake_send(job_ids, *, stamped=False):
         ids.extend(job_ids)
-        Job.objects.filter(pk__in=job_ids).update(dispatched_at=timezone.now())
+        if not stamped:
+            Job.objects.filter(pk__in=job_ids).update(dispatched_at=timezone.now())
 
     monkeypatch.setattr(celery_runner, "send_run", fake_send)
     return ids
@@ -62,12 +64,105 @@ def test_claim_takes_a_queued_job_once_and_respects_the_per_user_limit(user, sen
 
 
 def test_a_freed_slot_sends_only_the_jobs_deferred_over_the_limit(user, sent):
-    runner = WorkerRunner(concurrency=4, max_per_user=2)
     deferred, in_flight, other = make_job(user), make_job(user), make_job(user)
     Job.objects.filter(pk__in=[deferred.pk, other.pk]).update(dispatched_at=None)
     Job.objects.filter(pk=in_flight.pk).update(dispatched_at=timezone.now())
-    runner._dispatch_waiting(user.username)
+    dispatch_waiting(user.username, 2)
     assert sent == [deferred.pk, other.pk]  # the job whose message is in flight is not sent twice
+    assert Job.objects.filter(pk__in=sent, dispatched_at__isnull=False).count() == 2
+
+
+def test_a_freed_slot_sends_one_waiting_job_and_two_freed_slots_never_send_the_same_one(user, sent):
+    first, second = make_job(user), make_job(user)
+    Job.objects.filter(pk__in=[first.pk, second.pk]).update(dispatched_at=None)
+    dispatch_waiting(user.username, 1)
+    dispatch_waiting(user.username, 1)
+    dispatch_waiting(user.username, 1)  # nothing waits any more
+    assert sent == [first.pk, second.pk]
+
+
+def test_a_job_ending_hands_its_slot_to_its_users_oldest_waiting_job_in_the_same_transaction(
+    user, other_user, sent, django_capture_on_commit_callbacks, monkeypatch
+):
+    monkeypatch.setattr(celery_runner, "broker_backlog", lambda: 3)  # others' jobs wait: the next one is queued
+    runner = WorkerRunner(concurrency=4, max_per_user=1)
+    running = make_job(user)
+    assert runner.claim(running.pk) == (True, user.username)
+    runner._users[running.pk] = user.username
+    waiting = [make_job(user) for _ in range(2)]
+    Job.objects.filter(pk__in=[job.pk for job in waiting]).update(dispatched_at=None)
+    someone_else = make_job(other_user)
+    Job.objects.filter(pk=someone_else.pk).update(dispatched_at=None)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        with transaction.atomic():
+            job_transition(job_id=running.pk, to=JobStatus.RUNNING)
+            job_transition(job_id=running.pk, to=JobStatus.SUCCEED)
+            runner._ending(running.pk)
+            # The slot stays taken: the next job is in flight before the ending job's commit.
+            assert Job.objects.get(pk=waiting[0].pk).dispatched_at is not None
+            assert sent == []  # sent only once committed
+
+    assert sent == [waiting[0].pk]  # one slot freed, one job sent: the user's oldest
+    assert Job.objects.get(pk=waiting[1].pk).dispatched_at is None
+
+
+class InstantExecution(JobExecution):
+    """A job that starts and succeeds at once: its runner's part without an engine."""
+
+    def _run(self) -> None:
+        job_transition(job_id=self.job_id, to=JobStatus.RUNNING, only_from=(JobStatus.SCHEDULED,))
+        self._final_transition(to=JobStatus.SUCCEED)
+
+
+@pytest.fixture
+def instant_runner(monkeypatch):
+    runner = WorkerRunner(concurrency=4, max_per_user=1)
+    add = runner.pool.add
+    monkeypatch.setattr(runner.pool, "add", lambda job_id: add(job_id, factory=InstantExecution))
+    return runner
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_tasks_thread_runs_its_users_waiting_jobs_one_after_another_when_nothing_else_waits(
+    user, sent, instant_runner, monkeypatch
+):
+    monkeypatch.setattr(celery_runner, "broker_backlog", lambda: 0)
+    first, *waiting = [make_job(user) for _ in range(3)]
+    Job.objects.filter(pk__in=[job.pk for job in waiting]).update(dispatched_at=None)  # held back at submission
+
+    assert instant_runner.run(first.pk) == "ran 3"
+
+    assert sent == []  # no message to the workers and back
+    jobs = Job.objects.filter(pk__in=[first.pk, *[job.pk for job in waiting]]).order_by("id")
+    assert [job.status for job in jobs] == [JobStatus.SUCCEED] * 3
+    assert {job.runner for job in jobs} == {instant_runner.identity}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_tasks_thread_leaves_the_next_job_to_the_queue_when_other_messages_wait_or_the_worker_stops(
+    user, sent, instant_runner, monkeypatch
+):
+    backlog = [2]
+    monkeypatch.setattr(celery_runner, "broker_backlog", lambda: backlog[0])
+    first, second, third = [make_job(user) for _ in range(3)]
+    Job.objects.filter(pk__in=[second.pk, third.pk]).update(dispatched_at=None)
+
+    assert instant_runner.run(first.pk) == "ran"  # other jobs wait for a thread: this one goes back to the queue
+    assert sent == [second.pk]
+    backlog[0] = 0
+    instant_runner.draining.set()  # shutting down
+    assert instant_runner.run(second.pk) == "ran"
+    assert sent == [second.pk, third.pk]
+
+
+def test_a_job_held_back_at_submission_waits_unsent_until_a_slot_frees(user, sent, settings):
+    settings.JOB_RUNNER = "celery"
+    settings.JOB_MAX_RUNNING_PER_USER = 1
+    first = make_job(user)
+    assert first.dispatched_at is not None  # a free slot: stamped in its transaction, sent after commit
+    second = make_job(user)
+    assert second.dispatched_at is None  # the first one's message holds the user's only slot
 
 
 def test_a_lost_workers_running_job_fails_with_the_reason_and_an_unstarted_one_is_queued_again(user, sent, settings):
@@ -115,6 +210,23 @@ def test_queued_jobs_nobody_took_are_sent_again_after_the_redispatch_delay(user,
     assert redispatch_stale() == [lost.pk, never.pk]
     assert sent == [lost.pk, never.pk]
     assert fresh.pk not in sent and new.pk not in sent
+
+
+def test_jobs_waiting_for_a_slot_of_their_user_are_not_sent_again_by_the_watchdog(user, other_user, sent, settings):
+    settings.JOB_REDISPATCH_SECONDS = 30
+    settings.JOB_MAX_RUNNING_PER_USER = 2
+    old = timezone.now() - dt.timedelta(seconds=120)
+    busy = [make_job(user) for _ in range(2)]
+    Job.objects.filter(pk__in=[job.pk for job in busy]).update(status=JobStatus.RUNNING, runner="celery@h:1")
+    deferred = [make_job(user) for _ in range(3)]
+    Job.objects.filter(pk__in=[job.pk for job in deferred]).update(created_at=old, dispatched_at=None)
+    others = [make_job(other_user) for _ in range(3)]
+    Job.objects.filter(pk__in=[job.pk for job in others]).update(created_at=old, dispatched_at=None)
+
+    # alice's slots are all taken: her jobs wait for one; bob has two free slots: his two oldest go.
+    assert redispatch_stale() == [others[0].pk, others[1].pk]
+    assert redispatch_stale() == []  # their messages are in flight now
+    assert sent == [others[0].pk, others[1].pk]
 
 
 def test_the_watchdog_judges_a_worker_lost_only_after_watching_it_not_beat_for_a_timeout(settings):

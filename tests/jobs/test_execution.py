@@ -325,3 +325,28 @@ def test_offasync_query_runs_as_a_job(client, user, runner):
     assert job.status == JobStatus.SUCCEED and job.source_api == "featurestore"
     _, opened = results(client, user, job)
     assert opened[0]["fileContent"] == [["a", "1"]]
+
+
+@pytest.mark.parametrize("doubtful_batch_was_stored", [True, False])
+def test_a_job_ending_after_a_lost_commit_answer_stores_every_line_once(user, doubtful_batch_was_stored):
+    from jobs.logstore import LogEntry, log_append
+    from jobs.runners.supervisor import ExecutionPool, JobExecution
+    from jobs.services import JobSpec, job_submit, job_transition
+
+    job = job_submit(owner=user, spec=JobSpec(code="print(1)", engine_type="python-python2", run_type="python"))
+    job_transition(job_id=job.pk, to=JobStatus.SCHEDULED)
+    job_transition(job_id=job.pk, to=JobStatus.RUNNING)
+    execution = JobExecution(ExecutionPool(), job.pk)
+    # A flush whose commit answer was lost (the database went away), and lines printed after it.
+    execution._inflight = ("doubtful", [LogEntry("INFO", "tick 0"), LogEntry("INFO", "tick 1")])
+    if doubtful_batch_was_stored:
+        log_append(job_id=job.pk, entries=execution._inflight[1], batch="doubtful")
+    execution._pending = [LogEntry("INFO", "tick 2")]
+
+    execution._end(Job.objects.get(pk=job.pk), JobStatus.SUCCEED, "done", "INFO")
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEED
+    ends = [line.rsplit(" INFO ", 1)[-1] for line in log_text(job.pk).split("\n")[-4:]]
+    assert ends == ["tick 0", "tick 1", "tick 2", "done"]
+    assert Path(job.log_file).read_text().count("\n") == job.log_lines  # the file has every stored line
