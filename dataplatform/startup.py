@@ -6,7 +6,9 @@ calls ``run_server_start_hooks()`` once Django is set up. Each hook has a settin
 
 - ``system-artifacts`` (artifacts, ``SYSTEM_ARTIFACTS_LOAD_AT_START``): load the system artifacts;
 - ``job-runner`` (jobs, ``JOB_RUNNER_AUTOSTART``): start this process's job runner;
-- ``ttl-expiry`` (featurestore, ``FEATURESTORE_TTL_AUTOSTART``): delete rows every index's TTL has expired.
+- ``ttl-expiry`` (featurestore, ``FEATURESTORE_TTL_AUTOSTART``): delete rows every index's TTL has expired;
+- ``memory`` (dataplatform, ``MEMORY_MALLOC_ARENAS`` or ``MEMORY_TRIM_INTERVAL`` > 0; it runs first): set up
+  glibc's ``malloc`` for a long-running server and give its free memory back now and then (``dataplatform.memory``).
 """
 
 from __future__ import annotations
