@@ -48,11 +48,13 @@ def check_channel_layer() -> str:
     async def bounded() -> None:
         await asyncio.wait_for(_channel_round_trip(), CHANNEL_TIMEOUT)
 
-    from jobs.events import bound_loop
+    from jobs.events import sending_loop
 
-    loop = bound_loop()
+    # The server's own loop (the layer as the sockets use it), or in a process without one (a gunicorn worker) the
+    # loop its job events go through: its connections to Redis are kept, not made anew (and a thread) per check.
+    loop = sending_loop(get_channel_layer())
     try:
-        if loop is not None:  # the server's own loop: the layer as the sockets use it, and no thread started per call
+        if loop is not None:
             asyncio.run_coroutine_threadsafe(bounded(), loop).result(CHANNEL_TIMEOUT + 1)
         else:
             async_to_sync(bounded)()

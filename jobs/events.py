@@ -47,6 +47,15 @@ def bound_loop() -> asyncio.AbstractEventLoop | None:
     return loop
 
 
+def sending_loop(layer) -> asyncio.AbstractEventLoop | None:
+    """The loop that this thread's sends to ``layer`` go through: the server's (from another thread), else, for a
+    layer that keeps connections (Redis), the process's background loop; None: send with ``async_to_sync``."""
+    loop = bound_loop()
+    if loop is None and (_loop is None or not _loop.is_running()) and not isinstance(layer, InMemoryChannelLayer):
+        loop = _background_loop()[0]
+    return loop
+
+
 def start_event_loop_thread() -> asyncio.AbstractEventLoop:
     """Run an event loop in a daemon thread and bind it, for a process with no server loop (a Celery worker).
 

@@ -58,16 +58,27 @@ def test_healthy_on_the_redis_channel_layer(client, settings):
     if reason := reachable(url, 6379):
         need_service(reason)
     settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [url], "prefix": "hz"}}
+        "default": {
+            "BACKEND": "dataplatform.channels.ResilientRedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [url], "prefix": "hz"},
+        }
     }
+    import redis
     from channels.layers import channel_layers
 
     channel_layers.backends.clear()
     try:
         response = client.get("/healthz")
+        assert response.status_code == 200, response.json()
+        server = redis.Redis.from_url(url)
+        opened = server.info("stats")["total_connections_received"]
+        # With no server loop (a gunicorn worker) the check runs on the process's sending loop and keeps its Redis
+        # connections: no new connection (and no new event loop) per check.
+        for _ in range(5):
+            assert client.get("/healthz").json()["checks"]["channel_layer"] == "ok"
+        assert server.info("stats")["total_connections_received"] == opened
     finally:
         channel_layers.backends.clear()
-    assert response.status_code == 200, response.json()
 
 
 def test_openpai_ray_report_says_whether_the_dispatcher_sees_the_cluster(client, settings):
