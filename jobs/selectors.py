@@ -196,12 +196,19 @@ _HISTORY_OF = CompiledQuery(lambda owner: Job.objects.filter(owner_id=owner).ord
 def job_history_page(*, user, filters: dict, admin_view: bool, page: int, size: int) -> tuple[int, list[Job]]:
     """(how many jobs ``job_history`` finds, those on the 1-based ``page`` of ``size``). The usual page, without
     filters, by queries compiled once (a console polls it)."""
+    offset = (page - 1) * size
     if any(name in filters for name in JobHistoryFilter.base_filters):
         query = job_history(user=user, filters=filters, admin_view=admin_view)
-        return query.count(), list(query[(page - 1) * size : page * size])
-    if admin_view and getattr(user, "is_admin", False):
-        return _HISTORY_ALL.count(), _HISTORY_ALL.all(limit=size, offset=(page - 1) * size)
-    return _HISTORY_OF.count(owner=user.pk), _HISTORY_OF.all(owner=user.pk, limit=size, offset=(page - 1) * size)
+        jobs, count = list(query[offset : offset + size]), query.count
+    elif admin_view and getattr(user, "is_admin", False):
+        jobs, count = _HISTORY_ALL.all(limit=size, offset=offset), _HISTORY_ALL.count
+    else:
+        jobs = _HISTORY_OF.all(owner=user.pk, limit=size, offset=offset)
+        count = lambda: _HISTORY_OF.count(owner=user.pk)  # noqa: E731
+    # A page that is not full and not past the end is the last one: it tells the total without counting.
+    if len(jobs) < size and (jobs or offset == 0):
+        return offset + len(jobs), jobs
+    return count(), jobs
 
 
 # --- files ----------------------------------------------------------------------------------------------------

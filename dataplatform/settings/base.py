@@ -88,7 +88,7 @@ MIDDLEWARE = [
     "dataplatform.api.middleware.CrossSiteGuardMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "dataplatform.api.middleware.LazyMessageMiddleware",  # Django's, its storage made when first used
     "dataplatform.accounts.login.LoginDeviceCookieMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

@@ -143,3 +143,18 @@ def test_with_prepared_statements_off_django_runs_it(settings):
     alice = UserFactory(username="alice")
     job = submit(alice)
     assert JOB_BY_PK.first(pk=job.pk).pk == job.pk
+
+
+@pytest.mark.parametrize(
+    "stored",
+    ["2026-12-05 13:30:01.123456", "2026-12-05 13:30:01", "2026-12-05 13:30:01+00:00", "2026-12-05 15:30:01+02:00"],
+)
+def test_sqlites_datetimes_are_read_as_djangos_converter_reads_them(stored):
+    from dataplatform.querycache import _sqlite_utc_datetime
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's converter")
+    ours = _sqlite_utc_datetime(stored, None, connection)
+    djangos = connection.ops.convert_datetimefield_value(stored, None, connection)
+    assert ours == djangos and ours.utcoffset() == djangos.utcoffset()
+    assert _sqlite_utc_datetime(None, None, connection) is None

@@ -429,6 +429,27 @@ def test_history_list_filters_and_pages(client, user, other_user, admin_user, dj
     assert data["totalPage"] == 0
 
 
+def test_history_totals_on_every_page_and_a_last_page_needs_no_count(client, user, settings):
+    for _ in range(3):
+        post(client, f"{E}/submit", submit_body(), user)
+
+    def page(now: int, size: int) -> tuple[int, int, int]:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as queries:
+            data = client.get(f"/api/rest_j/v1/jobhistory/list?pageNow={now}&pageSize={size}", **bearer(user))
+        data = data.json()["data"]
+        counts = sum("COUNT(" in query["sql"].upper() for query in queries)
+        return data["totalPage"], len(data["tasks"]), counts
+
+    assert page(1, 2) == (3, 2, 1)  # a full page: the total is counted
+    assert page(2, 2) == (3, 1, 0)  # the last page, not full: 2 before it and 1 on it
+    assert page(3, 2) == (3, 0, 1)  # past the end: counted
+    assert page(1, 10) == (3, 3, 0)
+    assert page(1, 3) == (3, 3, 1)  # exactly full: there may be more
+
+
 def test_the_history_representation_is_drfs_field_by_field_one(user):
     """QueryTaskVOSerializer builds its dict directly; DRF's walk over its declared fields gives the same."""
     from rest_framework import serializers
