@@ -84,6 +84,27 @@ _SUMMARIES = CompiledQuery(
     namespace=str,
 )
 
+# An artifact version and an application by their names (the detail routes): compiled once as well.
+_VERSION = CompiledQuery(
+    lambda namespace, name, version: (
+        ArtifactVersion.objects.select_related("artifact__namespace")
+        .filter(artifact__namespace__name=namespace, artifact__name=name, version=version)
+        .order_by()[:1]
+    ),
+    namespace=str,
+    name=str,
+    version=str,
+)
+_APPLICATION = CompiledQuery(
+    lambda namespace, name: (
+        Application.objects.select_related("namespace", "artifact_version__artifact__namespace")
+        .filter(namespace_id=namespace, name=name)
+        .order_by()[:1]
+    ),
+    namespace=int,
+    name=str,
+)
+
 
 def namespace_get(*, name: str) -> Namespace | None:
     return _NAMESPACE.first(name=name)
@@ -264,7 +285,7 @@ def artifact_versions(
 def artifact_version_get(*, namespace: Namespace, name: str, version: str, scope: str | None) -> ArtifactVersion | None:
     """The version as seen from the namespace: its own first, then system (unless ``scope`` says which)."""
     for ns_name in scope_namespaces(namespace, scope):
-        found = _versions().filter(artifact__namespace__name=ns_name, artifact__name=name, version=version).first()
+        found = _VERSION.first(namespace=ns_name, name=name, version=version)
         if found is not None:
             return found
     return None
@@ -344,11 +365,7 @@ def app_classes(*, namespace: Namespace, scope: str | None, class_name: str | No
 
 # --- applications ----------------------------------------------------------------------------------------------
 def application_get(*, namespace: Namespace, name: str) -> Application | None:
-    return (
-        Application.objects.select_related("namespace", "artifact_version__artifact__namespace")
-        .filter(namespace=namespace, name=name)
-        .first()
-    )
+    return _APPLICATION.first(namespace=namespace.pk, name=name)
 
 
 def application_get_or_error(*, namespace: Namespace, name: str) -> Application:

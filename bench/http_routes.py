@@ -1,7 +1,8 @@
 """Benchmark of the ordinary read routes side by side with the OpenMLDB deployment route, against a real server.
 
 Creates, through the APIs and with the admin's JWT: a Linkis shell job (``echo hi``, waited until final), an
-OpenPAI job ``bench`` (waited until ``SUCCEEDED``), a feature-store database with ``--rows`` rows over ``--keys``
+OpenPAI job ``bench`` (waited until ``SUCCEEDED``), a CDAP application ``bench`` of the system artifact
+``command-app``, a feature-store database with ``--rows`` rows over ``--keys``
 keys and the deployment of bench/featurestore.py (two windows and a ``LAST JOIN``). Then, route by route (each
 first checked to answer 200, with Linkis's ``status`` and OpenMLDB's ``code`` 0):
 
@@ -22,6 +23,10 @@ temporary DATA_DIR and is stopped at the end.
 
 ``--production`` measures the production profile as bench/jobs.py starts it (gunicorn sync workers, one per
 core, PostgreSQL, Redis, ``--workers`` Celery workers).
+
+``rps_per_web_core``: a route's requests under wrk over the CPU seconds the HTTP server's processes spent meanwhile
+(gunicorn's workers, or the uvicorn process): what one server process serves with a core to itself, which wrk,
+PostgreSQL and the workers sharing this machine's cores do not let it have.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from stats import Connection, code_fingerprint, latency_summary  # noqa: E402
 from tests.live import ADMIN, LiveServer  # noqa: E402
 
 E = "/api/rest_j/v1/entrance"
+CDAP = "/v3/namespaces/default"
 FINAL = {"Succeed", "Failed", "Cancelled", "Timeout"}
 PAI_FINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 DB = "bench_http"
@@ -129,6 +135,14 @@ def pai_job(api: Api, name: str = "bench", timeout: float = 180) -> None:
             fail(f"the OpenPAI job {name} ended {state}")
         time.sleep(0.1)
     fail(f"the OpenPAI job {name} did not succeed within {timeout} s (last state {state})")
+
+
+def cdap_app(api: Api, name: str = "bench") -> None:
+    """An application ``name`` from the system artifact ``command-app`` (loaded at server start)."""
+    body = {"artifact": {"name": "command-app", "version": "1.0.0", "scope": "SYSTEM"}, "config": {"command": "true"}}
+    response = api.session.put(f"{api.url}/v3/namespaces/default/apps/{name}", json=body, timeout=60)
+    if response.status_code != 200:
+        fail(f"creating the CDAP app {name}: HTTP {response.status_code} {response.text[:500]}")
 
 
 def feature_store(api: Api, rows: int, keys: int, seed: int = 7) -> list:
@@ -258,11 +272,11 @@ def check_routes(url: str, token: str, routes: list[Route]) -> None:
 
 def table(results: dict, connections: int) -> str:
     header = f"{'route':<18}{'rps_' + str(connections):>10}{'p50_ms':>9}{'p99_ms':>9}{'1c_p50':>9}{'1c_p99':>9}"
-    lines = [header + f"{'ratio':>8}"]
+    lines = [header + f"{'ratio':>8}{'rps/core':>10}"]
     for name, r in results.items():
         lines.append(
             f"{name:<18}{r['rps_8']:>10.1f}{r['p50_ms_8']:>9}{r['p99_ms_8']:>9}{r['p50_ms_1']:>9}{r['p99_ms_1']:>9}"
-            f"{r['ratio_to_deployment']:>8.2f}"
+            f"{r['ratio_to_deployment']:>8.2f}{r['rps_per_web_core'] or 0:>10}"
         )
     return "\n".join(lines)
 
@@ -273,6 +287,18 @@ def production_server(base_dir: Path, workers: int):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.ProductionServer(base_dir, workers)
+
+
+def web_cpu_seconds(server) -> float:
+    """CPU seconds used so far by the HTTP server's processes: gunicorn's workers on the production profile,
+    the uvicorn process on the embedded default."""
+    if hasattr(server, "cpu_seconds"):
+        return sum(server.cpu_seconds()["web"].values())
+    try:
+        fields = Path(f"/proc/{server.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(value) for value in fields[11:13]) / os.sysconf("SC_CLK_TCK")
 
 
 def wrk_version() -> str:
@@ -312,6 +338,7 @@ def main() -> None:
             api = Api(server.url, token)
             exec_id = linkis_job(api)
             pai_job(api)
+            cdap_app(api)
             request_row = feature_store(api, args.rows, args.keys)
             deploy_body = json.dumps({"input": [request_row]}).encode()
             routes = [
@@ -323,6 +350,10 @@ def main() -> None:
                 Route("pai_jobs", "/api/v1/jobs", "plain"),
                 Route("cdap_artifacts", "/v3/namespaces/default/artifacts", "plain"),
                 Route("cdap_apps", "/v3/namespaces/default/apps", "plain"),
+                Route(
+                    "cdap_artifact", "/v3/namespaces/default/artifacts/command-app/versions/1.0.0?scope=system", "plain"
+                ),
+                Route("cdap_app", "/v3/namespaces/default/apps/bench", "plain"),
                 Route("healthz", "/healthz", "plain"),
                 Route("openmldb_dbs", "/dbs", "openmldb"),
                 Route("deployment", f"/dbs/{DB}/deployments/{DEPLOYMENT}", "openmldb", deploy_body),
@@ -331,10 +362,15 @@ def main() -> None:
             measured: dict[str, dict] = {}
             errors: dict[str, dict] = {}
             for route in routes:
+                cpu_before = web_cpu_seconds(server)
                 many = wrk(server.url, token, route, args.connections, args.threads, args.duration, folder)
+                web_cpu = web_cpu_seconds(server) - cpu_before
                 one = one_connection(server.url, token, route, args.single)
                 measured[route.name] = {
                     "rps_8": many["rps"],
+                    # Requests per CPU-second of the HTTP server's processes under wrk: what one process would
+                    # serve with a core to itself (wrk, PostgreSQL and the rest take the others' share here).
+                    "rps_per_web_core": round(many["requests"] / web_cpu) if web_cpu > 0 else None,
                     "p50_ms_8": many["p50_ms"],
                     "p99_ms_8": many["p99_ms"],
                     "p50_ms_1": one["p50_ms"],
@@ -375,6 +411,7 @@ def main() -> None:
             "every_read_rps_ge_half_deployment": all(measured[n]["ratio_to_deployment"] >= 0.5 for n in reads),
             "below_half": [n for n in reads if measured[n]["ratio_to_deployment"] < 0.5],
             "linkis_status_1conn_p50_le_1_5ms": measured["linkis_status"]["p50_ms_1"] <= 1.5,
+            "linkis_status_rps_per_web_core": measured["linkis_status"]["rps_per_web_core"],
         },
         "errors": errors,
     }
