@@ -140,6 +140,8 @@ def pai_job(api: Api, name: str = "bench", timeout: float = 180) -> None:
 def cdap_app(api: Api, name: str = "bench") -> None:
     """An application ``name`` from the system artifact ``command-app`` (loaded at server start)."""
     body = {"artifact": {"name": "command-app", "version": "1.0.0", "scope": "SYSTEM"}, "config": {"command": "true"}}
+    # The production profile's test cluster does not load system artifacts at start: have them loaded (admins).
+    api.session.post(f"{api.url}/v3/namespaces/system/artifacts", timeout=120).raise_for_status()
     response = api.session.put(f"{api.url}/v3/namespaces/default/apps/{name}", json=body, timeout=60)
     if response.status_code != 200:
         fail(f"creating the CDAP app {name}: HTTP {response.status_code} {response.text[:500]}")
