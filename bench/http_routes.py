@@ -32,6 +32,7 @@ PostgreSQL and the workers sharing this machine's cores do not let it have.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import os
@@ -283,12 +284,18 @@ def table(results: dict, connections: int) -> str:
     return "\n".join(lines)
 
 
-def production_server(base_dir: Path, workers: int):
-    """bench/jobs.py's ProductionServer (loaded by path: ``jobs`` is also the platform's job package)."""
+@functools.cache
+def bench_jobs():
+    """bench/jobs.py, loaded by path (``jobs`` is also the platform's job package)."""
     spec = importlib.util.spec_from_file_location("bench_jobs", BENCH / "jobs.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.ProductionServer(base_dir, workers)
+    return module
+
+
+def production_server(base_dir: Path, workers: int):
+    """bench/jobs.py's ProductionServer."""
+    return bench_jobs().ProductionServer(base_dir, workers)
 
 
 def web_cpu_seconds(server) -> float:
@@ -296,11 +303,7 @@ def web_cpu_seconds(server) -> float:
     the uvicorn process on the embedded default."""
     if hasattr(server, "cpu_seconds"):
         return sum(server.cpu_seconds()["web"].values())
-    try:
-        fields = Path(f"/proc/{server.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return sum(int(value) for value in fields[11:13]) / os.sysconf("SC_CLK_TCK")
+    return bench_jobs()._cpu_seconds(server.process.pid)
 
 
 def wrk_version() -> str:

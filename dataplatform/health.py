@@ -54,7 +54,7 @@ def check_channel_layer() -> str:
     # loop its job events go through: its connections to Redis are kept, not made anew (and a thread) per check.
     loop = sending_loop(get_channel_layer())
     try:
-        if loop is not None:
+        if loop is not None and asyncio._get_running_loop() is not loop:
             asyncio.run_coroutine_threadsafe(bounded(), loop).result(CHANNEL_TIMEOUT + 1)
         else:
             async_to_sync(bounded)()

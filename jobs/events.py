@@ -24,7 +24,6 @@ logger = logging.getLogger(__name__)
 EVENT_TYPE = "job.event"
 
 _loop: asyncio.AbstractEventLoop | None = None
-_loop_thread: int | None = None
 
 
 def bind_event_loop(loop: asyncio.AbstractEventLoop | None) -> None:
@@ -34,26 +33,18 @@ def bind_event_loop(loop: asyncio.AbstractEventLoop | None) -> None:
     layer keeps its connections per loop, so runner threads hand their sends to that loop instead of spinning
     up a loop of their own per message.
     """
-    global _loop, _loop_thread
-    _loop, _loop_thread = loop, (threading.get_ident() if loop is not None else None)
-
-
-def bound_loop() -> asyncio.AbstractEventLoop | None:
-    """The server's running event loop, when called from another thread (None on the loop's own thread or with
-    no server loop)."""
-    loop = _loop
-    if loop is None or not loop.is_running() or threading.get_ident() == _loop_thread:
-        return None
-    return loop
+    global _loop
+    _loop = loop
 
 
 def sending_loop(layer) -> asyncio.AbstractEventLoop | None:
-    """The loop that this thread's sends to ``layer`` go through: the server's (from another thread), else, for a
-    layer that keeps connections (Redis), the process's background loop; None: send with ``async_to_sync``."""
-    loop = bound_loop()
-    if loop is None and (_loop is None or not _loop.is_running()) and not isinstance(layer, InMemoryChannelLayer):
-        loop = _background_loop()[0]
-    return loop
+    """The running loop this process's sends to ``layer`` go through (None: ``async_to_sync``): the server's, or
+    for a layer that keeps connections (Redis) in a process without one (gunicorn's sync workers, where asgiref would
+    make a loop, a thread hop and a new Redis connection per send) the process's background loop."""
+    loop = _loop
+    if (loop is None or not loop.is_running()) and not isinstance(layer, InMemoryChannelLayer):
+        loop = _background_loop()
+    return loop if loop is not None and loop.is_running() else None
 
 
 def start_event_loop_thread() -> asyncio.AbstractEventLoop:
@@ -62,24 +53,24 @@ def start_event_loop_thread() -> asyncio.AbstractEventLoop:
     Every event of the process is then sent through that one loop, so the Redis channel layer keeps one
     connection pool instead of a loop and a connection per message.
     """
-    global _loop, _loop_thread
+    global _loop
     if _loop is not None and _loop.is_running():
         return _loop
-    _loop, _loop_thread = _background_loop()
+    _loop = _background_loop()
     return _loop
 
 
-# (pid, loop, its thread): the process's own sending loop; a forked child (a gunicorn worker) starts its own.
-_background: tuple[int, asyncio.AbstractEventLoop, int | None] | None = None
+# (pid, loop): the process's own sending loop; a forked child (a gunicorn worker) starts its own.
+_background: tuple[int, asyncio.AbstractEventLoop] | None = None
 _background_lock = threading.Lock()
 
 
-def _background_loop() -> tuple[asyncio.AbstractEventLoop, int | None]:
-    """The process's sending loop, running in a daemon thread (started on first use): ``(loop, thread id)``."""
+def _background_loop() -> asyncio.AbstractEventLoop:
+    """The process's sending loop, running in a daemon thread (started on first use)."""
     global _background
     with _background_lock:
         if _background is not None and _background[0] == os.getpid():
-            return _background[1], _background[2]
+            return _background[1]
         loop = asyncio.new_event_loop()
         started = threading.Event()
 
@@ -91,8 +82,8 @@ def _background_loop() -> tuple[asyncio.AbstractEventLoop, int | None]:
         thread = threading.Thread(target=run, name="job-events", daemon=True)
         thread.start()
         started.wait(5)
-        _background = (os.getpid(), loop, thread.ident)
-        return loop, thread.ident
+        _background = (os.getpid(), loop)
+        return loop
 
 
 def job_group(job_id: int) -> str:
@@ -146,12 +137,8 @@ def publish_job_event(job_id: int, kind: str, payload: dict[str, Any] | None = N
     message = {"type": EVENT_TYPE, "kind": kind, "job_id": job_id, **(payload or {})}
     group = job_group(job_id)
     try:
-        loop = _loop
-        if (loop is None or not loop.is_running()) and not isinstance(layer, InMemoryChannelLayer):
-            # A process with no server loop (gunicorn's sync workers): asgiref would make a loop, a thread hop and a
-            # new Redis connection per event; one sending loop per process keeps its connection pool instead.
-            loop = _background_loop()[0]
-        if loop is not None and loop.is_running():
+        loop = sending_loop(layer)
+        if loop is not None:
             if asyncio._get_running_loop() is loop:  # on the loop's own thread
                 _put(loop, layer, group, message)
             else:

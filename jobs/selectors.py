@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import re
 import stat
@@ -204,7 +205,7 @@ def job_history_page(*, user, filters: dict, admin_view: bool, page: int, size: 
         jobs, count = _HISTORY_ALL.all(limit=size, offset=offset), _HISTORY_ALL.count
     else:
         jobs = _HISTORY_OF.all(owner=user.pk, limit=size, offset=offset)
-        count = lambda: _HISTORY_OF.count(owner=user.pk)  # noqa: E731
+        count = functools.partial(_HISTORY_OF.count, owner=user.pk)
     # A page that is not full and not past the end is the last one: it tells the total without counting.
     if len(jobs) < size and (jobs or offset == 0):
         return offset + len(jobs), jobs

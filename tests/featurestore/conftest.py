@@ -1,8 +1,11 @@
-"""Shared by the offline feature store tests: equal rows (floats to the last bits), and the per-row plan's rows."""
+"""Shared by the feature store tests: equal rows (floats to the last bits), the per-row plan's rows, and the
+request-mode read statements sent (``statements_sent``)."""
 
 import math
 
-from featurestore import services
+import pytest
+
+from featurestore import services, storage
 from featurestore.offline import query
 from featurestore.offline.duck import connect
 from featurestore.offline.sources import fetch_rows
@@ -34,3 +37,17 @@ def per_row(db, select_sql, limit=None):
     finally:
         con.close()
     return query.per_row(plan, tables, limit=limit)
+
+
+@pytest.fixture
+def statements_sent(monkeypatch):
+    """The SQL of every request-mode read statement, as sent (``featurestore.storage.fetch_all``)."""
+    sent: list[str] = []
+    original = storage.fetch_all
+
+    def counting(raw, sql, params):
+        sent.append(sql)
+        return original(raw, sql, params)
+
+    monkeypatch.setattr(storage, "fetch_all", counting)
+    return sent

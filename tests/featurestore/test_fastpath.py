@@ -208,21 +208,6 @@ def test_wsgi_fast_path_keeps_its_database_connection(deployed, statements_sent)
         assert pool.get_stats().get("requests_num", 0) == taken
 
 
-@pytest.fixture
-def statements_sent(monkeypatch):
-    from featurestore import storage
-
-    sent = []
-    original = storage.fetch_all
-
-    def counting(raw, sql, params):
-        sent.append(sql)
-        return original(raw, sql, params)
-
-    monkeypatch.setattr(storage, "fetch_all", counting)
-    return sent
-
-
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [

@@ -73,20 +73,6 @@ class RowSourceBefore(RowSource):
                             before_id=before)  # fmt: skip
 
 
-@pytest.fixture
-def statements(monkeypatch):
-    """The SQL of every request-mode read statement, as sent."""
-    sent: list[str] = []
-    original = storage.fetch_all
-
-    def counting(raw, sql, params):
-        sent.append(sql)
-        return original(raw, sql, params)
-
-    monkeypatch.setattr(storage, "fetch_all", counting)
-    return sent
-
-
 # --- the same answers, read ahead or not --------------------------------------------------------------------------
 FRAMES = [
     "ROWS BETWEEN 2 PRECEDING AND CURRENT ROW",
@@ -213,29 +199,29 @@ def test_subqueries_over_the_request_table_read_ahead_too(db, monkeypatch):
     assert each[0] == ["a", 17, 8, "y"]
 
 
-def test_one_statement_reads_windows_and_joins(db, monkeypatch, statements):
+def test_one_statement_reads_windows_and_joins(db, monkeypatch, statements_sent):
     plan = services.plan_compile(db=db, select=parse_one(SELECT))
     monkeypatch.setattr(storage, "reads_ahead", lambda: True)
     assert plan.output_row(["a", 10, BASE + 7 * STEP, 0.0]) == ["a", 23, 3, 38, "y"]
-    assert len(statements) == 1 and statements[0].count("UNION ALL") == 2  # two windows and a LAST JOIN
+    assert len(statements_sent) == 1 and statements_sent[0].count("UNION ALL") == 2  # two windows and a LAST JOIN
 
 
-def test_a_join_keyed_on_another_join_is_read_after_it(db, monkeypatch, statements):
+def test_a_join_keyed_on_another_join_is_read_after_it(db, monkeypatch, statements_sent):
     select = "SELECT t2.label, t3.n FROM t1 LAST JOIN t2 ON t1.k = t2.k LAST JOIN t3 ON t3.label = t2.label"
     plan = services.plan_compile(db=db, select=parse_one(select))
     monkeypatch.setattr(storage, "reads_ahead", lambda: True)
     assert plan.output_row(["a", 10, BASE, 0.0]) == ["y", 7]
-    assert len(statements) == 2
+    assert len(statements_sent) == 2
 
 
-def test_reading_each_scan_sends_one_statement_per_scan(db, monkeypatch, statements):
+def test_reading_each_scan_sends_one_statement_per_scan(db, monkeypatch, statements_sent):
     plan = services.plan_compile(db=db, select=parse_one(SELECT))
     monkeypatch.setattr(storage, "reads_ahead", lambda: False)
     assert plan.output_row(["a", 10, BASE + 7 * STEP, 0.0]) == ["a", 23, 3, 38, "y"]
-    assert len(statements) == 3 and not any("UNION" in sql for sql in statements)
+    assert len(statements_sent) == 3 and not any("UNION" in sql for sql in statements_sent)
 
 
-def test_a_row_source_limited_to_earlier_rows_reads_ahead_within_them(db, monkeypatch, statements):
+def test_a_row_source_limited_to_earlier_rows_reads_ahead_within_them(db, monkeypatch, statements_sent):
     """A row source that sees only the main table's rows inserted before a row (``before_id``) reads ahead too."""
     plan = services.plan_compile(db=db, select=parse_one(SELECT))
     monkeypatch.setattr(storage, "reads_ahead", lambda: True)
@@ -244,7 +230,7 @@ def test_a_row_source_limited_to_earlier_rows_reads_ahead_within_them(db, monkey
     assert plan.output_row(["a", 10, BASE + 7 * STEP, 0.0], source) == ["a", 23, 3, 38, "y"]
     source = RowSource(before_id=1, main_table_id=plan.main.pk)
     assert plan.output_row(["a", 10, BASE + 7 * STEP, 0.0], source) == ["a", 10, 1, 10, "y"]
-    assert len(statements) == 2
+    assert len(statements_sent) == 2
 
 
 # --- storage.read -------------------------------------------------------------------------------------------------
@@ -273,9 +259,9 @@ def test_read_gives_each_scan_what_it_reads_alone(db):
     assert len(together[6]) == 8
 
 
-def test_read_without_scans_sends_nothing(statements):
+def test_read_without_scans_sends_nothing(statements_sent):
     assert storage.read([None, None]) == [[], []]
-    assert statements == []
+    assert statements_sent == []
 
 
 # --- PostgreSQL: one round trip, prepared -------------------------------------------------------------------------

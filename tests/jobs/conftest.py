@@ -1,5 +1,7 @@
-"""Helpers for job tests: wait for a job, read its log, find its processes (``runner`` is in tests/conftest.py)."""
+"""Helpers for job tests: wait for a job, read its log, find its processes (``runner`` is in tests/conftest.py); the
+ASGI application and the server loop bound for job events, for the WebSocket tests."""
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -7,6 +9,23 @@ import pytest
 
 from jobs.models import TERMINAL, Job
 from tests.conftest import eventually
+
+
+@pytest.fixture
+def application():
+    from dataplatform.asgi import application
+
+    return application
+
+
+@pytest.fixture
+async def bound_loop():
+    """The test's loop bound as the server's: job events from other threads are sent through it."""
+    from jobs.events import bind_event_loop
+
+    bind_event_loop(asyncio.get_running_loop())
+    yield
+    bind_event_loop(None)
 
 
 @pytest.fixture

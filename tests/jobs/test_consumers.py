@@ -7,7 +7,6 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from jobs.events import bind_event_loop
 from jobs.models import Job, JobStatus
 from tests.conftest import bearer
 
@@ -16,20 +15,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PATH = "/ws/api/entrance/connect"
 PREFIX = "/api/rest_j/v1/entrance/"
 WAIT = 60.0  # seconds of patience for a frame: generous on a loaded machine, never a claim about speed
-
-
-@pytest.fixture
-def application():
-    from dataplatform.asgi import application
-
-    return application
-
-
-@pytest.fixture
-async def bound_loop():
-    bind_event_loop(asyncio.get_running_loop())
-    yield
-    bind_event_loop(None)
 
 
 async def connect(application, user=None, headers=None):

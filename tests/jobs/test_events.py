@@ -4,13 +4,12 @@ import asyncio
 
 from channels.layers import get_channel_layer
 
-from jobs.events import bind_event_loop, job_group, publish_job_event
+from jobs.events import job_group, publish_job_event
 
 WAIT = 60.0  # seconds of patience for a message: generous on a loaded machine, never a claim about speed
 
 
-async def test_events_reach_the_group_in_the_order_published_from_the_loop_and_from_threads():
-    bind_event_loop(asyncio.get_running_loop())
+async def test_events_reach_the_group_in_the_order_published_from_the_loop_and_from_threads(bound_loop):
     layer = get_channel_layer()
     channel = await layer.new_channel()
     group = job_group(987654)
@@ -31,4 +30,3 @@ async def test_events_reach_the_group_in_the_order_published_from_the_loop_and_f
         assert received == ["Inited", *range(60), "Succeed"]
     finally:
         await layer.group_discard(group, channel)
-        bind_event_loop(None)

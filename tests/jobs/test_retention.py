@@ -22,22 +22,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 E = "/api/rest_j/v1/entrance"
 
 
-@pytest.fixture
-def application():
-    from dataplatform.asgi import application
-
-    return application
-
-
-@pytest.fixture
-async def bound_loop():
-    from jobs.events import bind_event_loop
-
-    bind_event_loop(asyncio.get_running_loop())
-    yield
-    bind_event_loop(None)
-
-
 async def connect_and_find(application, user):
     """A socket, and the consumer behind it (the one that was not live before)."""
     before = set(consumers._live_consumers)
