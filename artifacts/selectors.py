@@ -104,6 +104,20 @@ _APPLICATION = CompiledQuery(
 )
 
 
+# An artifact version's plugins, in CDAP's order (the artifact and application details).
+_PLUGINS = CompiledQuery(
+    lambda version: Plugin.objects.filter(artifact_version_id=version).order_by("type", "name"), version=int
+)
+
+
+def artifact_plugins(*, version: ArtifactVersion) -> list[Plugin]:
+    """The version's plugins by type and name, each holding ``version`` as its ``artifact_version``."""
+    plugins = _PLUGINS.all(version=version.pk)
+    for plugin in plugins:
+        plugin.artifact_version = version
+    return plugins
+
+
 def namespace_get(*, name: str) -> Namespace | None:
     return _NAMESPACE.first(name=name)
 

@@ -31,8 +31,10 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import FileResponse
 from django.urls import set_script_prefix
 
+from dataplatform.routes import CachedResolveMixin
 
-class PooledASGIHandler(ASGIHandler):
+
+class PooledASGIHandler(CachedResolveMixin, ASGIHandler):
     def __init__(self) -> None:
         base.BaseHandler.__init__(self)
         self.load_middleware(is_async=False)

@@ -7,13 +7,24 @@ run no job runner of their own.
 
 import os
 
-from django.core.wsgi import get_wsgi_application
+import django
+from django.core.handlers.wsgi import WSGIHandler
 
 from dataplatform.profiles import default_settings_module
+from dataplatform.routes import CachedResolveMixin
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", default_settings_module())
+# A sync worker serves one request at a time on its one thread: it keeps its database connection across requests
+# (dataplatform/settings/base.py) rather than borrowing one from a pool for each.
+os.environ.setdefault("DATABASE_CONN_MAX_AGE", "600")
 
-django_wsgi_app = get_wsgi_application()
+
+class PlatformWSGIHandler(CachedResolveMixin, WSGIHandler):
+    """Django's WSGI handler, keeping the URL matches of recent paths (``dataplatform.routes``)."""
+
+
+django.setup(set_prefix=False)
+django_wsgi_app = PlatformWSGIHandler()
 
 from featurestore.openmldb.fastpath import OpenMLDBWSGIFastPath  # noqa: E402
 

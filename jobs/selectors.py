@@ -88,13 +88,22 @@ def parse_job_ident(ident: str) -> tuple[int | None, str | None]:
 
 # The job behind every status, progress and log read: compiled once (dataplatform/querycache.py).
 _JOB_BY_PK = CompiledQuery(lambda pk: Job.objects.filter(pk=pk).order_by(), pk=int)
+# What those three reads look at: the job's ids and owner, its status and progress (not its code, variables or
+# environment, whose decoding was a fifth of a status read). Any other field is read from the row when first used.
+STATE_FIELDS = (
+    *("id", "owner", "creator", "execute_user", "engine_type", "instance"),
+    *("status", "progress", "progress_info"),
+)
+_JOB_STATE_BY_PK = CompiledQuery(lambda pk: Job.objects.filter(pk=pk).only(*STATE_FIELDS).order_by(), pk=int)
 
 
-def job_resolve(*, ident: str, task_id: str | int | None = None) -> Job | None:
-    """Return the job an execID (either format) or taskID names, falling back to ``?taskID=``; None if none."""
+def job_resolve(*, ident: str, task_id: str | int | None = None, state_only: bool = False) -> Job | None:
+    """Return the job an execID (either format) or taskID names, falling back to ``?taskID=``; None if none.
+
+    ``state_only``: only ``STATE_FIELDS`` are read (the polled status, progress and log reads)."""
     number, short = parse_job_ident(ident)
     if number is not None:
-        job = _JOB_BY_PK.first(pk=number)
+        job = (_JOB_STATE_BY_PK if state_only else _JOB_BY_PK).first(pk=number)
         if job is not None and (short is None or job.short_exec_id == short):
             return job
     if task_id not in (None, ""):
@@ -109,9 +118,10 @@ def job_visible(*, user, job: Job) -> bool:
     return bool(getattr(user, "is_admin", False) or job.owner_id == user.pk)
 
 
-def job_get_for_user(*, user, ident: str, task_id: str | int | None = None) -> Job | None:
-    """Return the job if it exists and the user may see it (their own, or any for an admin)."""
-    job = job_resolve(ident=ident, task_id=task_id)
+def job_get_for_user(*, user, ident: str, task_id: str | int | None = None, state_only: bool = False) -> Job | None:
+    """Return the job if it exists and the user may see it (their own, or any for an admin); ``state_only`` as for
+    ``job_resolve``."""
+    job = job_resolve(ident=ident, task_id=task_id, state_only=state_only)
     if job is None or not job_visible(user=user, job=job):
         return None
     return job
@@ -190,8 +200,12 @@ def job_history(*, user, filters: dict, admin_view: bool = False) -> QuerySet[Jo
     return filterset.qs
 
 
-_HISTORY_ALL = CompiledQuery(lambda: Job.objects.order_by("-id"))
-_HISTORY_OF = CompiledQuery(lambda owner: Job.objects.filter(owner_id=owner).order_by("-id"), owner=int)
+# A history page shows neither a job's environment and grants nor its per-stage progress: not read.
+_HISTORY_UNREAD = ("env", "grants", "progress_info")
+_HISTORY_ALL = CompiledQuery(lambda: Job.objects.defer(*_HISTORY_UNREAD).order_by("-id"))
+_HISTORY_OF = CompiledQuery(
+    lambda owner: Job.objects.filter(owner_id=owner).defer(*_HISTORY_UNREAD).order_by("-id"), owner=int
+)
 
 
 def job_history_page(*, user, filters: dict, admin_view: bool, page: int, size: int) -> tuple[int, list[Job]]:

@@ -115,6 +115,42 @@ def test_embedded_sqlite_runs_in_wal_mode(tmp_path):
     assert result.stdout.strip() == "wal", result.stderr
 
 
+_CONNECTIONS = (
+    "from django.conf import settings as s; d = s.DATABASES['default'];"
+    " print(d['CONN_MAX_AGE'], 'pool' in d.get('OPTIONS', {}))"
+)
+
+
+def _production_env(tmp_path, **extra):
+    environ = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DATABASE_CONN_MAX_AGE")}
+    environ.update(DATA_DIR=str(tmp_path / "data"), DATABASE_URL=PG_URL, REDIS_URL=REDIS_URL, SECRET_KEY=STRONG_KEY)
+    environ.update(extra)
+    return environ
+
+
+def test_postgresql_connections_come_from_the_pool_but_in_a_wsgi_process(tmp_path):
+    """The ASGI server and the workers borrow a connection per request from the pool; gunicorn's sync workers
+    (dataplatform/wsgi.py) keep theirs across requests, as Django does under WSGI."""
+    served = subprocess.run(
+        [sys.executable, "-c", _CONNECTIONS],
+        cwd=ROOT,
+        env=_production_env(tmp_path, DJANGO_SETTINGS_MODULE="dataplatform.settings.production"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert served.stdout.split() == ["0", "True"], served.stderr
+    wsgi = subprocess.run(
+        [sys.executable, "-c", "import dataplatform.wsgi;" + _CONNECTIONS],
+        cwd=ROOT,
+        env=_production_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert wsgi.stdout.split() == ["600", "False"], wsgi.stderr
+
+
 def test_production_profile_requires_secret_key(tmp_path):
     result = _run_manage(["check"], {"DATABASE_URL": PG_URL, "REDIS_URL": REDIS_URL}, tmp_path)
     assert result.returncode != 0

@@ -190,7 +190,7 @@ class ArtifactVersionView(NamespacedView):
     def get(self, request, ns, name, version):
         """An artifact version: classes, properties, parents."""
         found = self.version(name, version)
-        plugins = list(found.plugins.order_by("type", "name"))
+        plugins = selectors.artifact_plugins(version=found)
         return Response(serializers.artifact_info(found, plugins))
 
     def delete(self, request, ns, name, version):
@@ -420,7 +420,7 @@ class AppView(NamespacedView):
     def get(self, request, ns, app):
         """An application's detail: artifact, configuration, programs."""
         found = self.app(app)
-        plugins = list(found.artifact_version.plugins.order_by("type", "name"))
+        plugins = selectors.artifact_plugins(version=found.artifact_version)
         return Response(serializers.application_detail(found, plugins))
 
     @extend_schema(
@@ -484,7 +484,7 @@ class AppVersionView(NamespacedView):
     def get(self, request, ns, app, version):
         """One version of an application."""
         found = self.version_of(app, version)
-        plugins = list(found.artifact_version.plugins.order_by("type", "name"))
+        plugins = selectors.artifact_plugins(version=found.artifact_version)
         return Response(serializers.application_detail(found, plugins))
 
     def delete(self, request, ns, app, version):

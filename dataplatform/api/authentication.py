@@ -8,7 +8,6 @@ use the ``linkis_user_session_ticket_id_v1`` cookie from ``/api/rest_j/v1/user/l
 
 from __future__ import annotations
 
-import copy
 import threading
 import time
 from collections import OrderedDict
@@ -122,14 +121,14 @@ class BearerJWTAuthentication(JWTAuthentication):
         user_id = None if claim is None else str(claim)
         cached = _token_users.get(user_id) if seconds > 0 and user_id is not None else None
         if cached is not None and self._accepts(cached, validated_token):
-            return copy.copy(cached)  # each request its own object (permission caches and the like stay its own)
+            return _own_copy(cached)
         # Not cached, or the cached row refuses the token: the database decides (a refusal is never from the cache).
         user = super().get_user(validated_token)
         if int(validated_token.get(EPOCH_CLAIM, 0)) != getattr(user, "credentials_epoch", 0):
             raise JWTAuthenticationFailed("The token was revoked.", code="token_revoked")
         if seconds > 0 and user_id is not None:
             _token_users.put(user_id, user, time.monotonic() + seconds)
-        return copy.copy(user)
+        return _own_copy(user)
 
     @staticmethod
     def _accepts(user, validated_token) -> bool:
@@ -141,6 +140,18 @@ class BearerJWTAuthentication(JWTAuthentication):
         ) != get_md5_hash_password(user.password):
             return False
         return int(validated_token.get(EPOCH_CLAIM, 0)) == getattr(user, "credentials_epoch", 0)
+
+
+def _own_copy(user):
+    """A copy of a cached user row for one request, as ``copy.copy`` makes it (``Model.__getstate__``: its own
+    ``__dict__``, state and related-object cache, so permission caches and the like stay the request's own), without
+    copy's pickling protocol."""
+    state = user.__getstate__()
+    for name, value in state.pop("_memoryview_attrs", ()):
+        state[name] = memoryview(value)
+    clone = user.__class__.__new__(user.__class__)
+    clone.__dict__.update(state)
+    return clone
 
 
 def enforce_cookie_csrf(request) -> None:
@@ -186,10 +197,10 @@ class LinkisTokenAuthentication(BaseAuthentication):
     """``Token-Code`` and ``Token-User`` headers (or cookies), as Linkis's gateway TokenAuthentication."""
 
     def authenticate(self, request):
-        headers = request._request.headers
+        meta = request._request.META  # the headers as the server gave them: no HttpHeaders built per request
         cookies = request._request.COOKIES
-        if "Token-Code" in headers and "Token-User" in headers:
-            code, username = headers["Token-Code"], headers["Token-User"]
+        if "HTTP_TOKEN_CODE" in meta and "HTTP_TOKEN_USER" in meta:
+            code, username = meta["HTTP_TOKEN_CODE"], meta["HTTP_TOKEN_USER"]
         elif "Token-Code" in cookies and "Token-User" in cookies:
             code, username = cookies["Token-Code"], cookies["Token-User"]
         else:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.messages.storage import default_storage
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.utils.functional import SimpleLazyObject, empty
 
 from dataplatform.api.bodylimit import view_body_limit
@@ -123,4 +125,28 @@ class LazyMessageMiddleware(MessageMiddleware):
         messages = request.__dict__.get("_messages")
         if type(messages) is SimpleLazyObject and messages._wrapped is empty:
             return response
+        return super().process_response(request, response)
+
+
+class LazySessionMiddleware(SessionMiddleware):
+    """Django's ``SessionMiddleware`` with the request's session store made when first used.
+
+    Django makes one for every request (the cached-db store looks its cache up through a thread-local registry), and
+    a program calling the API sends no session cookie and never touches it. A request that sends the cookie, or
+    whose code used the session (a login, the console, the admin), is answered exactly as by Django's middleware.
+    """
+
+    def process_request(self, request):
+        session_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+        request.session = SimpleLazyObject(lambda: self.SessionStore(session_key))
+
+    def process_response(self, request, response):
+        session = request.__dict__.get("session")
+        if (
+            type(session) is SimpleLazyObject
+            and session._wrapped is empty
+            and settings.SESSION_COOKIE_NAME not in request.COOKIES
+            and not settings.SESSION_SAVE_EVERY_REQUEST
+        ):
+            return response  # never used, nothing to delete or save: Django's middleware would change nothing
         return super().process_response(request, response)

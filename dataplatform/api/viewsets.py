@@ -6,6 +6,8 @@ Views of an app subclass the base of the family whose wire contract they speak, 
 
 from __future__ import annotations
 
+import functools
+
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.views import APIView
@@ -29,6 +31,13 @@ from dataplatform.api.request import content_length
 STANDARD_AUTHENTICATION = [BearerJWTAuthentication, SessionAuthentication]
 
 
+@functools.lru_cache(maxsize=256)
+def _shared(classes: tuple[type, ...]) -> tuple:
+    """One instance of each class, shared by every request: the families' authenticators, permissions, renderers
+    and parsers keep no state between calls (DRF makes them anew for every request)."""
+    return tuple(cls() for cls in classes)
+
+
 class FamilyMixin:
     """Wire one API family into a DRF view."""
 
@@ -44,6 +53,18 @@ class FamilyMixin:
 
     def get_exception_handler(self):
         return HANDLERS[self.family]
+
+    def get_authenticators(self):
+        return _shared(tuple(self.authentication_classes))
+
+    def get_permissions(self):
+        return _shared(tuple(self.permission_classes))
+
+    def get_renderers(self):
+        return _shared(tuple(self.renderer_classes))
+
+    def get_parsers(self):
+        return _shared(tuple(self.parser_classes))
 
     def initialize_request(self, request, *args, **kwargs):
         if self.default_content_type and not request.META.get("CONTENT_TYPE") and content_length(request):

@@ -83,7 +83,7 @@ MIDDLEWARE = [
     "dataplatform.api.middleware.RestServerPrefixMiddleware",
     "dataplatform.api.middleware.OpenMLDBPathMiddleware",
     "dataplatform.api.middleware.RequestBodyLimitMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "dataplatform.api.middleware.LazySessionMiddleware",  # Django's, its store made when first used
     "django.middleware.common.CommonMiddleware",
     "dataplatform.api.middleware.CrossSiteGuardMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -116,15 +116,20 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    # Under ASGI each request runs on a thread of its own, so a connection kept per thread (CONN_MAX_AGE) would
-    # outlive its thread and pile up; Django's psycopg pool lends a connection per request instead. Long-lived
-    # threads (the job runner, the feature store's fast path) keep the one they took.
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": env_int("DB_POOL_MIN_SIZE", 2, minimum=0),
-        "max_size": env_int("DB_POOL_MAX_SIZE", 40, minimum=1),
-        "timeout": env_int("DB_POOL_TIMEOUT", 10, minimum=1),
-    }
+    # A process with many short-lived threads (the ASGI server: Channels' consumers, the runner's job threads) would
+    # pile up connections kept per thread (CONN_MAX_AGE), so Django's psycopg pool lends one per request there;
+    # long-lived threads (the job runner, the feature store's fast path) keep the one they took. A process whose
+    # threads are few and live as long as it does (gunicorn's sync workers: dataplatform/wsgi.py sets
+    # DATABASE_CONN_MAX_AGE) keeps its connection across requests, as Django does under WSGI, without the pool's
+    # borrowing and returning at every request.
+    conn_max_age = env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0)
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=conn_max_age)}
+    if not conn_max_age:
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env_int("DB_POOL_MIN_SIZE", 2, minimum=0),
+            "max_size": env_int("DB_POOL_MAX_SIZE", 40, minimum=1),
+            "timeout": env_int("DB_POOL_TIMEOUT", 10, minimum=1),
+        }
 else:
     # Concurrent writers (requests, the runner's threads, log appends) need WAL, a busy timeout of seconds and
     # IMMEDIATE transactions, so that writers queue for the lock instead of failing on a lock upgrade.

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from pathlib import Path
 
+from django.conf import settings
 from rest_framework import serializers
 
 from jobs.models import Job
 from jobs.selectors import file_uri
+
+
+@functools.lru_cache(maxsize=8)
+def _folder_uri(folder: str) -> str:
+    return file_uri(Path(folder)).rstrip("/")
 
 
 def epoch_ms(value) -> int | None:
@@ -100,7 +108,8 @@ class QueryTaskVOSerializer(serializers.ModelSerializer):
     def to_representation(self, job) -> dict:
         """The fields above, built directly. DRF's walk (a copy of the 34 fields per serializer, then each field's
         attribute lookup and conversion per job) was most of a history page's cost; a test holds the two equal."""
-        log_uri = file_uri(job.log_file)
+        folder = f"{self._jobs_uri}/{job.pk}"  # file_uri(job.workdir), without building its Path per job
+        log_uri = f"{folder}/job.log"
         return {
             "taskID": job.id,
             "instance": _text(job.instance),
@@ -112,7 +121,7 @@ class QueryTaskVOSerializer(serializers.ModelSerializer):
             "executionCode": _text(job.code),
             "progress": self.get_progress(job),
             "logPath": log_uri,
-            "resultLocation": self.get_resultLocation(job),
+            "resultLocation": f"{folder}/result",
             "status": _text(job.status),
             "createdTime": epoch_ms(job.created_at),
             "updatedTime": epoch_ms(job.updated_at),
@@ -137,6 +146,11 @@ class QueryTaskVOSerializer(serializers.ModelSerializer):
             "ecmInstance": self.get_ecmInstance(job),
             "isReuse": False,
         }
+
+    @property
+    def _jobs_uri(self) -> str:
+        """``file_uri`` of the jobs' folder, as ``Job.workdir`` builds it, without a trailing slash."""
+        return _folder_uri(str(settings.JOBS_DIR))
 
     def get_engineInstance(self, job) -> str | None:  # noqa: N802
         return f"{job.engine}:{job.pid}" if job.pid else None

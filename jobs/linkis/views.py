@@ -93,7 +93,9 @@ class SubmitView(LinkisAPIView):
 
 
 def _job_or_error(request, ident: str, message: str, action: str) -> Job:
-    job = job_get_for_user(user=request.user, ident=ident, task_id=request.query_params.get("taskID"))
+    """The job of a status, progress or log read (only its state is read: ``STATE_FIELDS``)."""
+    task_id = request.query_params.get("taskID")
+    job = job_get_for_user(user=request.user, ident=ident, task_id=task_id, state_only=True)
     if job is None:
         raise LinkisError(message, method=f"/api/entrance/{ident}/{action}")
     return job
@@ -318,7 +320,8 @@ class JobHistoryListView(LinkisAPIView):
         total, jobs = job_history_page(
             user=request.user, filters=request.query_params, admin_view=admin_view, page=page, size=size
         )
-        tasks = QueryTaskVOSerializer(jobs, many=True).data
+        serializer = QueryTaskVOSerializer()  # one for the page: DRF's many=True builds a serializer per call
+        tasks = [serializer.to_representation(job) for job in jobs]
         return linkis_response(request, {"tasks": tasks, "totalPage": total})
 
 

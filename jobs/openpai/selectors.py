@@ -56,9 +56,14 @@ _JOB_OF_OWNER = CompiledQuery(
 _NEWEST_JOB = CompiledQuery(
     lambda name: PaiJob.objects.filter(name=name).select_related("owner").order_by("-created_at", "-id")[:1], name=str
 )
+# A task's job as the status and detail read it: its state, times and exit code, not its code, log or variables.
+_TASK_JOB_UNREAD = ("code", "params", "source", "labels", "env", "grants", "progress_info", "error_desc")
 _CURRENT_TASKS = CompiledQuery(
     lambda job, attempt: (
-        PaiTask.objects.filter(pai_job_id=job, attempt=attempt).select_related("job").order_by("role", "index")
+        PaiTask.objects.filter(pai_job_id=job, attempt=attempt)
+        .select_related("job")
+        .defer(*(f"job__{name}" for name in _TASK_JOB_UNREAD))
+        .order_by("role", "index")
     ),
     job=int,
     attempt=int,

@@ -1,7 +1,9 @@
 """``dataplatform.querycache.CompiledQuery``: the same rows as the ORM, compiled once, refusing what it cannot keep."""
 
+import datetime as dt
+
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from dataplatform.querycache import CompiledQuery
@@ -147,7 +149,14 @@ def test_with_prepared_statements_off_django_runs_it(settings):
 
 @pytest.mark.parametrize(
     "stored",
-    ["2026-12-05 13:30:01.123456", "2026-12-05 13:30:01", "2026-12-05 13:30:01+00:00", "2026-12-05 15:30:01+02:00"],
+    [
+        "2026-12-05 13:30:01.123456",
+        "2026-12-05 13:30:01",
+        "2026-12-05 13:30:01+00:00",
+        "2026-12-05 15:30:01+02:00",
+        dt.datetime(2026, 12, 5, 13, 30, 1, 123456),  # noqa: DTZ001 - naive, as sqlite3 reads a datetime column
+        dt.datetime(2026, 12, 5, 15, 30, 1, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+    ],
 )
 def test_sqlites_datetimes_are_read_as_djangos_converter_reads_them(stored):
     from dataplatform.querycache import _sqlite_utc_datetime
@@ -158,3 +167,83 @@ def test_sqlites_datetimes_are_read_as_djangos_converter_reads_them(stored):
     djangos = connection.ops.convert_datetimefield_value(stored, None, connection)
     assert ours == djangos and ours.utcoffset() == djangos.utcoffset()
     assert _sqlite_utc_datetime(None, None, connection) is None
+
+
+def test_a_wrapped_connection_runs_it_through_djangos_cursor():
+    """``connection.execute_wrapper`` (instrumentation, statement counters) sees compiled queries as any other."""
+    alice = UserFactory(username="alice")
+    job = submit(alice)
+    seen: list[str] = []
+
+    def wrapper(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        assert JOB_BY_PK.first(pk=job.pk).pk == job.pk
+    assert len(seen) == 1 and '"jobs_job"' in seen[0]
+
+
+def test_on_sqlite_it_runs_on_sqlites_cursor_with_its_placeholders(monkeypatch):
+    """No Django cursor (its per-call placeholder rewriting) on SQLite; a literal ``%`` in the SQL stays one."""
+    from dataplatform import querycache
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's own cursor")
+    alice = UserFactory(username="100%")
+    job = submit(alice)
+
+    def no_django_cursor(*args, **kwargs):
+        raise AssertionError("Django's cursor was used")
+
+    monkeypatch.setattr(connections["default"], "cursor", no_django_cursor)
+    assert JOB_BY_PK.first(pk=job.pk).pk == job.pk
+    assert [j.pk for j in JOBS_OF.all(username="100%", limit=1)] == [job.pk]
+    rows = querycache.fetch(connection, "SELECT %s, '10%%' || %s", [1, "x"])
+    assert rows == [(1, "10%x")]
+    assert querycache._qmark("SELECT %s, '%%s' WHERE a = %s") == "SELECT ?, '%s' WHERE a = ?"
+
+
+def test_a_database_error_is_djangos():
+    from django.db import DatabaseError
+
+    from dataplatform import querycache
+
+    with pytest.raises(DatabaseError) as raised:
+        querycache.fetch(connection, "SELECT * FROM no_such_table WHERE id = %s", [1])
+    assert type(raised.value).__module__ == "django.db.utils"  # Django's class, not the driver's
+
+
+def test_instances_are_made_as_from_db_makes_them():
+    """Rows are made into instances without ``Model.__init__`` where that only sets the values: the same instance."""
+    alice = UserFactory(username="alice")
+    job = submit(alice)
+    found = JOB_BY_PK.first(pk=job.pk)
+    expected = Job.objects.get(pk=job.pk)
+    assert {k: v for k, v in vars(found).items() if k != "_state"} == {
+        k: v for k, v in vars(expected).items() if k != "_state"
+    }
+    assert (found._state.adding, found._state.db) == (False, "default") and found._state.fields_cache == {}
+    found.status = "Running"
+    found.save(update_fields=["status"])
+    assert Job.objects.get(pk=job.pk).status == "Running"
+    assert found.owner == alice  # the foreign key is read through its descriptor as usual
+
+
+def test_a_model_with_init_receivers_is_made_by_from_db():
+    from django.db.models.signals import post_init
+
+    alice = UserFactory(username="alice")
+    job = submit(alice)
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance.pk)
+
+    post_init.connect(receiver, sender=Job)
+    try:
+        query = CompiledQuery(lambda pk: Job.objects.filter(pk=pk).order_by(), pk=int)
+        assert query.first(pk=job.pk).pk == job.pk
+    finally:
+        post_init.disconnect(receiver, sender=Job)
+    assert seen == [job.pk]

@@ -73,3 +73,37 @@ def test_a_stale_cached_row_never_refuses_a_good_token(client, alice):
     new = services.token_issue(user=alice, expiration=3600)  # epoch 5
     assert user_reads(client, new) == (200, 1)  # the cached row said no; the database said yes
     assert client.get(USER_INFO, HTTP_AUTHORIZATION=f"Bearer {old}").json()["status"] == -1
+
+
+def test_each_request_gets_its_own_copy_of_the_cached_user(alice):
+    from dataplatform.api.authentication import _own_copy
+
+    alice.first_name = "Alice"
+    alice._perm_cache = {"x"}
+    copied = _own_copy(alice)
+    assert copied is not alice and copied.pk == alice.pk and copied.first_name == "Alice"
+    assert copied._state is not alice._state and copied._state.db == alice._state.db
+    assert copied._state.fields_cache is not alice._state.fields_cache
+    copied.first_name = "Mallory"
+    copied._perm_cache = set()
+    assert alice.first_name == "Alice" and alice._perm_cache == {"x"}
+
+
+def test_the_polled_job_reads_read_one_job_row_and_nothing_more(client, alice):
+    """Status, progress and log read only the job's state (``STATE_FIELDS``): no field they show is read later."""
+    from jobs.linkis.views import Job
+    from jobs.services import JobSpec, job_submit
+
+    job = job_submit(owner=alice, spec=JobSpec(code="print(1)", engine_type="python-python3", run_type="python"))
+    token = services.token_issue(user=alice, expiration=3600)
+    base = f"/api/rest_j/v1/entrance/{job.exec_id}"
+    for path in ("status", "progress", "progressWithResource", "log?fromLine=1&size=10"):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(f"{base}/{path}", HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert response.status_code == 200 and response.json()["status"] == 0, response.content
+        job_reads = [q["sql"] for q in queries.captured_queries if '"jobs_job"' in q["sql"]]
+        assert len(job_reads) == 1 and '"code"' not in job_reads[0], (path, job_reads)
+        # The job, and for the log its lines; the user's row may be read again (it is cached for a second only).
+        others = [q["sql"] for q in queries.captured_queries if '"accounts_user"' not in q["sql"]]
+        assert len(others) == (2 if path.startswith("log") else 1), others
+    assert Job.objects.get(pk=job.pk).code == "print(1)"
