@@ -205,21 +205,22 @@ class CompiledQuery:
 
 
 def _instance_maker(model: type[Model], attnames: list[str]) -> Callable[[str, list], Model]:
-    """``model.from_db``, or where it would only set the row's values (Django's own ``from_db`` and ``__init__``, no
-    ``pre_init``/``post_init`` receivers, every concrete field read) the same instance made directly: ``__init__``
-    walks every field (a quarter of a wide row's reading)."""
+    """``model.from_db``, or where it would only set the row's values (Django's own ``from_db`` and ``__init__``,
+    every concrete field read, and, checked at each row since they may be connected at any time, no ``pre_init``/
+    ``post_init`` receivers) the same instance made directly: ``__init__`` walks every field (a quarter of a wide
+    row's reading)."""
     concrete = [field.attname for field in model._meta.concrete_fields]
     if (
         getattr(model.from_db, "__func__", None) is not getattr(Model.from_db, "__func__", None)
         or model.__init__ is not Model.__init__
-        or pre_init.has_listeners(model)
-        or post_init.has_listeners(model)
         or sorted(attnames) != sorted(concrete)
     ):
         return lambda alias, values: model.from_db(alias, attnames, values)
     new = model.__new__
 
     def instance(alias: str, values: list) -> Model:
+        if pre_init.has_listeners(model) or post_init.has_listeners(model):
+            return model.from_db(alias, attnames, values)
         obj = new(model)
         state = ModelState()
         state.adding = False
