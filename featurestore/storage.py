@@ -291,9 +291,12 @@ class Scan:
         return self._key
 
     def shape(self) -> tuple:
-        """What the SQL text depends on (the values are parameters)."""
+        """What the SQL text depends on: the values are parameters, but the row limit is written into the statement.
+        A limit is a constant of the deployment (a frame's offset or MAXSIZE, a latest TTL, a join's), and as a
+        parameter it made PostgreSQL plan every execution anew: under an unknown LIMIT it estimates the generic plan
+        at a tenth of the key's rows, dearer than each custom plan, so it kept making custom plans."""
         keys = tuple([(position, value is None) for position, value in self.keys])
-        bounds = (self.upper is not None, self.lower is not None, self.before_id is not None, self.limit is not None)
+        bounds = (self.upper is not None, self.lower is not None, self.before_id is not None, self.limit)
         return (self.layout.storage, self.layout.kinds, keys, self.ts, *bounds)
 
     def params(self) -> list[Any]:
@@ -304,8 +307,6 @@ class Scan:
             params.append(self.lower)
         if self.before_id is not None:
             params.append(self.before_id)
-        if self.limit is not None:
-            params.append(self.limit)
         return params
 
 
@@ -356,8 +357,8 @@ def _scan_sql(shape: tuple, vendor: str) -> str:
     names = ", ".join([_q("_id"), *(_q(f"c{i}") for i in range(len(kinds)))])
     where, order = _where_order(shape)
     sql = f"SELECT {names} FROM {_q(storage)}{where} ORDER BY {order}"
-    if shape[-1]:
-        sql += " LIMIT %s"
+    if shape[-1] is not None:
+        sql += f" LIMIT {shape[-1]:d}"
     return sql.replace("%s", "?") if vendor == "sqlite" else sql
 
 
@@ -395,7 +396,7 @@ def _read_sql(shapes: tuple[tuple, ...], vendor: str) -> tuple[str, tuple[Callab
         ts_column = _q(f"c{ts}") if ts is not None else nulls["int"]
         where, order = _where_order(shape)
         arm = f"SELECT {number} AS s, {ts_column} AS t, {_q('_id')}, {', '.join(columns)} FROM {_q(shape[0])}{where}"
-        arm += f" ORDER BY {order}" + (" LIMIT %s" if shape[-1] else "")
+        arm += f" ORDER BY {order}" + (f" LIMIT {shape[-1]:d}" if shape[-1] is not None else "")
         arms.append(f"({arm})" if vendor == "postgresql" else f"SELECT * FROM ({arm})")
     # NULL ts sort as each scan sorts them (first on PostgreSQL, last on SQLite): the same column, the same order.
     sql = " UNION ALL ".join(arms) + " ORDER BY 1, 2 DESC, 3 DESC"

@@ -305,6 +305,28 @@ def test_postgresql_statement_keeps_one_prepared_form_whatever_the_values(postgr
     assert prepared_reads() == 1
 
 
+def test_postgresql_plans_a_request_read_once_not_per_request(postgres, db):
+    """The server plans the one statement once (its generic plan), not anew for each request's values: with the
+    frames' row limits as parameters, PostgreSQL's estimate of the generic plan (a tenth of the rows under an unknown
+    LIMIT) stayed above the custom plans', so it planned every execution again. Limits are the deployment's own
+    constants, so they are written into the statement."""
+    t1, t2 = table_get(db=db, name="t1"), table_get(db=db, name="t2")
+    keys = [f"k{n}" for n in range(12)]  # a table the planner knows, with many rows a key
+    services.rows_insert(table=t1, rows=[[keys[n % 12], n, BASE + n * 1000, 0.5] for n in range(24_000)])
+    services.rows_insert(table=t2, rows=[[key, "x", BASE] for key in keys])
+    plan = services.plan_compile(db=db, select=parse_one(SELECT))
+    with connection.cursor() as cursor:
+        cursor.execute(f'ANALYZE "{t1.storage_table}", "{t2.storage_table}"')
+    for step in range(12):
+        assert plan.output_row([keys[step], 10, BASE + 24_000_000 + step, 0.0])[0] == keys[step]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE '%UNION ALL%'"
+        )
+        [(generic, custom)] = cursor.fetchall()
+    assert generic >= 12 - 5 and custom <= 5  # PostgreSQL tries five custom plans before it weighs the generic one
+
+
 def test_postgresql_read_failures_are_djangos_database_errors(postgres, db):
     """The fast path gives a connection that failed back to the pool on DatabaseError (featurestore.openmldb.fastpath)."""
     from django.db import DatabaseError
