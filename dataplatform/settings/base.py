@@ -156,6 +156,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Threads that run HTTP requests' sync part under ASGI (dataplatform/asgi_handler.py), created as needed up to this.
 ASGI_REQUEST_THREADS = env_int("ASGI_REQUEST_THREADS", 32, minimum=1)
+# ...but first on a lane of this many threads (0: none) when it frees up within ASGI_LANE_WAIT_MS: fewer threads
+# contending for the GIL serve more requests (dataplatform/asgi_handler.py).
+ASGI_LANE_THREADS = env_int("ASGI_LANE_THREADS", 1, minimum=0)
+ASGI_LANE_WAIT_MS = env_int("ASGI_LANE_WAIT_MS", 10, minimum=0)
 # A server process's C allocator (glibc; dataplatform/memory.py): at most this many malloc arenas (0: glibc's default,
 # eight per core), and how often its free memory is handed back to the system (seconds; 0: never). Without them the
 # RSS of a busy server creeps up by the free memory malloc keeps.

@@ -1,5 +1,7 @@
 """The project's URLs plus probe views, one set per API family, to test the shared plumbing from outside."""
 
+import threading
+
 from django.http import HttpResponse
 from django.urls import path
 from rest_framework.permissions import AllowAny
@@ -54,6 +56,21 @@ for _name, (_path, _base, _respond) in PROBES.items():
     _ok, _boom = _probe(_base, _respond)
     urlpatterns += [path(_path, _ok), path(_path + "/boom", _boom), path(_path + "/django-boom", _django_boom)]
 urlpatterns += [path("plain-page", lambda request: HttpResponse("<p>page</p>"))]
+
+# The ASGI handler's lane (tests/api/test_asgi_lane.py): which thread ran a request; a request held until released.
+LANE_GATE = threading.Event()
+
+
+def _thread_name(request):
+    return HttpResponse(threading.current_thread().name)
+
+
+def _held(request):
+    LANE_GATE.wait(120)
+    return HttpResponse(threading.current_thread().name)
+
+
+urlpatterns += [path("probe-thread", _thread_name), path("probe-held", _held)]
 urlpatterns += project_urlpatterns
 
 handler400 = "dataplatform.api.views.handler400"
