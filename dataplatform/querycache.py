@@ -189,14 +189,14 @@ class CompiledQuery:
         model = klass_info["model"]
         start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
         init_list = [column[0].target.attname for column in select[start:end]]
-        populators = get_related_populators(klass_info, select, alias)
+        populators = [_populator(populator) for populator in get_related_populators(klass_info, select, alias)]
 
         instance = _instance_maker(model, init_list)
 
         def make(alias: str, row: list):
             obj = instance(alias, row[start:end])
-            for populator in populators:
-                populator.populate(row, obj)
+            for populate in populators:
+                populate(row, obj)
             for name, position in (annotations or {}).items():
                 setattr(obj, name, row[position])
             return obj
@@ -204,16 +204,44 @@ class CompiledQuery:
         return make
 
 
+def _populator(populator) -> Callable[[list, Model], None]:
+    """``RelatedPopulator.populate`` (a ``select_related`` object from its columns of the row), its instances made by
+    ``_instance_maker`` as the main row's are."""
+    if populator.reorder_for_init is not None:
+        return populator.populate
+    instance = _instance_maker(populator.model_cls, populator.init_list)
+    start, end, pk_index, db = populator.cols_start, populator.cols_end, populator.pk_idx, populator.db
+    nested = [_populator(related) for related in populator.related_populators]
+    local_setter, remote_setter = populator.local_setter, populator.remote_setter
+
+    def populate(row: list, from_obj: Model) -> None:
+        values = row[start:end]
+        obj = None
+        if values[pk_index] is not None:
+            obj = instance(db, values)
+            for populate_nested in nested:
+                populate_nested(row, obj)
+        local_setter(from_obj, obj)
+        if obj is not None:
+            remote_setter(obj, from_obj)
+
+    return populate
+
+
 def _instance_maker(model: type[Model], attnames: list[str]) -> Callable[[str, list], Model]:
     """``model.from_db``, or where it would only set the row's values (Django's own ``from_db`` and ``__init__``,
-    every concrete field read, and, checked at each row since they may be connected at any time, no ``pre_init``/
-    ``post_init`` receivers) the same instance made directly: ``__init__`` walks every field (a quarter of a wide
-    row's reading)."""
-    concrete = [field.attname for field in model._meta.concrete_fields]
+    concrete fields each read once, and, checked at each row since they may be connected at any time, no
+    ``pre_init``/``post_init`` receivers) the same instance made directly: ``__init__`` walks every field (a quarter
+    of a wide row's reading), and for a row read with ``only()``/``defer()`` ``from_db`` first lines the values up
+    with every field, looking each name up in a list. A field not read is left out of the instance's ``__dict__``,
+    as ``__init__`` leaves a ``DEFERRED`` one: it is loaded when first used."""
+    concrete = {field.attname for field in model._meta.concrete_fields}
     if (
         getattr(model.from_db, "__func__", None) is not getattr(Model.from_db, "__func__", None)
         or model.__init__ is not Model.__init__
-        or sorted(attnames) != sorted(concrete)
+        or len(set(attnames)) != len(attnames)
+        or not set(attnames) <= concrete
+        or model._meta.pk.attname not in attnames
     ):
         return lambda alias, values: model.from_db(alias, attnames, values)
     new = model.__new__

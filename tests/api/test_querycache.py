@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 from django.db import connection, connections
+from django.db.models import Model
 from django.test.utils import CaptureQueriesContext
 
 from dataplatform.querycache import CompiledQuery
@@ -78,6 +79,34 @@ def test_select_related_fills_the_related_objects_without_more_queries():
         assert tasks[1].job.pk == job.pk and tasks[0].job is None
         assert tasks[0].pai_job.owner.username == "alice"
     assert len(queries) == 1
+
+
+def test_select_related_objects_are_made_as_from_db_makes_them(monkeypatch):
+    """The related objects (nested ones, a NULL one, one read with ``defer()``) are the ORM's, made directly too."""
+    alice = UserFactory(username="alice")
+    job = submit(alice)
+    pai = PaiJob.objects.create(owner=alice, name="p", config_raw="{}", config={})
+    PaiTask.objects.create(pai_job=pai, attempt=1, role="b", index=0, job=job)
+    PaiTask.objects.create(pai_job=pai, attempt=1, role="a", index=1, job=None)
+
+    def build(pai, attempt):
+        return TASKS.build(pai=pai, attempt=attempt).defer("job__code", "job__env")
+
+    made_by_from_db = []
+    original = Model.from_db.__func__
+    monkeypatch.setattr(Model, "from_db", classmethod(lambda *args: made_by_from_db.append(1) or original(*args)))
+    found = CompiledQuery(build, pai=int, attempt=int).all(pai=pai.pk, attempt=1)
+    assert made_by_from_db == []
+    expected = list(build(pai=pai.pk, attempt=1))
+    monkeypatch.undo()
+
+    def state(obj):
+        return None if obj is None else ({k: v for k, v in vars(obj).items() if k != "_state"}, obj._state.db)
+
+    for task, orm in zip(found, expected, strict=True):
+        assert state(task) == state(orm) and state(task.job) == state(orm.job)
+        assert state(task.pai_job) == state(orm.pai_job) and state(task.pai_job.owner) == state(orm.pai_job.owner)
+    assert found[1].job.get_deferred_fields() == {"code", "env"} and found[1].job.code == "print(1)"
 
 
 def test_it_is_compiled_once_and_runs_one_query():
@@ -228,6 +257,37 @@ def test_instances_are_made_as_from_db_makes_them():
     found.save(update_fields=["status"])
     assert Job.objects.get(pk=job.pk).status == "Running"
     assert found.owner == alice  # the foreign key is read through its descriptor as usual
+
+
+JOB_STATE = CompiledQuery(lambda pk: Job.objects.filter(pk=pk).only("id", "owner", "status").order_by(), pk=int)
+JOB_LEAN = CompiledQuery(lambda pk: Job.objects.filter(pk=pk).defer("code", "params", "env").order_by(), pk=int)
+
+
+@pytest.mark.parametrize("compiled", [JOB_STATE, JOB_LEAN], ids=["only", "defer"])
+def test_instances_of_a_narrow_read_are_made_as_from_db_makes_them(compiled, monkeypatch):
+    """A row read with ``only()``/``defer()`` is made directly too: the same values, the same fields deferred, each
+    loaded from the database when first used, and saved as ``from_db``'s instance would be."""
+    alice = UserFactory(username="alice")
+    job = submit(alice)
+    found = compiled.first(pk=job.pk)
+    expected = compiled.build(pk=job.pk).get()
+    assert {k: v for k, v in vars(found).items() if k != "_state"} == {
+        k: v for k, v in vars(expected).items() if k != "_state"
+    }
+    assert found.get_deferred_fields() == expected.get_deferred_fields() and "code" in found.get_deferred_fields()
+    assert (found._state.adding, found._state.db) == (False, "default")
+    assert found.code == "print(1)" and "code" not in found.get_deferred_fields()  # loaded when used
+    found.status = "Running"
+    found.save(update_fields=["status"])
+    assert Job.objects.get(pk=job.pk).status == "Running"
+    made_by_from_db = []
+    original = Job.from_db.__func__
+    monkeypatch.setattr(Model, "from_db", classmethod(lambda *args: made_by_from_db.append(1) or original(*args)))
+    assert CompiledQuery(compiled.build, pk=int).first(pk=job.pk) == job and made_by_from_db == []  # made directly
+    monkeypatch.undo()
+    monkeypatch.setattr(Job, "from_db", classmethod(lambda *args: made_by_from_db.append(1) or original(*args)))
+    fresh = CompiledQuery(compiled.build, pk=int)  # compiled for a model with its own from_db: that one is used
+    assert fresh.first(pk=job.pk).pk == job.pk and made_by_from_db == [1]
 
 
 def test_a_model_with_init_receivers_is_made_by_from_db():
