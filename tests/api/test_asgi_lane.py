@@ -40,11 +40,18 @@ async def answer(communicator: ApplicationCommunicator) -> tuple[int, str]:
 @pytest.fixture
 def gate():
     probe_urls.LANE_GATE.clear()
+    probe_urls.LANE_HELD.clear()
     yield probe_urls.LANE_GATE
     probe_urls.LANE_GATE.set()  # never leave a lane thread held
 
 
-async def test_a_request_runs_on_the_lane_when_it_is_free():
+@pytest.fixture
+def patient(settings):
+    """A lane wait no loaded machine reaches: a request the lane is free for always runs there."""
+    settings.ASGI_LANE_WAIT_MS = 120_000
+
+
+async def test_a_request_runs_on_the_lane_when_it_is_free(patient):
     handler = PooledASGIHandler()
     for _ in range(3):
         status, thread = await answer(await start(handler, "/probe-thread"))
@@ -52,10 +59,11 @@ async def test_a_request_runs_on_the_lane_when_it_is_free():
     assert handler.lane_overflows == 0
 
 
-async def test_a_request_the_lane_keeps_waiting_runs_on_the_pool_and_nothing_is_lost(settings, gate):
-    settings.ASGI_LANE_WAIT_MS = 20
+async def test_a_request_the_lane_keeps_waiting_runs_on_the_pool_and_nothing_is_lost(patient, gate):
     handler = PooledASGIHandler()
     held = await start(handler, "/probe-held")  # takes the lane and keeps it
+    assert await asyncio.to_thread(probe_urls.LANE_HELD.wait, 60)
+    handler.lane_wait = 0.02  # from now on a request waits for the lane 20 ms at most
     waiting = await start(handler, "/probe-thread")
     status, thread = await answer(waiting)  # answered while the lane is still held
     assert status == 200 and thread.startswith("request_") and not thread.startswith("request-lane")
@@ -63,12 +71,12 @@ async def test_a_request_the_lane_keeps_waiting_runs_on_the_pool_and_nothing_is_
     gate.set()
     status, thread = await answer(held)
     assert status == 200 and thread.startswith("request-lane")
+    handler.lane_wait = 120
     status, thread = await answer(await start(handler, "/probe-thread"))  # the lane is free again
     assert thread.startswith("request-lane")
 
 
-async def test_requests_queued_for_the_lane_are_each_answered_once(settings):
-    settings.ASGI_LANE_WAIT_MS = 60_000  # all of them wait for the lane
+async def test_requests_queued_for_the_lane_are_each_answered_once(patient):
     handler = PooledASGIHandler()
     communicators = [await start(handler, "/probe-thread") for _ in range(20)]
     answers = await asyncio.gather(*(answer(communicator) for communicator in communicators))

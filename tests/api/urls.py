@@ -59,6 +59,7 @@ urlpatterns += [path("plain-page", lambda request: HttpResponse("<p>page</p>"))]
 
 # The ASGI handler's lane (tests/api/test_asgi_lane.py): which thread ran a request; a request held until released.
 LANE_GATE = threading.Event()
+LANE_HELD = threading.Event()  # set once the held request runs
 
 
 def _thread_name(request):
@@ -66,6 +67,7 @@ def _thread_name(request):
 
 
 def _held(request):
+    LANE_HELD.set()
     LANE_GATE.wait(120)
     return HttpResponse(threading.current_thread().name)
 
