@@ -18,6 +18,7 @@ into the SQL's parameters where the stand-in was. A queryset whose lookup transf
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import re
@@ -65,6 +66,8 @@ class _Compiled:
     positions: list[tuple[int, list, Any]]  # converters: (column, converters, expression)
     make: Callable[[str, list], Any]  # row -> result
     sliced: bool  # the queryset has its own LIMIT/OFFSET
+    count_sql: str  # how many rows: the queryset's filters over its primary keys only (an index can answer it)
+    count_slots: list[tuple[str | None, Any]]
 
 
 class CompiledQuery:
@@ -101,11 +104,9 @@ class CompiledQuery:
         alias = self._alias()
         connection = connections[alias]
         compiled = self._compiled.get((alias, connection.vendor)) or self._compile(alias, connection.vendor)
-        sql = compiled.sql
-        params = [values[name] if name is not None else constant for name, constant in compiled.slots]
-        if count:
-            sql = f"SELECT COUNT(*) FROM ({sql}) counted"  # noqa: S608 - the ORM's own SQL; values are bound
-        elif limit is not None or offset:
+        sql, slots = (compiled.count_sql, compiled.count_slots) if count else (compiled.sql, compiled.slots)
+        params = [values[name] if name is not None else constant for name, constant in slots]
+        if not count and (limit is not None or offset):
             if compiled.sliced:
                 raise ValueError("this compiled query is sliced already; it takes no limit or offset")
             sql += " LIMIT %s OFFSET %s"
@@ -144,22 +145,18 @@ class CompiledQuery:
             first, second = _stand_ins(self.parameters, 1), _stand_ins(self.parameters, 2)
             queryset = self.build(**first).using(alias)
             compiler = queryset.query.get_compiler(using=alias)
-            sql, params = compiler.as_sql()
-            sql_again, params_again = self.build(**second).using(alias).query.get_compiler(using=alias).as_sql()
-            if sql_again != sql or len(params_again) != len(params):
-                raise ValueError("the compiled query's SQL depends on its parameters' values")
-            names = {(first[name], second[name]): name for name in self.parameters}
-            slots: list[tuple[str | None, Any]] = []
-            for param, param_again in zip(params, params_again, strict=True):
-                if param == param_again:
-                    slots.append((None, param))
-                elif (param, param_again) in names:
-                    slots.append((names[(param, param_again)], None))
-                else:  # a lookup that transforms its value (LIKE patterns, dates): the value cannot be passed as is
-                    raise ValueError(f"the compiled query's parameters must reach the SQL as given ({param!r})")
-            missing = set(self.parameters) - {name for name, _ in slots}
-            if missing:
-                raise ValueError(f"the compiled query's SQL does not take the parameters {sorted(missing)}")
+            compiler.as_sql()  # sets up the compiler's columns, which make the rows into instances
+            sql, slots = self._sql_and_slots(lambda values: self.build(**values), alias, first, second)
+            count_sql, count_slots = sql, slots
+            query = queryset.query
+            if not (query.is_sliced or query.distinct or query.combinator or query.annotations):
+                # As QuerySet.count() counts: without the columns, the ordering or select_related's joins, so that
+                # an index on the filtered columns can answer it (the full row of every job was read before).
+                with contextlib.suppress(ValueError):  # a parameter only the ordering takes: the full form
+                    count_sql, count_slots = self._sql_and_slots(
+                        lambda values: self.build(**values).order_by().values_list("pk"), alias, first, second
+                    )
+            count_sql = f"SELECT COUNT(*) FROM ({count_sql}) counted"  # noqa: S608 - the ORM's SQL; values bound
             fields = [column[0] for column in compiler.select[0 : compiler.col_count]]
             positions = [
                 (position, [_faster(converter, connections[alias]) for converter in converters], expression)
@@ -171,9 +168,32 @@ class CompiledQuery:
                 positions=positions,
                 make=self._maker(queryset, compiler, alias),
                 sliced=queryset.query.is_sliced,
+                count_sql=count_sql,
+                count_slots=count_slots,
             )
             self._compiled[(alias, vendor)] = compiled
             return compiled
+
+    def _sql_and_slots(self, build: Callable[[dict], QuerySet], alias: str, first: dict, second: dict):
+        """The SQL of ``build``'s queryset and, per SQL parameter, the compiled query's parameter it is (found by
+        building it with two sets of stand-in values) or a constant."""
+        sql, params = build(first).using(alias).query.get_compiler(using=alias).as_sql()
+        sql_again, params_again = build(second).using(alias).query.get_compiler(using=alias).as_sql()
+        if sql_again != sql or len(params_again) != len(params):
+            raise ValueError("the compiled query's SQL depends on its parameters' values")
+        names = {(first[name], second[name]): name for name in self.parameters}
+        slots: list[tuple[str | None, Any]] = []
+        for param, param_again in zip(params, params_again, strict=True):
+            if param == param_again:
+                slots.append((None, param))
+            elif (param, param_again) in names:
+                slots.append((names[(param, param_again)], None))
+            else:  # a lookup that transforms its value (LIKE patterns, dates): the value cannot be passed as is
+                raise ValueError(f"the compiled query's parameters must reach the SQL as given ({param!r})")
+        missing = set(self.parameters) - {name for name, _ in slots}
+        if missing:
+            raise ValueError(f"the compiled query's SQL does not take the parameters {sorted(missing)}")
+        return sql, slots
 
     @staticmethod
     def _maker(queryset: QuerySet, compiler, alias: str) -> Callable[[str, list], Any]:

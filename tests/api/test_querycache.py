@@ -155,6 +155,29 @@ def test_pages_and_counts():
     assert len(JOBS_OF.all(username="alice", limit=-1)) == 0
 
 
+def test_a_count_reads_the_filtered_keys_not_the_rows():
+    """As ``QuerySet.count()``: without the columns, the ordering and select_related's joins, so that the index of
+    the filtered column answers it (the history page counts a user's jobs: before, every job's row was read)."""
+    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    for _ in range(3):
+        submit(alice)
+    submit(bob)
+    lean = CompiledQuery(lambda owner: Job.objects.filter(owner_id=owner).defer("env").order_by("-id"), owner=int)
+    related = CompiledQuery(
+        lambda owner: Job.objects.filter(owner_id=owner).select_related("owner").order_by("-id"), owner=int
+    )
+    sliced = CompiledQuery(lambda owner: Job.objects.filter(owner_id=owner).order_by("-id")[:2], owner=int)
+    with CaptureQueriesContext(connection) as queries:
+        assert lean.count(owner=alice.pk) == related.count(owner=alice.pk) == 3 and lean.count(owner=bob.pk) == 1
+        assert sliced.count(owner=alice.pk) == 2  # a sliced one counts its slice, as the ORM's count() does
+    for query in queries.captured_queries[:3]:
+        assert '"code"' not in query["sql"] and "ORDER BY" not in query["sql"] and "JOIN" not in query["sql"]
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN QUERY PLAN " + queries.captured_queries[0]["sql"].replace(str(alice.pk), "1"))
+            assert "COVERING INDEX" in " ".join(str(step) for step in cursor.fetchall())
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
 def test_on_postgresql_the_statement_is_prepared_once_per_connection_and_gives_the_same_rows():
     alice = UserFactory(username="alice")
