@@ -145,17 +145,19 @@ class CompiledQuery:
             first, second = _stand_ins(self.parameters, 1), _stand_ins(self.parameters, 2)
             queryset = self.build(**first).using(alias)
             compiler = queryset.query.get_compiler(using=alias)
-            compiler.as_sql()  # sets up the compiler's columns, which make the rows into instances
-            sql, slots = self._sql_and_slots(lambda values: self.build(**values), alias, first, second)
+            sql, params = compiler.as_sql()
+            slots = self._slots((sql, params), _as_sql(self.build(**second), alias), first, second)
             count_sql, count_slots = sql, slots
             query = queryset.query
             if not (query.is_sliced or query.distinct or query.combinator or query.annotations):
                 # As QuerySet.count() counts: without the columns, the ordering or select_related's joins, so that
                 # an index on the filtered columns can answer it (the full row of every job was read before).
+                def keys(values: dict) -> QuerySet:
+                    return self.build(**values).order_by().values_list("pk")
+
                 with contextlib.suppress(ValueError):  # a parameter only the ordering takes: the full form
-                    count_sql, count_slots = self._sql_and_slots(
-                        lambda values: self.build(**values).order_by().values_list("pk"), alias, first, second
-                    )
+                    narrow = _as_sql(keys(first), alias)
+                    count_sql, count_slots = narrow[0], self._slots(narrow, _as_sql(keys(second), alias), first, second)
             count_sql = f"SELECT COUNT(*) FROM ({count_sql}) counted"  # noqa: S608 - the ORM's SQL; values bound
             fields = [column[0] for column in compiler.select[0 : compiler.col_count]]
             positions = [
@@ -174,11 +176,10 @@ class CompiledQuery:
             self._compiled[(alias, vendor)] = compiled
             return compiled
 
-    def _sql_and_slots(self, build: Callable[[dict], QuerySet], alias: str, first: dict, second: dict):
-        """The SQL of ``build``'s queryset and, per SQL parameter, the compiled query's parameter it is (found by
-        building it with two sets of stand-in values) or a constant."""
-        sql, params = build(first).using(alias).query.get_compiler(using=alias).as_sql()
-        sql_again, params_again = build(second).using(alias).query.get_compiler(using=alias).as_sql()
+    def _slots(self, compiled: tuple[str, tuple], again: tuple[str, tuple], first: dict, second: dict) -> list:
+        """Per SQL parameter, the compiled query's parameter it is or a constant, from the SQL of one queryset built
+        with the ``first`` and with the ``second`` stand-in values."""
+        (sql, params), (sql_again, params_again) = compiled, again
         if sql_again != sql or len(params_again) != len(params):
             raise ValueError("the compiled query's SQL depends on its parameters' values")
         names = {(first[name], second[name]): name for name in self.parameters}
@@ -193,7 +194,7 @@ class CompiledQuery:
         missing = set(self.parameters) - {name for name, _ in slots}
         if missing:
             raise ValueError(f"the compiled query's SQL does not take the parameters {sorted(missing)}")
-        return sql, slots
+        return slots
 
     @staticmethod
     def _maker(queryset: QuerySet, compiler, alias: str) -> Callable[[str, list], Any]:
@@ -222,6 +223,10 @@ class CompiledQuery:
             return obj
 
         return make
+
+
+def _as_sql(queryset: QuerySet, alias: str) -> tuple[str, tuple]:
+    return queryset.using(alias).query.get_compiler(using=alias).as_sql()
 
 
 def _populator(populator) -> Callable[[list, Model], None]:
