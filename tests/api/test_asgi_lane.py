@@ -12,20 +12,13 @@ from asgiref.testing import ApplicationCommunicator
 
 from dataplatform.asgi_handler import PooledASGIHandler
 from tests.api import urls as probe_urls
+from tests.asgi import http_scope
 
 pytestmark = pytest.mark.urls("tests.api.urls")
 
 
-def scope(path: str) -> dict:
-    return {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-        "headers": [(b"host", b"testserver")], "client": ("127.0.0.1", 5000), "server": ("testserver", 80),
-    }  # fmt: skip
-
-
 async def start(handler: PooledASGIHandler, path: str) -> ApplicationCommunicator:
-    communicator = ApplicationCommunicator(handler, scope(path))
+    communicator = ApplicationCommunicator(handler, http_scope(path, {"Host": "testserver"}, method="GET"))
     await communicator.send_input({"type": "http.request", "body": b""})
     return communicator
 

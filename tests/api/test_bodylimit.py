@@ -3,6 +3,7 @@
 import pytest
 
 from dataplatform.api.bodylimit import BodyLimitGuard, route_body_limit
+from tests.asgi import http_scope
 
 GIB = 1024**3
 
@@ -29,14 +30,6 @@ class Inner:
         await send({"type": "http.response.body", "body": b"ok"})
 
 
-def scope(path: str, headers: dict[str, str], method: str = "POST") -> dict:
-    return {
-        "type": "http", "method": method, "path": path, "raw_path": path.encode(), "query_string": b"",
-        "root_path": "", "scheme": "http", "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1234),
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()], "http_version": "1.1",
-    }  # fmt: skip
-
-
 async def call(path: str, headers: dict[str, str], chunks=(b"",)):
     inner, sent = Inner(), []
     messages = [
@@ -49,7 +42,7 @@ async def call(path: str, headers: dict[str, str], chunks=(b"",)):
     async def send(message):
         sent.append(message)
 
-    await BodyLimitGuard(inner)(scope(path, headers), receive, send)
+    await BodyLimitGuard(inner)(http_scope(path, headers), receive, send)
     status = next(m["status"] for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return inner, status, body
